@@ -1,0 +1,1 @@
+"""What other apps (and the settings) may use from accounts."""

@@ -1,0 +1,360 @@
+"""OpsConductor settings: everything comes from the environment (see .env.example).
+
+``OPSCONDUCTOR_ENV`` is ``development`` (the default: embedded SQLite databases and a
+filesystem broker under ``var/``, secrets generated into ``var/keys/``) or ``production``
+(every secret and every connection must be given; the process refuses to start otherwise).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from kombu import Queue
+
+from opsconductor.conf import (
+    ALIAS_ENV_VARS,
+    APP_ALIASES,
+    ConfigurationError,
+    new_django_secret,
+    new_fernet_key,
+    read_or_create_secret,
+    store_identity,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    env.read_env(str(BASE_DIR / ".env"))
+
+OPSCONDUCTOR_ENV = env.str("OPSCONDUCTOR_ENV", default="development")
+if OPSCONDUCTOR_ENV not in {"development", "production", "test"}:
+    raise ConfigurationError(
+        f"OPSCONDUCTOR_ENV must be development, production or test, not {OPSCONDUCTOR_ENV!r}"
+    )
+PRODUCTION = OPSCONDUCTOR_ENV == "production"
+VAR_DIR = Path(env.str("OPSCONDUCTOR_VAR_DIR", default=str(BASE_DIR / "var")))
+KEYS_DIR = VAR_DIR / "keys"
+
+
+def _secret(name: str, make, *, purpose: str) -> str:
+    """A secret from the environment; in development generated once into var/keys/."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if PRODUCTION:
+        raise ConfigurationError(f"{name} must be set in production ({purpose}).")
+    return read_or_create_secret(KEYS_DIR / name.lower(), make)
+
+
+SECRET_KEY = _secret("SECRET_KEY", new_django_secret, purpose="Django's signing key")
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Sealing of stored secrets (credentials, secret parameters). A comma-separated list of Fernet
+# keys, newest first: the first seals, all unseal, so keys rotate without downtime.
+OPSCONDUCTOR_SEAL_KEYS = [
+    key.strip()
+    for key in _secret(
+        "OPSCONDUCTOR_SEAL_KEYS", new_fernet_key, purpose="keys that seal stored secrets"
+    ).split(",")
+    if key.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "opsconductor",
+    "apps.accounts",
+    "apps.targets",
+    "apps.jobs",
+    "apps.execution",
+    "apps.scheduling",
+    "apps.audit",
+    "legacy_bridge",
+]
+
+MIDDLEWARE = [
+    "opsconductor.observability.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases: one alias per app ---------------------------------------------------------------
+# DATABASE_URL is the default database. <APP>_DATABASE_URL moves one app to a database of its own;
+# unset ones fall back to DATABASE_URL. With no DATABASE_URL at all (the embedded default), every
+# alias is its own SQLite file under var/db/, so boundaries hold even on a laptop.
+SQLITE_OPTIONS = {
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so a
+    # busy database waits (timeout) instead of failing mid-transaction with "database is locked".
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
+
+
+def _database(alias: str) -> dict:
+    url = env.str(ALIAS_ENV_VARS[alias], default="") or env.str("DATABASE_URL", default="")
+    if not url:
+        if PRODUCTION:
+            raise ConfigurationError("DATABASE_URL must be set in production (PostgreSQL).")
+        (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{VAR_DIR / 'db' / f'{alias}.sqlite3'}"
+    config = env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if PRODUCTION:
+            raise ConfigurationError(
+                f"{ALIAS_ENV_VARS[alias]}: SQLite is the embedded default only; "
+                "production needs PostgreSQL."
+            )
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
+    else:
+        config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        config["CONN_HEALTH_CHECKS"] = True
+    config["TEST"] = {"SERIALIZE": False}
+    return config
+
+
+DATABASES = {alias: _database(alias) for alias in ALIAS_ENV_VARS}
+# Which aliases share one physical database (the router creates an app's tables once per database).
+DATABASE_STORES = {alias: store_identity(cfg) for alias, cfg in DATABASES.items()}
+DATABASE_APP_ALIASES = {
+    **APP_ALIASES,
+    "auth": "default",
+    "contenttypes": "default",
+    "admin": "default",
+    "sessions": "default",
+    "token_blacklist": "default",
+    "django_celery_beat": "scheduling",
+    "legacy_bridge": "default",
+}
+DATABASE_ROUTERS = ["opsconductor.db.router.AppDatabaseRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Legacy users keep their bcrypt hashes and are upgraded on their next login.
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+
+# --- Cache (login throttling, token last-used) -------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "opsconductor",
+        }
+    }
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.http.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["opsconductor.api.permissions.ViewerReadManagerWrite"],
+    "DEFAULT_PAGINATION_CLASS": "opsconductor.api.pagination.DefaultPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "opsconductor.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OpsConductor API",
+    "DESCRIPTION": (
+        "Self-hosted operations automation: targets, jobs, runs, schedules and audit. "
+        "Authenticate with a JWT (`Authorization: Bearer <access>`) from `/api/v1/auth/token/` "
+        "or an API token (`Authorization: Token <value>`). Every error has the shape "
+        '`{"error": {"code", "message", "fields", "request_id"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiToken": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Token <value>`, an API token created at /api/v1/tokens/.",
+            }
+        }
+    },
+}
+
+# JWT for people. Access tokens live at most 15 minutes; refresh tokens rotate and the old one is
+# blacklisted. The signing key is separate from SECRET_KEY so either can rotate alone.
+JWT_ACCESS_MINUTES = min(env.int("JWT_ACCESS_MINUTES", default=15), 15)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("JWT_REFRESH_HOURS", default=24)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": _secret("JWT_SIGNING_KEY", new_django_secret, purpose="signs JWTs"),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+# Failed logins before the login endpoint answers 429, and for how long.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
+
+# --- Celery -----------------------------------------------------------------------------------
+# One queue per app so each app's workers can move out with it; "kernel" carries event relays.
+OPSCONDUCTOR_QUEUES = ["kernel", *APP_ALIASES]
+CELERY_TASK_QUEUES = [Queue(name) for name in OPSCONDUCTOR_QUEUES]
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+if not CELERY_BROKER_URL:
+    if PRODUCTION:
+        raise ConfigurationError("CELERY_BROKER_URL must be set in production (RabbitMQ).")
+    CELERY_BROKER_URL = "filesystem://"
+    for sub in ("queue", "processed", "control"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "kernel"
+CELERY_TASK_ROUTES = ["opsconductor.tasks_routing.route_task"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3540)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox-sweep": {
+        "task": "opsconductor.events.tasks.sweep_outbox",
+        "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=15.0),
+    },
+}
+CELERY_TASK_ALWAYS_EAGER = False
+
+# Events: a relayed outbox row is kept this long (for inspection), then purged by the sweep.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+# The sweep relays rows left unrelayed for longer than this (a crash between commit and relay).
+OUTBOX_SWEEP_GRACE_SECONDS = env.int("OUTBOX_SWEEP_GRACE_SECONDS", default=10)
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "opsconductor.observability.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "opsconductor.observability.logging.JsonFormatter"},
+        "text": {
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}

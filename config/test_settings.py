@@ -1,0 +1,20 @@
+"""Settings for the test suite: real PostgreSQL (and RabbitMQ for broker tests).
+
+``make test`` runs with every alias on one PostgreSQL database; ``make test-split`` sets
+<APP>_DATABASE_URL so every app has a database of its own (DESIGN.md, rule 3).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("OPSCONDUCTOR_ENV", "test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsconductor")
+os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+os.environ.setdefault("OPSCONDUCTOR_VAR_DIR", tempfile.mkdtemp(prefix="opsconductor-test-"))
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Tests that need an event delivered run a real worker; elsewhere nothing leaves the process.
+CELERY_TASK_ALWAYS_EAGER = False

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from opsconductor import health
+
+api_v1 = [
+    path("", include("apps.accounts.http.urls")),
+    path("", include("apps.targets.http.urls")),
+    path("", include("apps.jobs.http.urls")),
+    path("", include("apps.execution.http.urls")),
+    path("", include("apps.scheduling.http.urls")),
+    path("", include("apps.audit.http.urls")),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include(api_v1)),
+    # The legacy backend's URL space, forwarded by the strangler-fig bridge.
+    path("api/v3/", include("legacy_bridge.urls")),
+    path("api/schedules/", include("legacy_bridge.urls")),
+]
+
+handler400 = "opsconductor.api.errors.handler400"
+handler403 = "opsconductor.api.errors.handler403"
+handler404 = "opsconductor.api.errors.handler404"
+handler500 = "opsconductor.api.errors.handler500"

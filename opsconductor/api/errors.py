@@ -1,0 +1,142 @@
+"""One JSON error shape for every 4xx/5xx response of the API.
+
+    {"error": {"code": "validation_error", "message": "...", "fields": {"name": ["..."]},
+               "request_id": "..."}}
+
+``fields`` is present for validation errors and maps each field (dotted for nested ones) to
+its reasons. The shape is documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from opsconductor.observability.context import get_request_id
+
+logger = logging.getLogger("opsconductor.api")
+
+CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def error_body(status_code: int, message: str, *, code: str | None = None, fields=None) -> dict:
+    error = {"code": code or CODES.get(status_code, "error"), "message": message}
+    if fields:
+        error["fields"] = fields
+    error["request_id"] = get_request_id()
+    return {"error": error}
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail -> {"field.sub": ["reason", ...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for k, v in _flatten(value, name).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                name = f"{prefix}.{index}" if prefix else str(index)
+                for k, v in _flatten(item, name).items():
+                    out.setdefault(k, []).extend(v)
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return {k: v for k, v in out.items() if v}
+
+
+def _summary(fields: dict[str, list[str]]) -> str:
+    first_field, reasons = next(iter(fields.items()))
+    if first_field == "non_field_errors":
+        return reasons[0]
+    more = f" (and {len(fields) - 1} more field(s))" if len(fields) > 1 else ""
+    return f"{first_field}: {reasons[0]}{more}"
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(
+            error_body(500, "Internal server error. Quote the request id when reporting it."),
+            status=500,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        body = error_body(
+            400, _summary(fields) if fields else "Invalid input.", code="validation_error",
+            fields=fields,
+        )
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        message = str(detail) if not isinstance(detail, (dict, list)) else "Request failed."
+        code = getattr(detail, "code", None)
+        if response.status_code == 401:
+            code = "not_authenticated" if code in (None, "not_authenticated") else code
+        body = error_body(response.status_code, message, code=code if isinstance(code, str) else None)
+        if isinstance(detail, dict) and "messages" in detail:  # simplejwt's token errors
+            body["error"]["message"] = str(detail.get("detail", message))
+    response.data = body
+    return response
+
+
+def _json_error(status_code: int, message: str) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message), status=status_code)
+
+
+# Django-level handlers (config/urls.py) so even non-DRF 404/500s keep the shape under /api/.
+def handler404(request, exception=None):
+    return _json_error(404, "Not found.")
+
+
+def handler500(request):
+    return _json_error(500, "Internal server error. Quote the request id when reporting it.")
+
+
+def handler403(request, exception=None):
+    return _json_error(403, "Forbidden.")
+
+
+def handler400(request, exception=None):
+    return _json_error(400, "Bad request.")

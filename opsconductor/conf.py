@@ -1,0 +1,76 @@
+"""Helpers the settings module uses to build configuration from the environment.
+
+Kept free of Django imports so ``config.settings`` can call them before Django is set up.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# Every bounded context and the database alias it lives on. ``accounts`` shares ``default`` with
+# Django's own auth/contenttypes/admin/sessions tables; every other app has an alias of its own.
+APP_ALIASES: dict[str, str] = {
+    "accounts": "default",
+    "targets": "targets",
+    "jobs": "jobs",
+    "execution": "execution",
+    "scheduling": "scheduling",
+    "audit": "audit",
+}
+
+# The environment variable that may point an alias at a database of its own.
+ALIAS_ENV_VARS: dict[str, str] = {
+    "default": "DATABASE_URL",
+    **{alias: f"{alias.upper()}_DATABASE_URL" for alias in APP_ALIASES.values() if alias != "default"},
+}
+
+
+class ConfigurationError(RuntimeError):
+    """The process refuses to start: a required setting is missing or unsafe."""
+
+
+def read_or_create_secret(path: Path, make: callable) -> str:
+    """Return the secret stored at ``path``, generating it (mode 0600) on first use.
+
+    Used only by the embedded default; production reads every secret from the environment.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def new_django_secret() -> str:
+    return secrets.token_urlsafe(50)
+
+
+def new_fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def store_identity(settings_dict: dict) -> str:
+    """A string naming the physical database an alias points at (credentials left out).
+
+    Aliases with the same identity share one database; the router uses this to create an app's
+    tables once per physical database (see docs/adr/0003-database-per-app-aliases.md).
+    """
+    return "|".join(
+        str(settings_dict.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME")
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url

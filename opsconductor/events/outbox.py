@@ -1,0 +1,166 @@
+"""Writing events to the outbox and relaying them to subscribers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
+
+from opsconductor.db.router import alias_for_app
+from opsconductor.events.actor import SYSTEM, Actor
+from opsconductor.events.message import Event
+from opsconductor.events.models import ConsumedEvent, OutboxEvent
+from opsconductor.events.registry import Subscriber, subscribers_for
+from opsconductor.observability.context import bound, current_context
+
+logger = logging.getLogger(__name__)
+
+
+def alias_for_event(event_type: str) -> str:
+    """Events are named ``<app>.<entity>.<verb>``; they live on the publishing app's alias."""
+    return alias_for_app(event_type.split(".", 1)[0])
+
+
+def _json_safe(value: dict) -> dict:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def publish(
+    event_type: str, payload: dict, *, actor: Actor | None = None, using: str | None = None
+) -> uuid.UUID:
+    """Record ``event_type`` in the outbox, in the caller's transaction, and relay it after commit.
+
+    Call it inside the ``transaction.atomic`` block that makes the change: if that transaction
+    rolls back, the event disappears with it and is never delivered. The alias is the publishing
+    app's (derived from the first segment of ``event_type``) unless ``using`` says otherwise.
+    Returns the event id.
+    """
+    alias = using or alias_for_event(event_type)
+    row = OutboxEvent.objects.using(alias).create(
+        id=uuid.uuid4(),
+        event_type=event_type,
+        occurred_at=timezone.now(),
+        actor=(actor or SYSTEM).as_dict(),
+        payload=_json_safe(payload),
+        context=current_context(),
+    )
+    event_id = row.id
+    transaction.on_commit(lambda: relay_pending(using=alias, event_ids=[event_id]), using=alias)
+    return event_id
+
+
+def _row_to_event(row: OutboxEvent) -> Event:
+    return Event(
+        id=row.id,
+        type=row.event_type,
+        occurred_at=row.occurred_at,
+        actor=Actor.from_dict(row.actor),
+        payload=row.payload,
+        context=row.context,
+    )
+
+
+def _dispatch(sub: Subscriber, event: Event) -> None:
+    from opsconductor.events.tasks import deliver_event
+
+    deliver_event.apply_async(
+        args=[sub.name, event.to_message()],
+        queue=sub.app,
+        retry=True,
+        retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+    )
+
+
+def relay_pending(
+    *,
+    using: str,
+    event_ids: list[uuid.UUID] | None = None,
+    older_than: timedelta | None = None,
+    limit: int = 500,
+) -> int:
+    """Hand unrelayed events to their subscribers' queues; returns how many were relayed.
+
+    Never raises: an event that cannot be sent (broker down) stays in the outbox for the sweep.
+    """
+    try:
+        return _relay(using=using, event_ids=event_ids, older_than=older_than, limit=limit)
+    except Exception:  # the database itself failed; the sweep will try again
+        logger.exception("outbox relay on %s failed", using)
+        return 0
+
+
+def _relay(*, using, event_ids, older_than, limit) -> int:
+    relayed = 0
+    with transaction.atomic(using=using):
+        pending = OutboxEvent.objects.using(using).filter(relayed_at__isnull=True)
+        if event_ids is not None:
+            pending = pending.filter(id__in=event_ids)
+        if older_than is not None:
+            pending = pending.filter(occurred_at__lte=timezone.now() - older_than)
+        if connections[using].features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True)
+        for row in pending.order_by("occurred_at")[:limit]:
+            row.relay_attempts += 1
+            try:
+                event = _row_to_event(row)
+                for sub in subscribers_for(row.event_type):
+                    _dispatch(sub, event)
+            except Exception as exc:
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.save(update_fields=["relay_attempts", "last_error"])
+                logger.warning("relay of event %s (%s) failed: %s", row.id, row.event_type, exc)
+                break  # the broker is likely down: leave the rest for the sweep
+            row.relayed_at = timezone.now()
+            row.last_error = ""
+            row.save(update_fields=["relay_attempts", "relayed_at", "last_error"])
+            relayed += 1
+    return relayed
+
+
+def consume(sub: Subscriber, event: Event) -> bool:
+    """Run ``sub``'s handler for ``event`` once: False if this event was already consumed.
+
+    The ledger row and the handler's writes commit together on the subscriber app's alias, so
+    a handler that fails leaves no trace and the redelivery runs it again.
+    """
+    alias = alias_for_app(sub.app)
+    with transaction.atomic(using=alias):
+        try:
+            with transaction.atomic(using=alias):
+                ConsumedEvent.objects.using(alias).create(subscriber=sub.name, event_id=event.id)
+        except IntegrityError:
+            logger.info("event %s already consumed by %s; skipped", event.id, sub.name)
+            return False
+        with bound(
+            request_id=event.context.get("request_id"),
+            ip=event.context.get("ip"),
+            user_agent=event.context.get("user_agent"),
+        ):
+            sub.handler(event)
+    return True
+
+
+def distinct_database_aliases() -> list[str]:
+    """One alias per physical database (aliases sharing a database share one outbox table)."""
+    from django.conf import settings
+
+    seen: dict[str, str] = {}
+    for alias in settings.DATABASES:
+        seen.setdefault(settings.DATABASE_STORES.get(alias, alias), alias)
+    return list(seen.values())
+
+
+def sweep(*, grace: timedelta, retention: timedelta) -> dict[str, int]:
+    """Relay what a crash left behind on every database, and purge old relayed rows."""
+    relayed = {}
+    cutoff = timezone.now() - retention
+    for alias in distinct_database_aliases():
+        relayed[alias] = relay_pending(using=alias, older_than=grace)
+        OutboxEvent.objects.using(alias).filter(relayed_at__lt=cutoff).delete()
+        ConsumedEvent.objects.using(alias).filter(consumed_at__lt=cutoff).delete()
+    return relayed
