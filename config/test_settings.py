@@ -14,6 +14,11 @@ os.environ.setdefault("OPSCONDUCTOR_VAR_DIR", tempfile.mkdtemp(prefix="opsconduc
 
 from config.settings import *  # noqa: E402,F403
 
+# Worker threads in tests close their connections after each task, so the test databases can be
+# flushed and dropped while the worker is still up.
+for _db in DATABASES.values():  # noqa: F405
+    _db["CONN_MAX_AGE"] = 0
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tests that need an event delivered run a real worker; elsewhere nothing leaves the process.

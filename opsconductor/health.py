@@ -7,6 +7,7 @@ import logging
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -41,6 +42,17 @@ def _check_broker() -> str | None:
     return None
 
 
+def _check_cache() -> str | None:
+    try:
+        cache.set("opsconductor:readyz", "1", timeout=5)
+        if cache.get("opsconductor:readyz") != "1":
+            return "not storing values"
+    except Exception as exc:
+        logger.warning("readiness: cache unreachable: %s", type(exc).__name__)
+        return f"unreachable ({type(exc).__name__})"
+    return None
+
+
 @never_cache
 @require_GET
 def readyz(request):
@@ -48,6 +60,8 @@ def readyz(request):
     for alias in settings.DATABASES:
         checks[f"database:{alias}"] = _check_database(alias) or "ok"
     checks["broker"] = _check_broker() or "ok"
+    if "locmem" not in settings.CACHES["default"]["BACKEND"]:
+        checks["cache"] = _check_cache() or "ok"
     down = sorted(name for name, result in checks.items() if result != "ok")
     if down:
         return JsonResponse(

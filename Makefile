@@ -1,0 +1,51 @@
+# The two commands: `make run` (set up and start everything) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Split mode: every app on a PostgreSQL database of its own (CI runs the suite this way too).
+PG_URL ?= postgres://postgres@127.0.0.1:5432
+SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
+	TARGETS_DATABASE_URL=$(PG_URL)/oc_split_targets \
+	JOBS_DATABASE_URL=$(PG_URL)/oc_split_jobs \
+	EXECUTION_DATABASE_URL=$(PG_URL)/oc_split_execution \
+	SCHEDULING_DATABASE_URL=$(PG_URL)/oc_split_scheduling \
+	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
+
+.PHONY: install run test test-split lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate_all
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py runall
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-split: $(STAMP)
+	$(SPLIT_ENV) $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The event outbox: transactional publish, relay after commit, sweep, idempotent consumers.
+
+These run a real Celery worker against the real RabbitMQ broker.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from opsconductor.events import Actor, publish, subscriber
+from opsconductor.events import outbox as outbox_module
+from opsconductor.events.models import ConsumedEvent, OutboxEvent
+from opsconductor.events.registry import unregister
+from opsconductor.events.tasks import deliver_event, sweep_outbox
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+received: list = []
+received_lock = threading.Lock()
+
+
+@pytest.fixture
+def recorder():
+    """A subscriber of the audit app that remembers every event it handles."""
+    received.clear()
+
+    @subscriber(app="audit", events=["kerneltest.*"])
+    def remember(event):
+        with received_lock:
+            received.append(event)
+
+    yield received
+    unregister(f"{remember.__module__}.{remember.__qualname__}")
+
+
+def ids(events) -> set:
+    with received_lock:
+        return {e.id for e in events}
+
+
+def test_committed_event_reaches_subscriber_with_actor_and_context(celery_worker, recorder):
+    actor = Actor(kind="user", id="42", name="alice")
+    with transaction.atomic():
+        event_id = publish("kerneltest.thing.created", {"name": "web-1"}, actor=actor)
+
+    wait_for(lambda: event_id in ids(recorder), what="the event to be delivered")
+    event = next(e for e in recorder if e.id == event_id)
+    assert event.type == "kerneltest.thing.created"
+    assert event.payload == {"name": "web-1"}
+    assert event.actor == actor
+    assert OutboxEvent.objects.get(id=event_id).relayed_at is not None
+
+
+def test_event_in_rolled_back_transaction_is_never_delivered(celery_worker, recorder):
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        doomed = publish("kerneltest.thing.created", {"name": "never"})
+        raise Boom
+
+    # A later event is delivered; by then the rolled-back one would have been too.
+    marker = publish("kerneltest.thing.created", {"name": "marker"})
+    wait_for(lambda: marker in ids(recorder), what="the marker event")
+    sweep_outbox()
+    assert doomed not in ids(recorder)
+    assert not OutboxEvent.objects.filter(id=doomed).exists()
+
+
+def test_event_whose_relay_was_interrupted_is_delivered_by_the_sweep(
+    celery_worker, recorder, monkeypatch, settings
+):
+    # The process "dies" between commit and relay: the after-commit relay never happens.
+    monkeypatch.setattr(outbox_module, "relay_pending", lambda **kwargs: 0)
+    with transaction.atomic():
+        event_id = publish("kerneltest.thing.created", {"name": "orphan"})
+    monkeypatch.undo()
+
+    row = OutboxEvent.objects.get(id=event_id)
+    assert row.relayed_at is None
+    settings.OUTBOX_SWEEP_GRACE_SECONDS = 0
+    relayed = sweep_outbox()
+    assert sum(relayed.values()) >= 1
+
+    wait_for(lambda: event_id in ids(recorder), what="the swept event")
+    assert OutboxEvent.objects.get(id=event_id).relayed_at is not None
+
+
+def test_broker_failure_during_relay_leaves_event_for_the_sweep(
+    celery_worker, recorder, monkeypatch, settings
+):
+    def broker_down(sub, event):
+        raise ConnectionRefusedError("broker unreachable")
+
+    monkeypatch.setattr(outbox_module, "_dispatch", broker_down)
+    with transaction.atomic():
+        event_id = publish("kerneltest.thing.created", {"name": "retry-me"})
+    row = OutboxEvent.objects.get(id=event_id)
+    assert row.relayed_at is None
+    assert "broker unreachable" in row.last_error
+    monkeypatch.undo()
+
+    settings.OUTBOX_SWEEP_GRACE_SECONDS = 0
+    sweep_outbox()
+    wait_for(lambda: event_id in ids(recorder), what="the event after the broker came back")
+
+
+def test_redelivered_event_is_consumed_once(celery_worker, recorder):
+    with transaction.atomic():
+        event_id = publish("kerneltest.thing.created", {"name": "dup"})
+    wait_for(lambda: event_id in ids(recorder), what="first delivery")
+
+    # At-least-once delivery: the broker hands the same message over again (twice more).
+    message = outbox_module._row_to_event(OutboxEvent.objects.get(id=event_id)).to_message()
+    name = next(s.name for s in outbox_module.subscribers_for("kerneltest.thing.created"))
+    for _ in range(2):
+        deliver_event.apply_async(args=[name, message], queue="audit")
+    marker = publish("kerneltest.thing.created", {"name": "marker"})
+    wait_for(lambda: marker in ids(recorder), what="the marker event")
+    wait_for(
+        lambda: ConsumedEvent.objects.using("audit").filter(event_id=event_id).count() == 1,
+        what="the ledger row",
+    )
+
+    with received_lock:
+        assert [e.id for e in received].count(event_id) == 1
+
+
+def test_failed_handler_is_retried_and_its_writes_roll_back(celery_worker):
+    attempts: list[int] = []
+
+    @subscriber(app="audit", events=["kerneltest.flaky"])
+    def flaky(event):
+        attempts.append(1)
+        ConsumedEvent.objects.using("audit").create(subscriber="side-effect", event_id=event.id)
+        if len(attempts) == 1:
+            raise RuntimeError("transient failure")
+
+    try:
+        event_id = publish("kerneltest.flaky", {})
+        wait_for(lambda: len(attempts) >= 2, timeout=20, what="the retry")
+        wait_for(
+            lambda: ConsumedEvent.objects.using("audit")
+            .filter(subscriber=f"{flaky.__module__}.{flaky.__qualname__}", event_id=event_id)
+            .exists(),
+            what="the ledger row of the successful attempt",
+        )
+        # The first attempt's side effect rolled back with it: exactly one survived.
+        assert (
+            ConsumedEvent.objects.using("audit")
+            .filter(subscriber="side-effect", event_id=event_id)
+            .count()
+            == 1
+        )
+    finally:
+        unregister(f"{flaky.__module__}.{flaky.__qualname__}")
+
+
+def test_sweep_purges_relayed_events_past_retention(settings):
+    event_id = publish("kerneltest.old", {})
+    OutboxEvent.objects.filter(id=event_id).update(
+        relayed_at=OutboxEvent.objects.get(id=event_id).occurred_at - timedelta(days=30)
+    )
+    settings.OUTBOX_RETENTION_DAYS = 7
+    sweep_outbox()
+    assert not OutboxEvent.objects.filter(id=event_id).exists()
