@@ -6,6 +6,7 @@ import socket
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 START_HINTS = {
     "PostgreSQL": "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -37,3 +38,12 @@ def pytest_sessionstart(session):
                     f"{START_HINTS['PostgreSQL']}",
                     returncode=1,
                 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_before_test_databases_are_dropped(django_db_setup, django_db_blocker):
+    # Several aliases share one test database in single mode; Django closes only the first
+    # alias's connection before dropping it, so close them all first.
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()

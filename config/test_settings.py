@@ -23,3 +23,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_H
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tests that need an event delivered run a real worker; elsewhere nothing leaves the process.
 CELERY_TASK_ALWAYS_EAGER = False
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.sealing_testapp"]  # noqa: F405

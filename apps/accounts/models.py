@@ -1,9 +1,14 @@
+"""People (``User``) and the API tokens they use for automation."""
+
 from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 
 from opsconductor.roles import Role
 
@@ -15,12 +20,16 @@ class UserManager(DjangoUserManager):
 
 
 class User(AbstractUser):
-    """A person using OpsConductor. The role decides what they may do (opsconductor.roles)."""
+    """A person using OpsConductor. The role decides what they may do (opsconductor.roles).
+
+    ``is_staff`` and ``is_superuser`` are not set by hand: they follow the role, so exactly the
+    admins reach the Django admin site. Groups and per-user permissions are not used.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     is_auditor = models.BooleanField(
-        default=False, help_text="May read the audit trail whatever the role."
+        "auditor", default=False, help_text="May read the audit trail whatever the role."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -29,10 +38,23 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ("username",)
+        constraints = [
+            # Two people must not share an address (whatever its case); blank means "none".
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="accounts_user_email_ci_unique",
+                violation_error_message="A user with that email address already exists.",
+            ),
+        ]
+        indexes = [models.Index(fields=["role", "is_active"], name="accounts_user_role_active")]
 
     def save(self, *args, **kwargs):
         # Django admin access follows the role: only admins reach /admin/.
         self.is_staff = self.is_superuser = self.role == Role.ADMIN
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "role" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
         super().save(*args, **kwargs)
 
 
@@ -41,6 +63,7 @@ class ApiToken(models.Model):
 
     Only a SHA-256 digest of the secret is stored; the full value is shown once, at creation.
     ``prefix`` (the token's public first part) finds the row without scanning digests.
+    A revoked token is kept (with ``revoked_at``) so its history stays readable.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -51,9 +74,10 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = "API token"
         ordering = ("-created_at",)
         constraints = [
             models.UniqueConstraint(
@@ -65,3 +89,11 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired

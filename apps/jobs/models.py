@@ -1,0 +1,1 @@
+"""Models of the jobs context: job definitions: ordered steps, typed parameters, versions and validation."""

@@ -1,0 +1,1 @@
+"""Models of the scheduling context: schedules (cron, interval, once) and their firing history; drives django-celery-beat."""

@@ -1,0 +1,49 @@
+"""Every /api/v1/ route answers 401 to an anonymous caller, for every method (but login)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/"}
+METHODS = ("get", "post", "put", "patch", "delete")
+_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        regex = entry.pattern.regex.pattern.lstrip("^").rstrip("$").replace(r"\Z", "")
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + regex)
+        elif isinstance(entry, URLPattern):
+            yield prefix + regex
+
+
+def api_v1_urls() -> list[str]:
+    urls = set()
+    for regex in _walk(get_resolver().url_patterns):
+        if not regex.startswith("api/v1/") or "(?P<format>" in regex:
+            continue
+        url = "/" + _GROUP.sub(lambda m: str(uuid.uuid4()), regex)
+        urls.add(url.replace("\\", ""))
+    return sorted(urls)
+
+
+def test_the_walk_finds_the_api():
+    urls = api_v1_urls()
+    assert "/api/v1/me/" in urls
+    assert "/api/v1/users/" in urls
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("url", [u for u in api_v1_urls() if u not in PUBLIC])
+def test_anonymous_request_is_401_with_the_error_shape(client, url):
+    for method in METHODS:
+        response = getattr(client, method)(url, content_type="application/json")
+        assert response.status_code == 401, f"{method.upper()} {url} -> {response.status_code}"
+        error = response.json()["error"]
+        assert error["code"] == "not_authenticated"
+        assert error["request_id"] == response["X-Request-ID"]
