@@ -51,3 +51,13 @@ def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.05, what: 
             return result
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH sshd on 127.0.0.1 (random port) that accepts one generated client key."""
+    from tests.sshd import start_sshd, stop_sshd
+
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    stop_sshd(server)
