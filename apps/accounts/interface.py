@@ -1,1 +1,74 @@
-"""What other apps (and the settings) may use from accounts."""
+"""What other apps (and the settings) may use from accounts.
+
+Everything here takes and returns ids, plain values and frozen dataclasses, never model
+instances, so a caller keeps working if accounts moves to a database (or service) of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apps.accounts import selectors
+from apps.accounts.models import ApiToken, User
+from opsconductor.events import Actor
+from opsconductor.events.actor import ANONYMOUS
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """A user as other apps see them: enough to show a name and to check a role."""
+
+    id: uuid.UUID
+    username: str
+    display_name: str
+    email: str
+    role: str
+    is_auditor: bool
+    is_active: bool
+
+
+def _summary(user: User) -> UserSummary:
+    return UserSummary(
+        id=user.pk,
+        username=user.username,
+        display_name=user.get_full_name() or user.username,
+        email=user.email,
+        role=user.role,
+        is_auditor=user.is_auditor,
+        is_active=user.is_active,
+    )
+
+
+def user_summary(user_id: uuid.UUID | str) -> UserSummary | None:
+    """The user with id ``user_id``, or None if there is none (never was, or was deleted).
+
+    A malformed id also gives None, so a stored reference can be resolved without checks.
+    """
+    user = selectors.user_by_id(user_id=user_id)
+    return _summary(user) if user is not None else None
+
+
+def user_summaries(user_ids: Iterable[uuid.UUID | str]) -> dict[uuid.UUID, UserSummary]:
+    """The users among ``user_ids`` that exist, keyed by id, in one query.
+
+    Ids that name no user (or are malformed) are simply absent from the result.
+    """
+    return {user.pk: _summary(user) for user in selectors.users_by_ids(user_ids=user_ids)}
+
+
+def actor_for_request(request) -> Actor:
+    """Who is behind an HTTP request, as the ``actor`` of the events it causes.
+
+    A person signed in (JWT or session) is ``Actor(kind="user", id=<user id>,
+    name=<username>)``; a request authenticated by an API token is ``Actor(kind="token",
+    id=<token id>, name="<username> via <token name>")``; anyone else is the anonymous actor.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ANONYMOUS
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, ApiToken):
+        return Actor(kind="token", id=str(auth.pk), name=f"{user.username} via {auth.name}")
+    return Actor(kind="user", id=str(user.pk), name=user.username)

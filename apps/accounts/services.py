@@ -28,6 +28,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from apps.accounts.models import ApiToken, User
 from opsconductor.api.errors import Conflict
@@ -217,7 +218,12 @@ def auth_refresh(*, refresh: str) -> TokenPair:
     jti = token.get(jwt_settings.JTI_CLAIM)
     user_id = token.get(jwt_settings.USER_ID_CLAIM)
     with transaction.atomic(using=_db()):
-        outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+        outstanding = (
+            OutstandingToken.objects.select_for_update(of=("self",))
+            .filter(jti=jti)
+            .order_by("pk")  # its default ordering joins the user, which FOR UPDATE refuses
+            .first()
+        )
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise TokenRejected("Token is blacklisted")
         user = User.objects.filter(pk=user_id, is_active=True).first()
@@ -247,7 +253,7 @@ def auth_logout(*, user: User, refresh: str, actor: Actor) -> bool:
                 "user": user,
                 "token": refresh,
                 "created_at": timezone.now(),
-                "expires_at": datetime.fromtimestamp(token["exp"], tz=timezone.UTC),
+                "expires_at": datetime_from_epoch(token["exp"]),
             },
         )
         _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
@@ -406,8 +412,10 @@ def user_update(
     if unknown:
         raise TypeError(f"user_update cannot change {sorted(unknown)}")
     with transaction.atomic(using=_db()):
-        admin_ids = _lock_active_admins() if _is_active_admin(user) else []
+        # Lock the admins before the user (the order every writer uses) when this could be one.
+        admin_ids = _lock_active_admins() if _is_active_admin(user) else None
         locked = User.objects.select_for_update().get(pk=user.pk)
+        was_active_admin = _is_active_admin(locked)
         before = {field: getattr(locked, field) for field in USER_EDITABLE_FIELDS}
         for field, value in data.items():
             setattr(locked, field, value)
@@ -419,8 +427,8 @@ def user_update(
         }
         if not changes and password is None:
             return locked
-        if _is_active_admin(user) and not _is_active_admin(locked):
-            if not admin_ids:  # the caller's copy was stale: lock now, in order
+        if was_active_admin and not _is_active_admin(locked):
+            if admin_ids is None:  # the caller's copy was stale
                 admin_ids = _lock_active_admins()
             _require_another_admin(locked, admin_ids)
         if password is not None:
@@ -479,12 +487,12 @@ def user_delete(*, user: User, actor: Actor) -> None:
     rows; ``interface.user_summary`` answers None for it from now on.
     """
     with transaction.atomic(using=_db()):
-        admin_ids = _lock_active_admins() if _is_active_admin(user) else []
+        admin_ids = _lock_active_admins() if _is_active_admin(user) else None
         locked = User.objects.select_for_update().filter(pk=user.pk).first()
         if locked is None:
             return
         if _is_active_admin(locked):
-            _require_another_admin(locked, admin_ids or _lock_active_admins())
+            _require_another_admin(locked, _lock_active_admins() if admin_ids is None else admin_ids)
         _revoke_sessions(locked)  # before the delete unlinks the outstanding tokens
         payload = {"user_id": str(locked.pk), "username": locked.username, "role": locked.role}
         locked.delete()
@@ -554,10 +562,6 @@ def user_password_set_elsewhere(*, user: User, actor: Actor) -> int:
 def generate_password() -> str:
     """A strong random password (24 URL-safe characters, about 144 bits)."""
     return secrets.token_urlsafe(18)
-
-
-class AdminExists(Exception):
-    pass
 
 
 def admin_ensure(*, username: str = "admin", email: str = "") -> tuple[User, str] | None:

@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from opsconductor.observability.context import get_request_id
 
@@ -85,6 +84,10 @@ def _summary(fields: dict[str, list[str]]) -> str:
 
 
 def exception_handler(exc, context):
+    # Imported here: rest_framework.views loads the authentication classes, which may import
+    # modules that import this one (e.g. for Conflict).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from opsconductor.db.router import alias_for_app
@@ -19,6 +20,8 @@ from opsconductor.events.registry import Subscriber, subscribers_for
 from opsconductor.observability.context import bound, current_context
 
 logger = logging.getLogger(__name__)
+
+RELAY_CHUNK = 500  # events relayed per transaction
 
 
 def alias_for_event(event_type: str) -> str:
@@ -49,9 +52,35 @@ def publish(
         payload=_json_safe(payload),
         context=current_context(),
     )
-    event_id = row.id
-    transaction.on_commit(lambda: relay_pending(using=alias, event_ids=[event_id]), using=alias)
-    return event_id
+    _relay_after_commit(alias, row.id)
+    return row.id
+
+
+class _RelayBatch:
+    """The events one transaction published on one alias, relayed together after its commit."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        self.event_ids: list[uuid.UUID] = []
+
+    def __call__(self) -> None:
+        for start in range(0, len(self.event_ids), RELAY_CHUNK):
+            relay_pending(using=self.alias, event_ids=self.event_ids[start : start + RELAY_CHUNK])
+
+
+def _relay_after_commit(alias: str, event_id: uuid.UUID) -> None:
+    connection = connections[alias]
+    if not connection.in_atomic_block:  # autocommit: the row is already committed
+        relay_pending(using=alias, event_ids=[event_id])
+        return
+    batch = getattr(connection, "_opsconductor_relay_batch", None)
+    # Reuse this transaction's batch while its callback is still registered; a rollback (of the
+    # transaction or of the savepoint that registered it) discards the callback, so start anew.
+    if batch is None or not any(entry[1] is batch for entry in connection.run_on_commit):
+        batch = _RelayBatch(alias)
+        connection._opsconductor_relay_batch = batch
+        transaction.on_commit(batch, using=alias)
+    batch.event_ids.append(event_id)
 
 
 def _row_to_event(row: OutboxEvent) -> Event:
@@ -65,12 +94,13 @@ def _row_to_event(row: OutboxEvent) -> Event:
     )
 
 
-def _dispatch(sub: Subscriber, event: Event) -> None:
+def _dispatch(sub: Subscriber, event: Event, producer=None) -> None:
     from opsconductor.events.tasks import deliver_event
 
     deliver_event.apply_async(
         args=[sub.name, event.to_message()],
         queue=sub.app,
+        producer=producer,
         retry=True,
         retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
     )
@@ -81,7 +111,7 @@ def relay_pending(
     using: str,
     event_ids: list[uuid.UUID] | None = None,
     older_than: timedelta | None = None,
-    limit: int = 500,
+    limit: int = RELAY_CHUNK,
 ) -> int:
     """Hand unrelayed events to their subscribers' queues; returns how many were relayed.
 
@@ -95,7 +125,8 @@ def relay_pending(
 
 
 def _relay(*, using, event_ids, older_than, limit) -> int:
-    relayed = 0
+    from celery import current_app
+
     with transaction.atomic(using=using):
         pending = OutboxEvent.objects.using(using).filter(relayed_at__isnull=True)
         if event_ids is not None:
@@ -104,22 +135,31 @@ def _relay(*, using, event_ids, older_than, limit) -> int:
             pending = pending.filter(occurred_at__lte=timezone.now() - older_than)
         if connections[using].features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True)
-        for row in pending.order_by("occurred_at")[:limit]:
-            row.relay_attempts += 1
-            try:
-                event = _row_to_event(row)
-                for sub in subscribers_for(row.event_type):
-                    _dispatch(sub, event)
-            except Exception as exc:
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                row.save(update_fields=["relay_attempts", "last_error"])
-                logger.warning("relay of event %s (%s) failed: %s", row.id, row.event_type, exc)
-                break  # the broker is likely down: leave the rest for the sweep
-            row.relayed_at = timezone.now()
-            row.last_error = ""
-            row.save(update_fields=["relay_attempts", "relayed_at", "last_error"])
-            relayed += 1
-    return relayed
+        rows = list(pending.order_by("occurred_at")[:limit])
+        if not rows:
+            return 0
+        relayed: list[uuid.UUID] = []
+        failed: OutboxEvent | None = None
+        with current_app.producer_or_acquire() as producer:
+            for row in rows:
+                try:
+                    event = _row_to_event(row)
+                    for sub in subscribers_for(row.event_type):
+                        _dispatch(sub, event, producer)
+                except Exception as exc:
+                    failed = row
+                    logger.warning("relay of event %s (%s) failed: %s", row.id, row.event_type, exc)
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    break  # the broker is likely down: leave the rest for the sweep
+                relayed.append(row.id)
+        OutboxEvent.objects.using(using).filter(id__in=relayed).update(
+            relayed_at=timezone.now(), relay_attempts=F("relay_attempts") + 1, last_error=""
+        )
+        if failed is not None:
+            OutboxEvent.objects.using(using).filter(id=failed.id).update(
+                relay_attempts=F("relay_attempts") + 1, last_error=failed.last_error
+            )
+    return len(relayed)
 
 
 def consume(sub: Subscriber, event: Event) -> bool:

@@ -94,7 +94,7 @@ def test_event_whose_relay_was_interrupted_is_delivered_by_the_sweep(
 def test_broker_failure_during_relay_leaves_event_for_the_sweep(
     celery_worker, recorder, monkeypatch, settings
 ):
-    def broker_down(sub, event):
+    def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker unreachable")
 
     monkeypatch.setattr(outbox_module, "_dispatch", broker_down)

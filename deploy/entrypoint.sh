@@ -1,0 +1,23 @@
+#!/bin/sh
+# Process selector for the container image (see docs/deploy.md).
+set -e
+cmd=${1:-web}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  web)
+    exec gunicorn config.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
+      --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-4}" --access-logfile - "$@" ;;
+  worker)
+    queues=${1:-kernel,accounts,targets,jobs,execution,scheduling,audit}
+    [ $# -gt 0 ] && shift
+    exec celery -A config worker -Q "$queues" --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  beat)
+    exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \
+      --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile= "$@" ;;
+  migrate)
+    exec python manage.py migrate_all "$@" ;;
+  manage)
+    exec python manage.py "$@" ;;
+  *)
+    exec "$cmd" "$@" ;;
+esac
