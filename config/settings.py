@@ -343,7 +343,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "opsconductor.observability.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "opsconductor.observability.logging.RequestContextFilter"}
+    },
     "formatters": {
         "json": {"()": "opsconductor.observability.logging.JsonFormatter"},
         "text": {

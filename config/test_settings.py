@@ -12,7 +12,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opscon
 os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 os.environ.setdefault("OPSCONDUCTOR_VAR_DIR", tempfile.mkdtemp(prefix="opsconductor-test-"))
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 # Worker threads in tests close their connections after each task, so the test databases can be
 # flushed and dropped while the worker is still up.

@@ -25,7 +25,11 @@ APP_ALIASES: dict[str, str] = {
 # The environment variable that may point an alias at a database of its own.
 ALIAS_ENV_VARS: dict[str, str] = {
     "default": "DATABASE_URL",
-    **{alias: f"{alias.upper()}_DATABASE_URL" for alias in APP_ALIASES.values() if alias != "default"},
+    **{
+        alias: f"{alias.upper()}_DATABASE_URL"
+        for alias in APP_ALIASES.values()
+        if alias != "default"
+    },
 }
 
 
@@ -62,9 +66,7 @@ def store_identity(settings_dict: dict) -> str:
     Aliases with the same identity share one database; the router uses this to create an app's
     tables once per physical database (see docs/adr/0003-database-per-app-aliases.md).
     """
-    return "|".join(
-        str(settings_dict.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME")
-    )
+    return "|".join(str(settings_dict.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME"))
 
 
 def redact_url(url: str) -> str:

@@ -64,7 +64,5 @@ def readyz(request):
         checks["cache"] = _check_cache() or "ok"
     down = sorted(name for name, result in checks.items() if result != "ok")
     if down:
-        return JsonResponse(
-            {"status": "unavailable", "down": down, "checks": checks}, status=503
-        )
+        return JsonResponse({"status": "unavailable", "down": down, "checks": checks}, status=503)
     return JsonResponse({"status": "ok", "checks": checks})

@@ -49,8 +49,8 @@ def start_sshd(workdir: Path) -> SshServer:
     host_key = workdir / "ssh_host_ed25519_key"
     client_key = workdir / "client_ed25519"
     for key in (host_key, client_key):
-        subprocess.run(  # noqa: S603
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],  # noqa: S607
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
             check=True,
         )
     authorized = workdir / "authorized_keys"
@@ -79,7 +79,7 @@ def start_sshd(workdir: Path) -> SshServer:
             ]
         )
     )
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [binary, "-D", "-e", "-f", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -10,7 +10,7 @@ import pytest
 import redis
 from kombu import Connection
 
-from conftest import require_service
+from tests.fixtures import require_service
 
 
 def test_ssh_target_accepts_a_verified_connection(sshd):

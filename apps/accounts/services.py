@@ -37,7 +37,7 @@ from opsconductor.events import SYSTEM, Actor, publish
 from opsconductor.events.actor import ANONYMOUS
 from opsconductor.roles import Role
 
-TOKEN_PREFIX = "oct"
+TOKEN_PREFIX = "oct"  # noqa: S105  (the public marker of a token value, not a secret)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 # The user fields an admin may change through ``user_update`` (the password has its own path).
@@ -492,7 +492,9 @@ def user_delete(*, user: User, actor: Actor) -> None:
         if locked is None:
             return
         if _is_active_admin(locked):
-            _require_another_admin(locked, _lock_active_admins() if admin_ids is None else admin_ids)
+            _require_another_admin(
+                locked, _lock_active_admins() if admin_ids is None else admin_ids
+            )
         _revoke_sessions(locked)  # before the delete unlinks the outstanding tokens
         payload = {"user_id": str(locked.pk), "username": locked.username, "role": locked.role}
         locked.delete()

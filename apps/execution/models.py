@@ -1,1 +1,4 @@
-"""Models of the execution context: runs: per-target and per-step results, live output, SSH/WinRM transports, the pool."""
+"""Models of the execution context.
+
+Runs: per-target and per-step results, live output, SSH/WinRM transports, the pool.
+"""

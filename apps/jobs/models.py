@@ -1,1 +1,4 @@
-"""Models of the jobs context: job definitions: ordered steps, typed parameters, versions and validation."""
+"""Models of the jobs context.
+
+Job definitions: ordered steps, typed parameters, versions and validation.
+"""

@@ -1,1 +1,4 @@
-"""Models of the scheduling context: schedules (cron, interval, once) and their firing history; drives django-celery-beat."""
+"""Models of the scheduling context.
+
+Schedules (cron, interval, once) and their firing history; drives django-celery-beat.
+"""

@@ -1,1 +1,4 @@
-"""Models of the targets context: targets, groups and tags, connection methods, sealed credentials, host keys and health."""
+"""Models of the targets context.
+
+Targets, groups and tags, connection methods, sealed credentials, host keys and health.
+"""

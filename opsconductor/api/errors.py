@@ -108,7 +108,9 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         body = error_body(
-            400, _summary(fields) if fields else "Invalid input.", code="validation_error",
+            400,
+            _summary(fields) if fields else "Invalid input.",
+            code="validation_error",
             fields=fields,
         )
     else:
@@ -117,7 +119,9 @@ def exception_handler(exc, context):
         code = getattr(detail, "code", None)
         if response.status_code == 401:
             code = "not_authenticated" if code in (None, "not_authenticated") else code
-        body = error_body(response.status_code, message, code=code if isinstance(code, str) else None)
+        body = error_body(
+            response.status_code, message, code=code if isinstance(code, str) else None
+        )
         if isinstance(detail, dict) and "messages" in detail:  # simplejwt's token errors
             body["error"]["message"] = str(detail.get("detail", message))
     response.data = body

@@ -28,14 +28,18 @@ def role_permission(*, read: Role, write: Role, name: str) -> type[BasePermissio
     return type(name, (_RolePermission,), {"read_role": read, "write_role": write})
 
 
-IsAuthenticatedUser = role_permission(read=Role.VIEWER, write=Role.VIEWER, name="IsAuthenticatedUser")
+IsAuthenticatedUser = role_permission(
+    read=Role.VIEWER, write=Role.VIEWER, name="IsAuthenticatedUser"
+)
 ViewerReadManagerWrite = role_permission(
     read=Role.VIEWER, write=Role.MANAGER, name="ViewerReadManagerWrite"
 )
 ViewerReadOperatorWrite = role_permission(
     read=Role.VIEWER, write=Role.OPERATOR, name="ViewerReadOperatorWrite"
 )
-ViewerReadAdminWrite = role_permission(read=Role.VIEWER, write=Role.ADMIN, name="ViewerReadAdminWrite")
+ViewerReadAdminWrite = role_permission(
+    read=Role.VIEWER, write=Role.ADMIN, name="ViewerReadAdminWrite"
+)
 AdminOnly = role_permission(read=Role.ADMIN, write=Role.ADMIN, name="AdminOnly")
 
 

@@ -52,3 +52,6 @@ class ConsumedEvent(models.Model):
                 fields=["subscriber", "event_id"], name="kernel_consumed_event_once"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} consumed {self.event_id}"

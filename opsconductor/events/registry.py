@@ -32,9 +32,7 @@ def subscriber(*, app: str, events: Iterable[str]) -> Callable[[Handler], Handle
 
     def register(handler: Handler) -> Handler:
         name = f"{handler.__module__}.{handler.__qualname__}"
-        _subscribers[name] = Subscriber(
-            name=name, app=app, patterns=tuple(events), handler=handler
-        )
+        _subscribers[name] = Subscriber(name=name, app=app, patterns=tuple(events), handler=handler)
         return handler
 
     return register

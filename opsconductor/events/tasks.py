@@ -24,7 +24,9 @@ def deliver_event(subscriber_name: str, message: dict) -> bool:
     """Run one subscriber's handler for one event (sent to the subscriber app's queue)."""
     sub = get_subscriber(subscriber_name)
     if sub is None:
-        logger.error("event %s for unknown subscriber %s dropped", message.get("id"), subscriber_name)
+        logger.error(
+            "event %s for unknown subscriber %s dropped", message.get("id"), subscriber_name
+        )
         return False
     return consume(sub, Event.from_message(message))
 

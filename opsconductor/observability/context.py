@@ -10,7 +10,7 @@ import contextvars
 import uuid
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-_client: contextvars.ContextVar[dict] = contextvars.ContextVar("client", default={})
+_client: contextvars.ContextVar[dict | None] = contextvars.ContextVar("client", default=None)
 
 
 def new_request_id() -> str:
@@ -23,7 +23,7 @@ def get_request_id() -> str:
 
 def current_context() -> dict:
     """The context to attach to an event: request id, IP and user agent where known."""
-    context = dict(_client.get())
+    context = dict(_client.get() or {})
     request_id = _request_id.get()
     if request_id != "-":
         context["request_id"] = request_id

@@ -35,7 +35,9 @@ def cross_app_relations(model_list) -> list[str]:
             crosses_app = own in APP_ALIASES and other not in FRAMEWORK_LABELS_OF.get(own, set())
             crosses_alias = alias_for_app(own) != alias_for_app(other)
             if crosses_app or crosses_alias:
-                problems.append(f"{model._meta.label}.{field.name} -> {field.related_model._meta.label}")
+                problems.append(
+                    f"{model._meta.label}.{field.name} -> {field.related_model._meta.label}"
+                )
     return problems
 
 
@@ -73,9 +75,11 @@ def test_a_cross_app_foreign_key_is_detected():
     ],
 )
 def test_router_sends_each_app_to_its_alias(app_label, alias):
-    model = next(m for m in apps.get_models() if m._meta.app_label == app_label) if app_label in {
-        "accounts", "auth", "sessions", "django_celery_beat"
-    } else None
+    model = (
+        next(m for m in apps.get_models() if m._meta.app_label == app_label)
+        if app_label in {"accounts", "auth", "sessions", "django_celery_beat"}
+        else None
+    )
     assert alias_for_app(app_label) == alias
     if model is not None:
         assert AppDatabaseRouter().db_for_write(model) == alias
@@ -102,7 +106,7 @@ def test_relations_across_aliases_are_refused():
     user = User(username="u")
 
     class Fake:
-        class _meta:  # noqa: N801
+        class _meta:
             app_label = "targets"
 
     assert router.allow_relation(user, User(username="v")) is True
@@ -127,7 +131,7 @@ def test_import_contracts_hold():
     """import-linter: apps meet only through interface.py; the kernel imports no app."""
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, "lint-imports is not installed (pip install -r requirements-dev.txt)"
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr

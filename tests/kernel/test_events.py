@@ -16,7 +16,7 @@ from opsconductor.events import outbox as outbox_module
 from opsconductor.events.models import ConsumedEvent, OutboxEvent
 from opsconductor.events.registry import unregister
 from opsconductor.events.tasks import deliver_event, sweep_outbox
-from tests.conftest import wait_for
+from tests.fixtures import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -117,13 +117,20 @@ def test_redelivered_event_is_consumed_once(celery_worker, recorder):
 
     # At-least-once delivery: the broker hands the same message over again (twice more).
     message = outbox_module._row_to_event(OutboxEvent.objects.get(id=event_id)).to_message()
-    name = next(s.name for s in outbox_module.subscribers_for("kerneltest.thing.created"))
+    name = next(
+        s.name
+        for s in outbox_module.subscribers_for("kerneltest.thing.created")
+        if s.handler.__name__ == "remember"
+    )
     for _ in range(2):
         deliver_event.apply_async(args=[name, message], queue="audit")
     marker = publish("kerneltest.thing.created", {"name": "marker"})
     wait_for(lambda: marker in ids(recorder), what="the marker event")
     wait_for(
-        lambda: ConsumedEvent.objects.using("audit").filter(event_id=event_id).count() == 1,
+        lambda: (
+            ConsumedEvent.objects.using("audit").filter(subscriber=name, event_id=event_id).count()
+            == 1
+        ),
         what="the ledger row",
     )
 
@@ -145,9 +152,11 @@ def test_failed_handler_is_retried_and_its_writes_roll_back(celery_worker):
         event_id = publish("kerneltest.flaky", {})
         wait_for(lambda: len(attempts) >= 2, timeout=20, what="the retry")
         wait_for(
-            lambda: ConsumedEvent.objects.using("audit")
-            .filter(subscriber=f"{flaky.__module__}.{flaky.__qualname__}", event_id=event_id)
-            .exists(),
+            lambda: (
+                ConsumedEvent.objects.using("audit")
+                .filter(subscriber=f"{flaky.__module__}.{flaky.__qualname__}", event_id=event_id)
+                .exists()
+            ),
             what="the ledger row of the successful attempt",
         )
         # The first attempt's side effect rolled back with it: exactly one survived.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from celery import current_app
 
-from conftest import require_service
+from tests.fixtures import require_service
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -77,6 +77,8 @@ def test_reseal_dry_run_changes_nothing_and_unopenable_values_fail_the_command(s
     assert "would re-seal 1 value(s)" in out.getvalue()
     assert Vault.objects.get(pk=before.pk).secret == before.secret
 
-    Vault.objects.create(name="foreign", secret=Fernet(Fernet.generate_key()).encrypt(b"{}").decode())
+    Vault.objects.create(
+        name="foreign", secret=Fernet(Fernet.generate_key()).encrypt(b"{}").decode()
+    )
     with pytest.raises(CommandError, match="1 sealed value"):
         call_command("reseal_secrets", stdout=io.StringIO(), stderr=io.StringIO())

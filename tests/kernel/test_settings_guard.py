@@ -27,9 +27,14 @@ def load_settings(env: dict) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
     clean.pop("CELERY_BROKER_URL", None)
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=clean, capture_output=True, text=True, check=False, timeout=60,
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
 
 

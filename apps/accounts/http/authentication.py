@@ -15,7 +15,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Token header: expected 'Token <value>'.")
+            raise exceptions.AuthenticationFailed(
+                "Malformed Token header: expected 'Token <value>'."
+            )
         try:
             raw = header[1].decode("ascii")
         except UnicodeDecodeError as exc:

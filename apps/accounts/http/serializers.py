@@ -82,22 +82,21 @@ class UserSerializer(serializers.ModelSerializer):
             fields["password"].required = True
         return fields
 
-    def validate(self, attrs):
-        # Check the password here too, so every problem is reported in one answer; the service
-        # checks it again for callers that do not come through the API.
-        password = attrs.get("password")
-        if password is not None:
-            candidate = User(
-                **{
-                    field: attrs.get(field, getattr(self.instance, field, ""))
-                    for field in ("username", "email", "first_name", "last_name")
-                }
-            )
-            try:
-                password_validation.validate_password(password, candidate)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError({"password": exc.messages}) from exc
-        return attrs
+    def validate_password(self, value: str) -> str:
+        # Checked as a field (with the other fields as sent) so that every problem is reported in
+        # one answer; the service checks it again for callers that do not come through the API.
+        sent = self.initial_data if isinstance(self.initial_data, Mapping) else {}
+        candidate = User(
+            **{
+                field: str(sent.get(field, getattr(self.instance, field, "")) or "")
+                for field in ("username", "email", "first_name", "last_name")
+            }
+        )
+        try:
+            password_validation.validate_password(value, candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
 
 
 # --- Me -----------------------------------------------------------------------------------------

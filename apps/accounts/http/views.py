@@ -69,7 +69,9 @@ class LoginView(_PublicAuthView):
                 wait=exc.retry_after, detail="Too many failed sign-in attempts."
             ) from exc
         except services.LoginFailed as exc:
-            raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials") from exc
+            raise exceptions.AuthenticationFailed(
+                INVALID_CREDENTIALS, code="invalid_credentials"
+            ) from exc
         return Response(s.TokenPairSerializer(tokens).data)
 
 
@@ -215,7 +217,9 @@ class MeView(generics.RetrieveUpdateAPIView):
     def perform_update(self, serializer):
         serializer.instance = services.user_update(
             user=serializer.instance,
-            data={k: v for k, v in serializer.validated_data.items() if k in services.PROFILE_FIELDS},
+            data={
+                k: v for k, v in serializer.validated_data.items() if k in services.PROFILE_FIELDS
+            },
             actor=actor_for_request(self.request),
         )
 
@@ -234,7 +238,9 @@ class PasswordChangeView(APIView):
         request=s.PasswordChangeSerializer,
         responses={
             204: None,
-            400: _error("Old password wrong (`old_password`) or new one too weak (`new_password`)."),
+            400: _error(
+                "Old password wrong (`old_password`) or new one too weak (`new_password`)."
+            ),
             429: _error("Too many wrong old passwords; see the Retry-After header."),
         },
     )

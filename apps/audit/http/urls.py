@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
+
+from apps.audit.http.views import AuditRecordViewSet
 
 app_name = "audit"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("audit/events", AuditRecordViewSet, basename="audit-event")
+
+urlpatterns = router.urls

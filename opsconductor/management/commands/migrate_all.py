@@ -15,4 +15,6 @@ class Command(BaseCommand):
         for alias in settings.DATABASES:
             if verbosity:
                 self.stdout.write(f"Migrating database alias '{alias}'")
-            call_command("migrate", database=alias, interactive=False, verbosity=max(verbosity - 1, 0))
+            call_command(
+                "migrate", database=alias, interactive=False, verbosity=max(verbosity - 1, 0)
+            )

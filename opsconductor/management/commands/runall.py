@@ -18,7 +18,9 @@ STOP_GRACE_SECONDS = 15
 
 
 class Command(BaseCommand):
-    help = "Start web (runserver), a Celery worker on every queue and Celery beat; stop all on Ctrl-C."
+    help = (
+        "Start web (runserver), a Celery worker on every queue and Celery beat; stop all on Ctrl-C."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--addrport", default="127.0.0.1:8000")

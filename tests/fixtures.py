@@ -1,12 +1,34 @@
+"""Fixtures and helpers shared by every test package (loaded as a plugin by the root conftest)."""
+
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 from django.conf import settings
 from django.db import connections
 
-from conftest import require_service
+START_HINTS = {
+    "PostgreSQL": (
+        "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+    ),
+    "RabbitMQ": "start it with: rabbitmq-server -detached",
+    "Redis": "start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''",
+}
+
+
+def service_reachable(host: str, port: int, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if not service_reachable(host, port):
+        pytest.fail(f"{name} is not reachable at {host}:{port}; {START_HINTS[name]}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
