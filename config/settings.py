@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from opsconductor.conf import (
     ALIAS_ENV_VARS,
@@ -272,21 +272,39 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Access tokens carry a digest of the password hash: changing a password ends every session
+    # at once, not only when the 15-minute access token expires.
+    "CHECK_REVOKE_TOKEN": True,
 }
 # Failed logins before the login endpoint answers 429, and for how long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
+# Failed logins from one client address (any usernames) before 429.
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=4 * LOGIN_FAILURE_LIMIT)
 
 # --- Celery -----------------------------------------------------------------------------------
 # One queue per app so each app's workers can move out with it; "kernel" carries event relays.
-OPSCONDUCTOR_QUEUES = ["kernel", *APP_ALIASES]
-CELERY_TASK_QUEUES = [Queue(name) for name in OPSCONDUCTOR_QUEUES]
+# CELERY_QUEUE_PREFIX lets several installations (or test runs) share one broker vhost.
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
+OPSCONDUCTOR_QUEUES = [CELERY_QUEUE_PREFIX + label for label in ("kernel", *APP_ALIASES)]
+# Each queue has its own direct exchange and routing key: a task sent to one app's queue lands
+# in that queue only. CELERY_QUEUE_EXPIRES_SECONDS deletes queues left unused (test runs).
+_QUEUE_EXPIRES = env.int("CELERY_QUEUE_EXPIRES_SECONDS", default=0)
+CELERY_TASK_QUEUES = [
+    Queue(
+        name,
+        Exchange(name, type="direct"),
+        routing_key=name,
+        queue_arguments={"x-expires": _QUEUE_EXPIRES * 1000} if _QUEUE_EXPIRES else None,
+    )
+    for name in OPSCONDUCTOR_QUEUES
+]
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 if not CELERY_BROKER_URL:
     if PRODUCTION:
         raise ConfigurationError("CELERY_BROKER_URL must be set in production (RabbitMQ).")
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -300,7 +318,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = "kernel"
+CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + "kernel"
 CELERY_TASK_ROUTES = ["opsconductor.tasks_routing.route_task"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

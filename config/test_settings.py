@@ -10,6 +10,10 @@ import tempfile
 os.environ.setdefault("OPSCONDUCTOR_ENV", "test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsconductor")
 os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# Queues of their own per test run (removed by the broker 10 minutes after the run), so runs
+# on one machine never consume each other's messages.
+os.environ.setdefault("CELERY_QUEUE_PREFIX", f"test-{os.getpid()}-")
+os.environ.setdefault("CELERY_QUEUE_EXPIRES_SECONDS", "600")
 os.environ.setdefault("OPSCONDUCTOR_VAR_DIR", tempfile.mkdtemp(prefix="opsconductor-test-"))
 
 from config.settings import *  # noqa: F403

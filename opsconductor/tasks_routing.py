@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
+
+def queue_for(app_label: str) -> str:
+    """The Celery queue of an app (``kernel`` for the kernel's own tasks)."""
+    return settings.CELERY_QUEUE_PREFIX + app_label
+
 
 def route_task(name, args, kwargs, options, task=None, **kw):
     if options.get("queue"):
         return None
     parts = name.split(".")
     if len(parts) > 2 and parts[0] == "apps":
-        return {"queue": parts[1]}
-    return {"queue": "kernel"}
+        return {"queue": queue_for(parts[1])}
+    return {"queue": queue_for("kernel")}

@@ -185,7 +185,7 @@ class ApiTokenStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("active", "inactive"):
-            return selectors.api_tokens_active(queryset, active=self.value() == "active")
+            return selectors.api_tokens_active(tokens=queryset, active=self.value() == "active")
         return queryset
 
 

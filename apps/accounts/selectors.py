@@ -43,7 +43,7 @@ def api_tokens_visible_to(*, user: User) -> QuerySet[ApiToken]:
     return tokens.filter(user=user)
 
 
-def api_tokens_active(tokens: QuerySet[ApiToken], *, active: bool) -> QuerySet[ApiToken]:
+def api_tokens_active(*, tokens: QuerySet[ApiToken], active: bool) -> QuerySet[ApiToken]:
     """Narrow ``tokens`` to the usable ones (not revoked, not expired), or to the others."""
     usable = Q(revoked_at__isnull=True) & (
         Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())

@@ -101,7 +101,7 @@ def _username_limit() -> int:
 
 def _ip_limit() -> int:
     # Many people may share one address (NAT, a proxy): allow more there than per username.
-    return getattr(settings, "LOGIN_IP_FAILURE_LIMIT", 4 * settings.LOGIN_FAILURE_LIMIT)
+    return settings.LOGIN_IP_FAILURE_LIMIT
 
 
 def _throttle_keys(*, username: str, ip: str | None) -> list[tuple[str, int]]:
@@ -196,7 +196,8 @@ def auth_login(*, username: str, password: str, ip: str | None = None) -> TokenP
     _forget_failures(username=username)
     with transaction.atomic(using=_db()):
         tokens = _issue_tokens(user)
-        update_last_login(None, user)
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, user)
         publish(
             "accounts.login.succeeded",
             {"user_id": str(user.pk), "username": user.username},

@@ -115,15 +115,16 @@ def exception_handler(exc, context):
         )
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        message = str(detail) if not isinstance(detail, (dict, list)) else "Request failed."
-        code = getattr(detail, "code", None)
-        if response.status_code == 401:
-            code = "not_authenticated" if code in (None, "not_authenticated") else code
-        body = error_body(
-            response.status_code, message, code=code if isinstance(code, str) else None
-        )
-        if isinstance(detail, dict) and "messages" in detail:  # simplejwt's token errors
-            body["error"]["message"] = str(detail.get("detail", message))
+        if isinstance(detail, dict):  # e.g. simplejwt: {"detail", "code", "messages"}
+            message, code = str(detail.get("detail", "Request failed.")), detail.get("code")
+        elif isinstance(detail, list):
+            message, code = "; ".join(str(item) for item in detail), None
+        else:
+            message, code = str(detail), getattr(detail, "code", None)
+        code = str(code) if code else None
+        if response.status_code == 401 and code is None:
+            code = "not_authenticated"
+        body = error_body(response.status_code, message, code=code)
     response.data = body
     return response
 

@@ -18,6 +18,7 @@ from opsconductor.events.message import Event
 from opsconductor.events.models import ConsumedEvent, OutboxEvent
 from opsconductor.events.registry import Subscriber, subscribers_for
 from opsconductor.observability.context import bound, current_context
+from opsconductor.tasks_routing import queue_for
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def _dispatch(sub: Subscriber, event: Event, producer=None) -> None:
 
     deliver_event.apply_async(
         args=[sub.name, event.to_message()],
-        queue=sub.app,
+        queue=queue_for(sub.app),
         producer=producer,
         retry=True,
         retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},

@@ -16,6 +16,7 @@ from opsconductor.events import outbox as outbox_module
 from opsconductor.events.models import ConsumedEvent, OutboxEvent
 from opsconductor.events.registry import unregister
 from opsconductor.events.tasks import deliver_event, sweep_outbox
+from opsconductor.tasks_routing import queue_for
 from tests.fixtures import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -123,7 +124,7 @@ def test_redelivered_event_is_consumed_once(celery_worker, recorder):
         if s.handler.__name__ == "remember"
     )
     for _ in range(2):
-        deliver_event.apply_async(args=[name, message], queue="audit")
+        deliver_event.apply_async(args=[name, message], queue=queue_for("audit"))
     marker = publish("kerneltest.thing.created", {"name": "marker"})
     wait_for(lambda: marker in ids(recorder), what="the marker event")
     wait_for(

@@ -281,7 +281,7 @@ class ApiTokenFilter(django_filters.FilterSet):
         return queryset.filter(user_id=value)
 
     def filter_active(self, queryset, name, value: bool):
-        return selectors.api_tokens_active(queryset, active=value)
+        return selectors.api_tokens_active(tokens=queryset, active=value)
 
 
 @extend_schema_view(
