@@ -7,6 +7,7 @@ filesystem broker under ``var/``, secrets generated into ``var/keys/``) or ``pro
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +55,15 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Addresses or networks of the proxies in front (the gateway): their X-Forwarded-For is believed
+# when recording a client's address and throttling logins. Empty: REMOTE_ADDR is the client.
+try:
+    TRUSTED_PROXIES = [
+        ipaddress.ip_network(value, strict=False)
+        for value in env.list("TRUSTED_PROXIES", default=[])
+    ]
+except ValueError as exc:
+    raise ConfigurationError(f"TRUSTED_PROXIES: {exc}") from exc
 
 # Sealing of stored secrets (credentials, secret parameters). A comma-separated list of Fernet
 # keys, newest first: the first seals, all unseal, so keys rotate without downtime.

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import ipaddress
 import re
+
+from django.conf import settings
 
 from opsconductor.observability.context import bound, new_request_id
 
@@ -8,10 +11,31 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
+def _trusted(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 def client_ip(request) -> str:
-    # REMOTE_ADDR is the only address we can trust without a known proxy in front; deployments
-    # behind the gateway set it from X-Forwarded-For there (docs/deploy.md).
-    return request.META.get("REMOTE_ADDR", "")
+    """The address of the client, seen through the proxies listed in TRUSTED_PROXIES.
+
+    Without trusted proxies this is REMOTE_ADDR. When REMOTE_ADDR is a trusted proxy, the
+    ``X-Forwarded-For`` chain is read from the right and the first address that is not a trusted
+    proxy is the client: entries further left could have been written by the client itself.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    networks = settings.TRUSTED_PROXIES
+    if not networks or not _trusted(remote, networks):
+        return remote
+    chain = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    chain = [hop for hop in chain if hop]
+    for hop in reversed(chain):
+        if not _trusted(hop, networks):
+            return hop
+    return chain[0] if chain else remote
 
 
 class RequestContextMiddleware:

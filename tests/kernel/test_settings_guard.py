@@ -76,3 +76,12 @@ def test_development_generates_its_keys_once(tmp_path):
     assert all(oct(p.stat().st_mode)[-3:] == "600" for p in (tmp_path / "keys").iterdir())
     assert load_settings(env).returncode == 0
     assert {p.name: p.read_text() for p in (tmp_path / "keys").iterdir()} == keys
+
+
+def test_a_malformed_trusted_proxy_is_named(tmp_path):
+    env = {**PRODUCTION_ENV, "TRUSTED_PROXIES": "10.0.0.5,gateway.internal"}
+    result = load_settings({**env, "OPSCONDUCTOR_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert (
+        "TRUSTED_PROXIES: 'gateway.internal' does not appear to be an IPv4 or IPv6" in result.stderr
+    )
