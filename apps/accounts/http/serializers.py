@@ -52,6 +52,19 @@ class LogoutSerializer(serializers.Serializer):
 # --- Users --------------------------------------------------------------------------------------
 
 
+# What every view of a user shows, admins' and the user's own.
+USER_FIELDS = (
+    "id",
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "role",
+    "is_auditor",
+    "is_active",
+)
+
+
 class UserSerializer(serializers.ModelSerializer):
     """A user as admins manage them. The password is write-only and required on creation."""
 
@@ -60,14 +73,7 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = (
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "role",
-            "is_auditor",
-            "is_active",
+            *USER_FIELDS,
             "password",
             "date_joined",
             "last_login",
@@ -115,14 +121,7 @@ class MeSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = (
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "role",
-            "is_auditor",
-            "is_active",
+            *USER_FIELDS,
             "date_joined",
             "last_login",
         )
