@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ class ConfigurationError(RuntimeError):
     """The process refuses to start: a required setting is missing or unsafe."""
 
 
-def read_or_create_secret(path: Path, make: callable) -> str:
+def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
     """Return the secret stored at ``path``, generating it (mode 0600) on first use.
 
     Used only by the embedded default; production reads every secret from the environment.

@@ -115,13 +115,14 @@ def exception_handler(exc, context):
         )
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        raw_code: object
         if isinstance(detail, dict):  # e.g. simplejwt: {"detail", "code", "messages"}
-            message, code = str(detail.get("detail", "Request failed.")), detail.get("code")
+            message, raw_code = str(detail.get("detail", "Request failed.")), detail.get("code")
         elif isinstance(detail, list):
-            message, code = "; ".join(str(item) for item in detail), None
+            message, raw_code = "; ".join(str(item) for item in detail), None
         else:
-            message, code = str(detail), getattr(detail, "code", None)
-        code = str(code) if code else None
+            message, raw_code = str(detail), getattr(detail, "code", None)
+        code = str(raw_code) if raw_code else None
         if response.status_code == 401 and code is None:
             code = "not_authenticated"
         body = error_body(response.status_code, message, code=code)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import weakref
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -69,17 +71,21 @@ class _RelayBatch:
             relay_pending(using=self.alias, event_ids=self.event_ids[start : start + RELAY_CHUNK])
 
 
+# The open batch of each database connection (connections are per thread, so is this).
+_batches: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _RelayBatch] = weakref.WeakKeyDictionary()
+
+
 def _relay_after_commit(alias: str, event_id: uuid.UUID) -> None:
     connection = connections[alias]
     if not connection.in_atomic_block:  # autocommit: the row is already committed
         relay_pending(using=alias, event_ids=[event_id])
         return
-    batch = getattr(connection, "_opsconductor_relay_batch", None)
+    batch = _batches.get(connection)
     # Reuse this transaction's batch while its callback is still registered; a rollback (of the
     # transaction or of the savepoint that registered it) discards the callback, so start anew.
     if batch is None or not any(entry[1] is batch for entry in connection.run_on_commit):
         batch = _RelayBatch(alias)
-        connection._opsconductor_relay_batch = batch
+        _batches[connection] = batch
         transaction.on_commit(batch, using=alias)
     batch.event_ids.append(event_id)
 
@@ -99,7 +105,7 @@ def _dispatch(sub: Subscriber, event: Event, producer=None) -> None:
     from opsconductor.events.tasks import deliver_event
 
     deliver_event.apply_async(
-        args=[sub.name, event.to_message()],
+        args=(sub.name, event.to_message()),
         queue=queue_for(sub.app),
         producer=producer,
         retry=True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
+
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from opsconductor.observability.context import _request_id, get_request_id
 
-_tokens: dict[str, object] = {}
+_tokens: dict[str, contextvars.Token[str]] = {}
 
 
 @before_task_publish.connect

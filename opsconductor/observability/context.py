@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import uuid
+from collections.abc import Iterator
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _client: contextvars.ContextVar[dict | None] = contextvars.ContextVar("client", default=None)
@@ -31,7 +32,7 @@ def current_context() -> dict:
 
 
 @contextlib.contextmanager
-def bound(*, request_id: str | None = None, **client) -> contextlib.AbstractContextManager:
+def bound(*, request_id: str | None = None, **client: str | None) -> Iterator[None]:
     """Bind a request id (and client details such as ``ip``, ``user_agent``) for a block."""
     token_id = _request_id.set(request_id or new_request_id())
     token_client = _client.set({k: v for k, v in client.items() if v})
