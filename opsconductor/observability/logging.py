@@ -6,14 +6,22 @@ from datetime import UTC, datetime
 
 from opsconductor.observability.context import get_request_id
 
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "request",  # django.request's HttpRequest: not serialisable, and its id is already there
+}
 
 
 class RequestContextFilter(logging.Filter):
     """Stamps every log record with the current request (or task) id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = get_request_id()
+        # django.request logs 4xx/5xx after the middleware returned, outside the request's
+        # context, but hands over the request itself.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or get_request_id()
         return True
 
 
