@@ -340,12 +340,20 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 5
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "targets-health-check": {
+        "task": "apps.targets.tasks.check_all_targets",
+        "schedule": env.float("TARGET_HEALTH_INTERVAL_SECONDS", default=900.0),
+    },
     "relay-outbox-sweep": {
         "task": "opsconductor.events.tasks.sweep_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=15.0),
     },
 }
 CELERY_TASK_ALWAYS_EAGER = False
+
+# Targets: how long one health check may take, and how often every active target is checked
+# (TARGET_HEALTH_INTERVAL_SECONDS, in the beat schedule above).
+TARGET_HEALTH_TIMEOUT_SECONDS = env.float("TARGET_HEALTH_TIMEOUT_SECONDS", default=10.0)
 
 # Events: a relayed outbox row is kept this long (for inspection), then purged by the sweep.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)

@@ -1,0 +1,1 @@
+"""Writes of the targets context, one module per area; import from here."""
