@@ -1,8 +1,131 @@
 """The only module of the targets app other apps may import.
 
-The targets context owns targets, groups and tags, connection methods, sealed credentials, host
-keys and health.
-
-Functions here take and return ids and frozen dataclasses, never model instances
-(docs/architecture.md).
+The targets context owns targets, groups and tags, connection methods, sealed credentials,
+host keys and health. Functions here take and return ids and frozen dataclasses, never model
+instances (docs/architecture.md).
 """
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from apps.targets.connection import (
+    ConnectionParams,
+    HostKeyVerdict,
+    KnownHostKey,
+    Secret,
+    describe_refusal,
+    host_key_verdict,
+)
+from apps.targets.selection import SelectorError
+
+__all__ = [
+    "ConnectionParams",
+    "HostKeyVerdict",
+    "KnownHostKey",
+    "Secret",
+    "SelectorError",
+    "TargetSummary",
+    "connection_for_target",
+    "describe_refusal",
+    "host_key_verdict",
+    "record_host_key_seen",
+    "report_connection_outcome",
+    "resolve_selector",
+    "target_summaries",
+    "validate_selector",
+]
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """A target as other apps see it: enough to show and to plan a run."""
+
+    id: uuid.UUID
+    name: str
+    os_family: str
+    environment: str
+    status: str
+    health_status: str
+
+
+def validate_selector(text: str) -> None:
+    """Raise ``SelectorError`` (with ``message`` and ``position``) if ``text`` is not a selector."""
+    from apps.targets.selection import validate
+
+    validate(text)
+
+
+def resolve_selector(text: str, *, active_only: bool = True) -> list[uuid.UUID]:
+    """Ids of the targets ``text`` selects, ordered by name; only ``active`` ones by default
+    (targets in ``inactive`` or ``maintenance`` status are never run on). Raises
+    ``SelectorError``."""
+    from apps.targets.models import Target
+    from apps.targets.selection import select
+
+    queryset = select(text)
+    if active_only:
+        queryset = queryset.filter(status=Target.Status.ACTIVE)
+    return list(queryset.order_by("name", "id").values_list("id", flat=True))
+
+
+def target_summaries(target_ids: list[uuid.UUID]) -> dict[uuid.UUID, TargetSummary]:
+    """The targets among ``target_ids`` that exist, keyed by id, in one query."""
+    from apps.targets.models import Target
+
+    return {
+        t.id: TargetSummary(
+            id=t.id,
+            name=t.name,
+            os_family=t.os_family,
+            environment=t.environment,
+            status=t.status,
+            health_status=t.health_status,
+        )
+        for t in Target.objects.filter(id__in=target_ids)
+    }
+
+
+def connection_for_target(target_id: uuid.UUID) -> ConnectionParams | None:
+    """How to reach a target through its primary connection method, with the credential
+    unsealed into ``Secret`` wrappers (they never print their value).
+
+    Call it only in the worker that opens the session, and never store or send the result:
+    it holds the secret in memory. None when the target or its connection method is gone.
+    """
+    from apps.targets import selectors
+    from apps.targets.models import Target
+
+    target = Target.objects.filter(pk=target_id).first()
+    method = selectors.primary_method(target=target) if target else None
+    return selectors.connection_params(method=method) if method else None
+
+
+def record_host_key_seen(
+    *, method_id: uuid.UUID, algorithm: str, public_key: str, fingerprint: str, trusted: bool
+) -> None:
+    """Record the host key a host presented: ``trusted=True`` on first use under
+    ``accept-new``; otherwise it is kept as pending for an admin to approve or reject."""
+    from apps.targets.models import ConnectionMethod, HostKey
+    from apps.targets.probes import SeenHostKey
+    from apps.targets.services import hostkeys
+
+    method = ConnectionMethod.objects.filter(pk=method_id).first()
+    if method is None:
+        return
+    hostkeys.host_key_record_seen(
+        method=method,
+        key=SeenHostKey(algorithm=algorithm, public_key=public_key, fingerprint=fingerprint),
+        source=HostKey.Source.FIRST_USE if trusted else HostKey.Source.CONNECTION,
+        state=HostKey.State.TRUSTED if trusted else HostKey.State.PENDING,
+    )
+
+
+def report_connection_outcome(*, target_id: uuid.UUID, status: str, message: str = "") -> None:
+    """Tell targets how a real connection (a run, not a health check) went, so the target's
+    health reflects it. ``status`` is one of the health values (``healthy``, ``unreachable``,
+    ``auth_failed``, ``host_key_unknown``, ``host_key_mismatch``, ``error``)."""
+    from apps.targets.services import health
+
+    health.target_record_outcome(target_id=target_id, status=status, message=message)

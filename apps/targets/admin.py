@@ -1,0 +1,178 @@
+"""Django admin for the targets context. Secrets are write-only here too, and every change goes
+through the same services as the API, so it is validated and audited the same way."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from apps.targets.models import (
+    ConnectionMethod,
+    Credential,
+    Group,
+    HealthCheck,
+    HostKey,
+    Tag,
+    Target,
+    TargetLabel,
+)
+from apps.targets.services import credentials as credential_services
+from apps.targets.services.credentials import parse_private_key
+from opsconductor.events import Actor
+
+
+def _actor(request) -> Actor:
+    return Actor(kind="user", id=str(request.user.pk), name=request.user.get_username())
+
+
+class TargetLabelInline(admin.TabularInline):
+    model = TargetLabel
+    extra = 0
+
+
+class ConnectionMethodInline(admin.StackedInline):
+    model = ConnectionMethod
+    extra = 0
+    fields = (
+        ("protocol", "host", "port"),
+        ("username", "credential"),
+        ("priority", "is_primary"),
+        ("winrm_scheme", "winrm_transport", "winrm_validate_cert"),
+    )
+
+
+@admin.register(Target)
+class TargetAdmin(admin.ModelAdmin):
+    list_display = ("name", "environment", "os_family", "status", "health_status", "region")
+    list_filter = ("environment", "os_family", "status", "health_status", "tags")
+    search_fields = ("name", "description", "location", "region", "data_center")
+    filter_horizontal = ("tags",)
+    readonly_fields = (
+        "health_status",
+        "health_checked_at",
+        "health_latency_ms",
+        "health_message",
+        "created_by_id",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (TargetLabelInline, ConnectionMethodInline)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ("name",)
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "selector")
+    search_fields = ("name", "description", "selector")
+    filter_horizontal = ("members",)
+
+
+class CredentialForm(forms.ModelForm):
+    """Secrets are typed in, never shown: leave them empty to keep the current secret."""
+
+    password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    private_key = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off"})
+    )
+    passphrase = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = Credential
+        fields = ("name", "description", "kind", "username")
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind") or (self.instance.kind if self.instance.pk else None)
+        creating = self.instance.pk is None
+        if kind == Credential.Kind.SSH_KEY:
+            if cleaned.get("private_key"):
+                try:
+                    parse_private_key(cleaned["private_key"], cleaned.get("passphrase") or None)
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        self.add_error(field, errors)
+            elif creating:
+                self.add_error("private_key", "This field is required for an ssh_key.")
+        elif kind and creating and not cleaned.get("password"):
+            self.add_error("password", "This field is required.")
+        return cleaned
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    form = CredentialForm
+    list_display = ("name", "kind", "username", "key_fingerprint", "secret_set_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "username", "description")
+    readonly_fields = (
+        "key_type",
+        "key_fingerprint",
+        "secret_set_at",
+        "secret_set_by_name",
+        "created_at",
+        "updated_at",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "kind") if obj else fields
+
+    def save_model(self, request, obj, form, change):
+        secrets = {
+            key: form.cleaned_data.get(key) or None
+            for key in ("password", "private_key", "passphrase")
+        }
+        common = {
+            "name": form.cleaned_data["name"],
+            "username": form.cleaned_data["username"],
+            "description": form.cleaned_data["description"],
+            **secrets,
+            "actor": _actor(request),
+        }
+        if change:
+            saved = credential_services.credential_update(credential=obj, **common)
+        else:
+            kind = form.cleaned_data["kind"]
+            saved = credential_services.credential_create(kind=kind, **common)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        credential_services.credential_delete(credential=obj, actor=_actor(request))
+
+
+@admin.register(HostKey)
+class HostKeyAdmin(admin.ModelAdmin):
+    list_display = ("method", "algorithm", "fingerprint", "state", "source", "last_seen_at")
+    list_filter = ("state", "source", "algorithm")
+    search_fields = ("fingerprint", "method__host", "method__target__name")
+    readonly_fields = (
+        "method",
+        "algorithm",
+        "public_key",
+        "fingerprint",
+        "source",
+        "last_seen_at",
+        "decided_at",
+        "decided_by_name",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(HealthCheck)
+class HealthCheckAdmin(admin.ModelAdmin):
+    list_display = ("target", "status", "latency_ms", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("target__name", "message")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,374 @@
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from apps.targets.models import (
+    ConnectionMethod,
+    Credential,
+    Group,
+    HealthCheck,
+    HostKey,
+    Target,
+    TargetLabel,
+    name_validator,
+)
+from apps.targets.services.inventory import validate_host
+from opsconductor.api.serializers import StrictFieldsMixin
+
+MAX_TAGS = 50
+MAX_LABELS = 50
+
+
+class CredentialRefField(serializers.Field):
+    """A credential named by id or by name; shown as ``{"id", "name"}``."""
+
+    default_error_messages = {"missing": "No credential with this id or name."}
+
+    def to_representation(self, value: Credential) -> dict:
+        return {"id": str(value.pk), "name": value.name}
+
+    def to_internal_value(self, data) -> Credential:
+        if isinstance(data, dict):
+            data = data.get("id") or data.get("name")
+        if not isinstance(data, str) or not data or len(data) > 64:
+            self.fail("missing")
+        try:
+            lookup = {"pk": uuid.UUID(data)}
+        except ValueError:
+            lookup = {"name": data}
+        credential = Credential.objects.filter(**lookup).first()
+        if credential is None:
+            self.fail("missing")
+        return credential
+
+
+class HostField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 253)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return validate_host(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+
+class ConnectionMethodSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    host = HostField()
+    port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    credential = CredentialRefField(required=False, allow_null=True)
+
+    class Meta:
+        model = ConnectionMethod
+        fields = (
+            "id",
+            "protocol",
+            "host",
+            "port",
+            "username",
+            "credential",
+            "priority",
+            "is_primary",
+            "winrm_scheme",
+            "winrm_transport",
+            "winrm_validate_cert",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+
+
+class LabelsField(serializers.DictField):
+    """``{"key": "value"}``; keys as names are, values strings of at most 255 characters."""
+
+    child = serializers.CharField(max_length=255, allow_blank=True)
+
+    def to_internal_value(self, data):
+        labels = super().to_internal_value(data)
+        if len(labels) > MAX_LABELS:
+            raise serializers.ValidationError(f"At most {MAX_LABELS} labels.")
+        errors = {}
+        for key in labels:
+            try:
+                name_validator(key)
+            except DjangoValidationError as exc:
+                errors[key] = exc.messages
+        if errors:
+            raise serializers.ValidationError(errors)
+        return labels
+
+
+class TagsField(serializers.ListField):
+    child = serializers.CharField(max_length=64, validators=[name_validator])
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_TAGS)
+        super().__init__(**kwargs)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField(source="health_status")
+    checked_at = serializers.DateTimeField(source="health_checked_at")
+    latency_ms = serializers.IntegerField(source="health_latency_ms")
+    message = serializers.CharField(source="health_message")
+
+
+class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    # Written as lists/dicts; read back by to_representation (they are relations on the model).
+    tags = TagsField(required=False, write_only=True)
+    labels = LabelsField(required=False, write_only=True)
+    connection_methods = ConnectionMethodSerializer(many=True, required=False)
+    health = HealthSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Target
+        fields = (
+            "id",
+            "name",
+            "description",
+            "os_family",
+            "environment",
+            "location",
+            "data_center",
+            "region",
+            "status",
+            "host_key_policy",
+            "tags",
+            "labels",
+            "connection_methods",
+            "health",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "created_by_id", "created_at", "updated_at")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list):
+            # Methods of an existing target change through /targets/{id}/methods/.
+            fields["connection_methods"].read_only = True
+        return fields
+
+    def to_representation(self, target: Target) -> dict:
+        data = super().to_representation(target)
+        data["tags"] = sorted(tag.name for tag in target.tags.all())
+        data["labels"] = {label.key: label.value for label in target.labels.all()}
+        return data
+
+
+class TargetCsvRowSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A CSV row: the target's fields plus one connection method in flat columns."""
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    os_family = serializers.ChoiceField(Target.OsFamily.choices, required=False)
+    environment = serializers.ChoiceField(Target.Environment.choices, required=False)
+    location = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    data_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    status = serializers.ChoiceField(Target.Status.choices, required=False)
+    host_key_policy = serializers.ChoiceField(Target.HostKeyPolicy.choices, required=False)
+    tags = serializers.CharField(required=False, allow_blank=True, help_text="space separated")
+    labels = serializers.CharField(required=False, allow_blank=True, help_text="k=v;k2=v2")
+    protocol = serializers.ChoiceField(ConnectionMethod.Protocol.choices, required=False)
+    host = serializers.CharField(required=False, allow_blank=True, max_length=253)
+    port = serializers.CharField(required=False, allow_blank=True, max_length=5)
+    username = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    credential = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def to_target_data(self) -> dict:
+        """The same row in the JSON import's shape."""
+        row = {k: v for k, v in self.validated_data.items() if v not in ("", None)}
+        data = {
+            k: row[k]
+            for k in (
+                "name",
+                "description",
+                "os_family",
+                "environment",
+                "location",
+                "data_center",
+                "region",
+                "status",
+                "host_key_policy",
+            )
+            if k in row
+        }
+        if "tags" in row:
+            data["tags"] = row["tags"].split()
+        if "labels" in row:
+            pairs = [item.split("=", 1) for item in row["labels"].split(";") if item.strip()]
+            data["labels"] = {p[0].strip(): (p[1].strip() if len(p) > 1 else "") for p in pairs}
+        if "host" in row:
+            method = {"protocol": row.get("protocol", "ssh"), "host": row["host"]}
+            for key in ("port", "username", "credential"):
+                if key in row:
+                    method[key] = row[key]
+            data["connection_methods"] = [method]
+        return data
+
+
+class TargetLabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TargetLabel
+        fields = ("key", "value")
+
+
+class CredentialSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """Write-only secrets: responses show who set the secret and when, never the secret."""
+
+    password = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=1024,
+        style={"input_type": "password"},
+    )  # fmt: skip
+    private_key = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=16384
+    )
+    passphrase = serializers.CharField(
+        write_only=True, required=False, allow_null=True, trim_whitespace=False, max_length=1024,
+        style={"input_type": "password"},
+    )  # fmt: skip
+    secret_set_by = serializers.SerializerMethodField()
+    used_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Credential
+        fields = (
+            "id",
+            "name",
+            "description",
+            "kind",
+            "username",
+            "password",
+            "private_key",
+            "passphrase",
+            "key_type",
+            "key_fingerprint",
+            "secret_set_at",
+            "secret_set_by",
+            "used_by",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = (
+            "id",
+            "key_type",
+            "key_fingerprint",
+            "secret_set_at",
+            "created_at",
+            "updated_at",
+        )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["kind"].read_only = True  # a different kind is a different credential
+        return fields
+
+    def get_secret_set_by(self, credential: Credential) -> dict:
+        return {"id": credential.secret_set_by_id, "name": credential.secret_set_by_name}
+
+    def get_used_by(self, credential: Credential) -> int:
+        """How many connection methods use this credential."""
+        return credential.methods.count()
+
+
+class GroupSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Target.objects.all()
+    )
+
+    class Meta:
+        model = Group
+        fields = ("id", "name", "description", "selector", "members", "created_at", "updated_at")
+        read_only_fields = ("id", "created_at", "updated_at")
+
+
+class HostKeySerializer(serializers.ModelSerializer):
+    method_id = serializers.UUIDField(read_only=True)
+    address = serializers.SerializerMethodField()
+    decided_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HostKey
+        fields = (
+            "id",
+            "method_id",
+            "address",
+            "algorithm",
+            "public_key",
+            "fingerprint",
+            "state",
+            "source",
+            "created_at",
+            "last_seen_at",
+            "decided_at",
+            "decided_by",
+        )
+        read_only_fields = fields
+
+    def get_address(self, key: HostKey) -> str:
+        return f"{key.method.host}:{key.method.port}"
+
+    def get_decided_by(self, key: HostKey) -> dict | None:
+        if not key.decided_by_name:
+            return None
+        return {"id": key.decided_by_id, "name": key.decided_by_name}
+
+
+class HostKeyAddSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A host key given by an admin, as in known_hosts: ``<algorithm> <base64 key>``."""
+
+    key = serializers.CharField(max_length=16384)
+    method_id = serializers.UUIDField(required=False)
+
+
+class HealthCheckSerializer(serializers.ModelSerializer):
+    target_name = serializers.CharField(source="target.name", read_only=True)
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HealthCheck
+        fields = (
+            "id",
+            "target_id",
+            "target_name",
+            "batch_id",
+            "state",
+            "status",
+            "latency_ms",
+            "message",
+            "started_at",
+            "finished_at",
+            "created_at",
+        )
+        read_only_fields = fields
+
+    def get_state(self, check: HealthCheck) -> str:
+        return "finished" if check.finished_at else "running" if check.started_at else "queued"
+
+
+class SelectorSerializer(StrictFieldsMixin, serializers.Serializer):
+    selector = serializers.CharField(max_length=4000, trim_whitespace=True)
+
+
+class CheckRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Targets to check: a selector, or a list of ids (one of the two)."""
+
+    selector = serializers.CharField(max_length=4000, required=False)
+    target_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=10000
+    )
+
+    def validate(self, attrs):
+        if bool(attrs.get("selector")) == bool(attrs.get("target_ids")):
+            raise serializers.ValidationError(
+                {"selector": ["Give either a selector or target_ids (not both, not neither)."]}
+            )
+        return attrs

@@ -1,0 +1,92 @@
+"""Reads of the targets context."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from apps.targets.connection import ConnectionParams, KnownHostKey, Secret
+from apps.targets.models import ConnectionMethod, Credential, HealthCheck, HostKey, Target
+from opsconductor.sealing import unseal
+
+DB = "targets"
+
+
+def targets_with_details() -> QuerySet[Target]:
+    """Targets with what their API representation shows (tags, labels, connection methods)."""
+    return Target.objects.using(DB).prefetch_related(
+        "tags", "labels", "connection_methods", "connection_methods__credential"
+    )
+
+
+def primary_method(*, target: Target) -> ConnectionMethod | None:
+    """The method a connection tries first: the primary one, else the lowest priority."""
+    return (
+        ConnectionMethod.objects.using(DB)
+        .filter(target=target)
+        .select_related("credential")
+        .order_by("-is_primary", "priority", "created_at", "id")
+        .first()
+    )
+
+
+def connection_params(*, method: ConnectionMethod) -> ConnectionParams:
+    """Everything a worker needs to open a session through ``method``, secret included.
+
+    The credential is unsealed here, into ``Secret`` wrappers; the result must stay in the
+    calling process (never stored, logged or sent to a broker). Raises
+    ``opsconductor.sealing.SealError`` when the configured keys cannot open the credential.
+    """
+    target = method.target
+    credential: Credential | None = method.credential
+    password = private_key = passphrase = None
+    if credential is not None:
+        secret = unseal(credential.secret)
+        if credential.kind == Credential.Kind.SSH_KEY:
+            private_key = secret.get("private_key")
+            passphrase = secret.get("passphrase")
+        else:
+            password = secret.get("password")
+    known = tuple(
+        KnownHostKey(
+            algorithm=key.algorithm,
+            public_key=key.public_key,
+            fingerprint=key.fingerprint,
+            trusted=key.state == HostKey.State.TRUSTED,
+        )
+        for key in HostKey.objects.using(DB).filter(method=method).order_by("created_at", "id")
+    )
+    return ConnectionParams(
+        target_id=target.id,
+        target_name=target.name,
+        method_id=method.id,
+        protocol=method.protocol,
+        host=method.host,
+        port=method.port,
+        username=method.username or (credential.username if credential else ""),
+        credential_kind=credential.kind if credential else None,
+        password=Secret(password),
+        private_key=Secret(private_key),
+        passphrase=Secret(passphrase),
+        host_key_policy=target.host_key_policy,
+        known_host_keys=known,
+        winrm_scheme=method.winrm_scheme or ConnectionMethod.WinrmScheme.HTTP,
+        winrm_transport=method.winrm_transport or ConnectionMethod.WinrmTransport.NTLM,
+        winrm_validate_cert=method.winrm_validate_cert,
+    )
+
+
+def health_batch(*, batch_id: uuid.UUID) -> QuerySet[HealthCheck]:
+    """The health checks of one batch (``targets_check_health``), finished or not."""
+    return (
+        HealthCheck.objects.using(DB)
+        .filter(batch_id=batch_id)
+        .select_related("target")
+        .order_by("target__name", "target_id")
+    )
+
+
+def health_batch_done(*, batch_id: uuid.UUID) -> bool:
+    """Whether every check of the batch has a result."""
+    return not HealthCheck.objects.using(DB).filter(batch_id=batch_id, status="").exists()

@@ -1,0 +1,187 @@
+"""Credentials: create, rotate and delete sealed secrets. Only admins reach these."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import struct
+
+import paramiko
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from apps.targets.connection import fingerprint_sha256
+from apps.targets.models import Credential
+from opsconductor.api.errors import Conflict
+from opsconductor.events import Actor, publish
+from opsconductor.sealing import seal
+
+DB = "targets"
+_KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+MAX_KEY_LENGTH = 16_384
+
+
+def key_is_encrypted(text: str) -> bool:
+    """Whether a private key's text says it is protected by a passphrase."""
+    if "Proc-Type: 4,ENCRYPTED" in text or "BEGIN ENCRYPTED PRIVATE KEY" in text:
+        return True
+    match = re.search(
+        r"-----BEGIN OPENSSH PRIVATE KEY-----(.*?)-----END OPENSSH PRIVATE KEY-----", text, re.S
+    )
+    if not match:
+        return False
+    try:
+        blob = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    magic = b"openssh-key-v1\0"
+    if not blob.startswith(magic) or len(blob) < len(magic) + 4:
+        return False
+    (length,) = struct.unpack(">I", blob[len(magic) : len(magic) + 4])
+    cipher = blob[len(magic) + 4 : len(magic) + 4 + length]
+    return cipher != b"none"
+
+
+def parse_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
+    """The key in ``text``; ValidationError naming ``private_key`` or ``passphrase`` if not."""
+    if len(text) > MAX_KEY_LENGTH:
+        raise ValidationError({"private_key": "The key is longer than any supported key."})
+    encrypted = key_is_encrypted(text)
+    if encrypted and not passphrase:
+        raise ValidationError({"passphrase": "The key is encrypted: its passphrase is required."})
+    for key_class in _KEY_CLASSES:
+        try:
+            return key_class.from_private_key(io.StringIO(text), password=passphrase or None)
+        except (paramiko.SSHException, ValueError, TypeError, IndexError, AssertionError):
+            continue
+    if encrypted:
+        raise ValidationError(
+            {"passphrase": "The passphrase is wrong (or the key is damaged): it does not open it."}
+        )
+    raise ValidationError(
+        {"private_key": "Not a readable private key (OpenSSH or PEM format; Ed25519, ECDSA, RSA)."}
+    )
+
+
+def _sealed_secret(
+    *, kind: str, password: str | None, private_key: str | None, passphrase: str | None
+) -> tuple[str, str, str]:
+    """(sealed secret, key type, key fingerprint) for a new secret value; validates it."""
+    if kind == Credential.Kind.SSH_KEY:
+        if not private_key:
+            raise ValidationError({"private_key": "This field is required for an ssh_key."})
+        key = parse_private_key(private_key, passphrase)
+        secret = {"private_key": private_key, "passphrase": passphrase or None}
+        return seal(secret), key.get_name(), fingerprint_sha256(key.asbytes())
+    if not password:
+        raise ValidationError({"password": f"This field is required for a {kind} credential."})
+    return seal({"password": password}), "", ""
+
+
+def _actor_fields(actor: Actor) -> dict:
+    return {
+        "secret_set_at": timezone.now(),
+        "secret_set_by_id": actor.id if actor.kind == "user" else None,
+        "secret_set_by_name": actor.name,
+    }
+
+
+def _event_payload(credential: Credential) -> dict:
+    return {
+        "credential_id": str(credential.pk),
+        "name": credential.name,
+        "kind": credential.kind,
+        "username": credential.username,
+        "key_fingerprint": credential.key_fingerprint,
+    }
+
+
+def credential_create(
+    *,
+    name: str,
+    kind: str,
+    username: str,
+    description: str = "",
+    password: str | None = None,
+    private_key: str | None = None,
+    passphrase: str | None = None,
+    actor: Actor,
+) -> Credential:
+    sealed, key_type, fingerprint = _sealed_secret(
+        kind=kind, password=password, private_key=private_key, passphrase=passphrase
+    )
+    with transaction.atomic(using=DB):
+        credential = Credential(
+            name=name,
+            kind=kind,
+            username=username,
+            description=description,
+            secret=sealed,
+            key_type=key_type,
+            key_fingerprint=fingerprint,
+            **_actor_fields(actor),
+        )
+        credential.full_clean()
+        credential.save(using=DB)
+        publish("targets.credential.created", _event_payload(credential), actor=actor)
+    return credential
+
+
+def credential_update(
+    *,
+    credential: Credential,
+    actor: Actor,
+    name: str | None = None,
+    username: str | None = None,
+    description: str | None = None,
+    password: str | None = None,
+    private_key: str | None = None,
+    passphrase: str | None = None,
+) -> Credential:
+    """Change the descriptive fields and/or rotate the secret (any secret field given)."""
+    rotated = any(value is not None for value in (password, private_key, passphrase))
+    changes: dict[str, dict] = {}
+    with transaction.atomic(using=DB):
+        locked = Credential.objects.using(DB).select_for_update().get(pk=credential.pk)
+        for field, value in (("name", name), ("username", username), ("description", description)):
+            if value is not None and getattr(locked, field) != value:
+                changes[field] = {"from": getattr(locked, field), "to": value}
+                setattr(locked, field, value)
+        if rotated:
+            sealed, key_type, fingerprint = _sealed_secret(
+                kind=locked.kind, password=password, private_key=private_key, passphrase=passphrase
+            )
+            if locked.key_fingerprint != fingerprint:
+                changes["key_fingerprint"] = {"from": locked.key_fingerprint, "to": fingerprint}
+            locked.secret, locked.key_type, locked.key_fingerprint = sealed, key_type, fingerprint
+            for field, value in _actor_fields(actor).items():
+                setattr(locked, field, value)
+        locked.full_clean()
+        locked.save(using=DB)
+        if changes:
+            publish(
+                "targets.credential.updated",
+                {**_event_payload(locked), "changes": changes},
+                actor=actor,
+            )
+        if rotated:
+            publish("targets.credential.rotated", _event_payload(locked), actor=actor)
+    return locked
+
+
+def credential_delete(*, credential: Credential, actor: Actor) -> None:
+    with transaction.atomic(using=DB):
+        payload = _event_payload(credential)
+        try:
+            Credential.objects.using(DB).filter(pk=credential.pk).delete()
+        except ProtectedError as exc:
+            in_use = sorted({str(m.target) for m in exc.protected_objects})[:10]
+            raise Conflict(
+                f"Credential {credential.name} is used by {', '.join(in_use)}: "
+                "move those connection methods to another credential first."
+            ) from exc
+        publish("targets.credential.deleted", payload, actor=actor)
