@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
@@ -20,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from apps.accounts import selectors, services
 from apps.accounts.interface import actor_for_request
 from apps.accounts.models import ApiToken, User
+from opsconductor.observability.middleware import client_ip
 from opsconductor.roles import Role
 
 # Roles decide everything (opsconductor.roles); Django's groups and permissions have no effect.
@@ -241,3 +243,34 @@ class ApiTokenAdmin(admin.ModelAdmin):
             for token in queryset.filter(revoked_at__isnull=True).select_related("user")
         )
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+
+class ThrottledAdminLoginForm(AdminAuthenticationForm):
+    """The admin site's sign-in goes through the same throttling and events as the API's."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data
+        try:
+            user = services.auth_authenticate(
+                username=username,
+                password=password,
+                ip=client_ip(self.request) if self.request else None,
+                channel="admin",
+                request=self.request,
+            )
+        except services.LoginThrottled as exc:
+            raise forms.ValidationError(
+                f"Too many failed sign-ins. Try again in {exc.retry_after} seconds.",
+                code="throttled",
+            ) from exc
+        except services.LoginFailed as exc:
+            raise self.get_invalid_login_error() from exc
+        self.confirm_login_allowed(user)
+        self.user_cache = user
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminLoginForm

@@ -8,6 +8,7 @@ error handler turns it into a 400 naming that field); broken invariants raise ``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -28,7 +29,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import datetime_from_epoch
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from apps.accounts.models import ApiToken, User
 from opsconductor.api.errors import Conflict
@@ -120,7 +121,12 @@ def _seconds_locked(keys: list[tuple[str, int]]) -> int:
     return max(1, int(max(remaining) + 0.999)) if remaining else 0
 
 
-def _record_failure(keys: list[tuple[str, int]]) -> None:
+def _begin_attempt(keys: list[tuple[str, int]]) -> int:
+    """Count an attempt BEFORE the password is checked, so that guesses sent in parallel are
+    all counted; returns the seconds to wait when this attempt is over a limit, else 0."""
+    wait = _seconds_locked(keys)
+    if wait:
+        return wait
     window = settings.LOGIN_LOCKOUT_SECONDS
     for key, limit in keys:
         cache.add(key, 0, timeout=window)
@@ -129,15 +135,20 @@ def _record_failure(keys: list[tuple[str, int]]) -> None:
         except ValueError:  # expired between add and incr
             cache.set(key, 1, timeout=window)
             count = 1
-        if count >= limit:
+        if count > limit:
             cache.set(f"{key}:locked-until", time.time() + window, timeout=window)
             cache.delete(key)
+            return window
+    return 0
 
 
-def _forget_failures(*, username: str) -> None:
-    # Only the username's count: a success must not reset the count of a shared address.
-    key, _ = _throttle_keys(username=username, ip=None)[0]
-    cache.delete(key)
+def _attempt_succeeded(keys: list[tuple[str, int]]) -> None:
+    """The attempt was counted in advance: take it back (and forget the username's failures)."""
+    (user_key, _), *address_keys = keys
+    cache.delete(user_key)
+    for key, _ in address_keys:
+        with contextlib.suppress(ValueError):  # expired meanwhile
+            cache.decr(key)
 
 
 # --- JWT sessions -------------------------------------------------------------------------------
@@ -165,22 +176,26 @@ def _login_failed(*, username: str, user: User | None, reason: str, **extra: Any
         publish("accounts.login.failed", payload, actor=ANONYMOUS)
 
 
-def auth_login(*, username: str, password: str, ip: str | None = None) -> TokenPair:
-    """Check the credentials and open a session: an access and a refresh token.
+def auth_authenticate(
+    *, username: str, password: str, ip: str | None = None, channel: str = "api", request=None
+) -> User:
+    """Check credentials, throttled: the one way every sign-in (API or admin site) goes.
 
     Raises ``LoginThrottled`` while the username or the address ``ip`` is locked out (even
     for the right password) and ``LoginFailed`` for wrong credentials or an inactive account.
     Both outcomes publish ``accounts.login.failed`` (with the reason); success publishes
-    ``accounts.login.succeeded``.
+    ``accounts.login.succeeded``. ``channel`` says where (``api``, ``admin``).
     """
     keys = _throttle_keys(username=username, ip=ip)
-    wait = _seconds_locked(keys)
+    wait = _begin_attempt(keys)
     if wait:
         known = User.objects.filter(username=username).first()
-        _login_failed(username=username, user=known, reason="locked_out", retry_after=wait)
+        _login_failed(
+            username=username, user=known, reason="locked_out", retry_after=wait, channel=channel
+        )
         raise LoginThrottled(wait)
 
-    user = authenticate(username=username, password=password)
+    user = authenticate(request, username=username, password=password)
     if user is None:
         known = User.objects.filter(username=username).first()
         if known is None:
@@ -189,20 +204,27 @@ def auth_login(*, username: str, password: str, ip: str | None = None) -> TokenP
             reason = "inactive_user"
         else:
             reason = "wrong_password"
-        _record_failure(keys)
-        _login_failed(username=username, user=known, reason=reason)
+        _login_failed(username=username, user=known, reason=reason, channel=channel)
         raise LoginFailed
 
-    _forget_failures(username=username)
+    _attempt_succeeded(keys)
+    with transaction.atomic(using=_db()):
+        publish(
+            "accounts.login.succeeded",
+            {"user_id": str(user.pk), "username": user.username, "channel": channel},
+            actor=user_actor(user),
+        )
+    return user
+
+
+def auth_login(*, username: str, password: str, ip: str | None = None) -> TokenPair:
+    """Check the credentials (``auth_authenticate``) and open an API session: an access and a
+    refresh token."""
+    user = auth_authenticate(username=username, password=password, ip=ip, channel="api")
     with transaction.atomic(using=_db()):
         tokens = _issue_tokens(user)
         if jwt_settings.UPDATE_LAST_LOGIN:
             update_last_login(None, user)
-        publish(
-            "accounts.login.succeeded",
-            {"user_id": str(user.pk), "username": user.username},
-            actor=user_actor(user),
-        )
     return tokens
 
 
@@ -230,6 +252,11 @@ def auth_refresh(*, refresh: str) -> TokenPair:
         user = User.objects.filter(pk=user_id, is_active=True).first()
         if user is None:
             raise TokenRejected("No active account found for the given token.")
+        # A password changed since the token was issued (by any path, e.g. changepassword)
+        # ends the session; simplejwt checks this claim on access tokens only.
+        claim = token.get(jwt_settings.REVOKE_TOKEN_CLAIM)
+        if claim is not None and claim != get_md5_hash_password(user.password):
+            raise TokenRejected("The password has changed since this session began.")
         BlacklistedToken.objects.create(token=outstanding)
         return _issue_tokens(user)
 
@@ -513,12 +540,12 @@ def user_change_password(
     Returns how many sessions were ended.
     """
     keys = _throttle_keys(username=user.username, ip=ip)
-    wait = _seconds_locked(keys)
+    wait = _begin_attempt(keys)
     if wait:
         raise LoginThrottled(wait)
     if not user.check_password(old_password):
-        _record_failure(keys)
         raise ValidationError({"old_password": ["Your old password is not correct."]})
+    _attempt_succeeded(keys)
     if new_password == old_password:
         raise ValidationError({"new_password": ["The new password must differ from the old one."]})
     _validate_password(new_password, user=user, field="new_password")

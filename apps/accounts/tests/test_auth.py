@@ -66,7 +66,7 @@ def test_inactive_user_cannot_sign_in(login, password):
 
     assert_error(login("gone"), 401)
     [event] = events("accounts.login.failed")
-    assert event.payload == {"username": "gone", "user_id": str(user.pk), "reason": "inactive_user"}
+    assert event.payload == {"username": "gone", "user_id": str(user.pk), "reason": "inactive_user", "channel": "api"}
     assert_no_secret(event, password)
 
 
@@ -79,7 +79,7 @@ def test_success_is_published_with_the_client_context(login, viewer, password):
     login("vera", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="pytest-agent/1.0")
 
     [event] = events("accounts.login.succeeded")
-    assert event.payload == {"user_id": str(viewer.pk), "username": "vera"}
+    assert event.payload == {"user_id": str(viewer.pk), "username": "vera", "channel": "api"}
     assert event.actor == {"kind": "user", "id": str(viewer.pk), "name": "vera"}
     assert event.context["ip"] == "203.0.113.9"
     assert event.context["user_agent"] == "pytest-agent/1.0"
@@ -251,3 +251,40 @@ def test_anonymous_requests_get_401_with_a_challenge():
 
     assert_error(response, 401, code="not_authenticated")
     assert "WWW-Authenticate" in response
+
+
+def test_a_password_changed_outside_the_api_ends_refresh_sessions(api, login, viewer):
+    """e.g. `manage.py changepassword`: the refresh token must stop working too."""
+    tokens = login("vera").json()
+    viewer.set_password("an entirely new passphrase")
+    viewer.save()
+
+    assert_error(api.post(REFRESH, {"refresh": tokens["refresh"]}), 401)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_are_all_counted(viewer, settings):
+    """Guesses sent at once must not slip past the limit between check and count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from apps.accounts import services
+
+    settings.LOGIN_FAILURE_LIMIT = 5
+
+    def guess(_):
+        try:
+            services.auth_login(username="vera", password="wrong", ip="198.51.100.9")
+        except services.LoginThrottled:
+            return "throttled"
+        except services.LoginFailed:
+            return "failed"
+        finally:
+            connections.close_all()
+        return "signed in"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(guess, range(30)))
+    assert outcomes.count("failed") <= 5
+    assert outcomes.count("throttled") >= 25
