@@ -18,6 +18,7 @@ from opsconductor.conf import (
     ALIAS_ENV_VARS,
     APP_ALIASES,
     ConfigurationError,
+    is_fernet_key,
     new_django_secret,
     new_fernet_key,
     read_or_create_secret,
@@ -74,6 +75,12 @@ OPSCONDUCTOR_SEAL_KEYS = [
     ).split(",")
     if key.strip()
 ]
+_bad_seal_keys = [i + 1 for i, key in enumerate(OPSCONDUCTOR_SEAL_KEYS) if not is_fernet_key(key)]
+if not OPSCONDUCTOR_SEAL_KEYS or _bad_seal_keys:
+    raise ConfigurationError(
+        "OPSCONDUCTOR_SEAL_KEYS must be a comma-separated list of Fernet keys (32 url-safe "
+        f"base64-encoded bytes each); malformed: key number(s) {_bad_seal_keys or 'none given'}."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -189,7 +196,6 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
     # Legacy users keep their bcrypt hashes and are upgraded on their next login.
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.BCryptPasswordHasher",
@@ -205,6 +211,9 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # --- Cache (login throttling, token last-used) -------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+if PRODUCTION and not REDIS_URL:
+    # A per-process cache would multiply the login-throttling limits by the number of processes.
+    raise ConfigurationError("REDIS_URL must be set in production (the shared cache).")
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -270,6 +279,9 @@ SPECTACULAR_SETTINGS = {
 
 # JWT for people. Access tokens live at most 15 minutes; refresh tokens rotate and the old one is
 # blacklisted. The signing key is separate from SECRET_KEY so either can rotate alone.
+JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY", new_django_secret, purpose="signs JWTs")
+if JWT_SIGNING_KEY == SECRET_KEY:
+    raise ConfigurationError("JWT_SIGNING_KEY must differ from SECRET_KEY (they rotate apart).")
 JWT_ACCESS_MINUTES = min(env.int("JWT_ACCESS_MINUTES", default=15), 15)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
@@ -278,7 +290,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": _secret("JWT_SIGNING_KEY", new_django_secret, purpose="signs JWTs"),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),

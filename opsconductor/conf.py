@@ -61,6 +61,14 @@ def new_fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def is_fernet_key(value: str) -> bool:
+    """Whether ``value`` is 32 bytes in url-safe base64, as Fernet wants (never echo it)."""
+    try:
+        return len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
 def store_identity(settings_dict: dict) -> str:
     """A string naming the physical database an alias points at (credentials left out).
 

@@ -11,13 +11,13 @@ from django.core.cache import cache
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -54,7 +54,7 @@ def _check_cache() -> str | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request):
     checks: dict[str, str] = {}
     for alias in settings.DATABASES:

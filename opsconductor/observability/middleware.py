@@ -8,7 +8,7 @@ from django.conf import settings
 from opsconductor.observability.context import bound, new_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
 def _trusted(address: str, networks) -> bool:
@@ -46,7 +46,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
+        request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
         request.request_id = request_id
         with bound(
             request_id=request_id,

@@ -61,5 +61,7 @@ def test_readyz_checks_redis_when_it_is_the_cache(client, settings):
 def test_request_id_is_kept_when_given_and_generated_otherwise(client):
     given = "req-1234567890abcdef"
     assert client.get("/healthz", HTTP_X_REQUEST_ID=given)["X-Request-ID"] == given
-    generated = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"]
-    assert generated != "bad id\n" and len(generated) == 32
+    for bad in ("bad id", "abcdefgh\n", "x" * 200, "abc"):
+        response = client.get("/healthz", HTTP_X_REQUEST_ID=bad)
+        assert response.status_code == 200
+        assert response["X-Request-ID"] != bad and len(response["X-Request-ID"]) == 32

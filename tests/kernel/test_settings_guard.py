@@ -20,12 +20,14 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://opsconductor@127.0.0.1:5432/opsconductor",
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
     "ALLOWED_HOSTS": "ops.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 
 
 def load_settings(env: dict) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-    clean.pop("CELERY_BROKER_URL", None)
+    for name in ("CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY", "JWT_SIGNING_KEY"):
+        clean.pop(name, None)
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -51,6 +53,7 @@ def test_production_starts_with_everything_given(tmp_path):
         ("JWT_SIGNING_KEY", "JWT_SIGNING_KEY must be set in production"),
         ("DATABASE_URL", "DATABASE_URL must be set in production"),
         ("CELERY_BROKER_URL", "CELERY_BROKER_URL must be set in production"),
+        ("REDIS_URL", "REDIS_URL must be set in production"),
     ],
 )
 def test_production_refuses_to_start_without(missing, message, tmp_path):
@@ -85,3 +88,18 @@ def test_a_malformed_trusted_proxy_is_named(tmp_path):
     assert (
         "TRUSTED_PROXIES: 'gateway.internal' does not appear to be an IPv4 or IPv6" in result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OPSCONDUCTOR_SEAL_KEYS": ","}, "OPSCONDUCTOR_SEAL_KEYS must be a comma-separated list"),
+        ({"OPSCONDUCTOR_SEAL_KEYS": "short-and-secret"}, "malformed: key number(s) [1]"),
+        ({"JWT_SIGNING_KEY": "x" * 60}, "JWT_SIGNING_KEY must differ from SECRET_KEY"),
+    ],
+)
+def test_unsafe_keys_are_refused_without_echoing_them(env, message, tmp_path):
+    result = load_settings({**PRODUCTION_ENV, **env, "OPSCONDUCTOR_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "short-and-secret" not in result.stderr

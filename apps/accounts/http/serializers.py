@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, User
+from opsconductor.api.serializers import StrictFieldsMixin
 
 # Long enough for any passphrase, short enough that hashing it cannot be used to burn CPU.
 PASSWORD_MAX_LENGTH = 4096
@@ -26,7 +27,7 @@ def password_field(**kwargs) -> serializers.CharField:
 # --- Sign-in ------------------------------------------------------------------------------------
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(StrictFieldsMixin, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = password_field()
 
@@ -41,11 +42,11 @@ class TokenPairSerializer(serializers.Serializer):
     )
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(StrictFieldsMixin, serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(StrictFieldsMixin, serializers.Serializer):
     refresh = serializers.CharField(help_text="The refresh token of the session to end.")
 
 
@@ -65,7 +66,7 @@ USER_FIELDS = (
 )
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A user as admins manage them. The password is write-only and required on creation."""
 
     password = password_field(required=False)
@@ -108,7 +109,7 @@ class UserSerializer(serializers.ModelSerializer):
 # --- Me -----------------------------------------------------------------------------------------
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """The signed-in user's own profile. Only email and names can be changed here.
 
     Sending a different ``username``, ``role``, ``is_auditor`` or ``is_active`` is rejected
@@ -160,7 +161,7 @@ class MeSerializer(serializers.ModelSerializer):
         return str(value) == str(current)
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class PasswordChangeSerializer(StrictFieldsMixin, serializers.Serializer):
     old_password = password_field()
     new_password = password_field()
 
@@ -168,7 +169,7 @@ class PasswordChangeSerializer(serializers.Serializer):
 # --- API tokens ---------------------------------------------------------------------------------
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """An API token as listed: never its value or digest."""
 
     username = serializers.CharField(source="user.username", read_only=True)

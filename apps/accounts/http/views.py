@@ -15,6 +15,7 @@ from apps.accounts import selectors, services
 from apps.accounts.http import serializers as s
 from apps.accounts.interface import actor_for_request
 from apps.accounts.models import ApiToken, User
+from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import AdminOnly, IsAuthenticatedUser
 from opsconductor.observability.middleware import client_ip
 from opsconductor.roles import Role, has_role
@@ -137,6 +138,8 @@ class LogoutView(APIView):
 
 class UserFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
+    is_active = StrictBooleanFilter()
+    is_auditor = StrictBooleanFilter()
 
     class Meta:
         model = User
@@ -269,7 +272,7 @@ class ApiTokenFilter(django_filters.FilterSet):
     user = django_filters.UUIDFilter(
         method="filter_user", help_text="Admins: only this user's tokens (others: your own id)."
     )
-    active = django_filters.BooleanFilter(
+    active = StrictBooleanFilter(
         method="filter_active", help_text="true: usable tokens; false: revoked or expired ones."
     )
 

@@ -66,7 +66,12 @@ def test_inactive_user_cannot_sign_in(login, password):
 
     assert_error(login("gone"), 401)
     [event] = events("accounts.login.failed")
-    assert event.payload == {"username": "gone", "user_id": str(user.pk), "reason": "inactive_user", "channel": "api"}
+    assert event.payload == {
+        "username": "gone",
+        "user_id": str(user.pk),
+        "reason": "inactive_user",
+        "channel": "api",
+    }
     assert_no_secret(event, password)
 
 

@@ -260,3 +260,13 @@ class TestLastAdmin:
         response = as_user(admin).patch(url(admin), {"first_name": "Rooty", "is_auditor": True})
 
         assert response.status_code == 200
+
+
+def test_typos_and_malformed_filters_are_400s_not_ignored(as_user, admin, viewer):
+    client = as_user(admin)
+    response = client.patch(f"{USERS}{viewer.pk}/", {"rol": "admin"})
+    assert_error(response, 400, field="rol")
+    viewer.refresh_from_db()
+    assert viewer.role == Role.VIEWER
+    assert_error(client.get(USERS, {"is_active": "maybe"}), 400, field="is_active")
+    assert client.get(USERS, {"is_active": "true"}).status_code == 200

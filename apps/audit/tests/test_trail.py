@@ -117,6 +117,10 @@ def test_the_trail_filters_by_action_actor_and_time(api):
     ]  # fmt: skip
     assert actions("actor=carol") == ["accounts.login.succeeded"]
     assert actions("since=2026-11-02T00:00:00Z") == ["accounts.login.succeeded"]
+    assert len(actions("source_ip=10.1.2.3")) == 3
+    assert actions("source_ip=10.9.9.9") == []
+    bad_ip = client.get("/api/v1/audit/events/?source_ip=abc")
+    assert bad_ip.status_code == 400 and "source_ip" in bad_ip.json()["error"]["fields"]
     bad = client.get("/api/v1/audit/events/?since=yesterday")
     assert bad.status_code == 400
     assert "since" in bad.json()["error"]["fields"]
