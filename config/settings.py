@@ -367,6 +367,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 # (TARGET_HEALTH_INTERVAL_SECONDS, in the beat schedule above).
 TARGET_HEALTH_TIMEOUT_SECONDS = env.float("TARGET_HEALTH_TIMEOUT_SECONDS", default=10.0)
 
+# Events: a subscriber that keeps failing is retried this often (backoff from the delay, in
+# seconds, doubling up to 5 minutes), then the event is kept as a failed delivery.
+EVENT_DELIVERY_MAX_RETRIES = env.int("EVENT_DELIVERY_MAX_RETRIES", default=10)
+EVENT_DELIVERY_RETRY_DELAY = env.float("EVENT_DELIVERY_RETRY_DELAY", default=2.0)
 # Events: a relayed outbox row is kept this long (for inspection), then purged by the sweep.
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # The sweep relays rows left unrelayed for longer than this (a crash between commit and relay).

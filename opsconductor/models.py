@@ -1,5 +1,5 @@
 """Kernel models Django discovers: the event outbox tables (present on every alias)."""
 
-from opsconductor.events.models import ConsumedEvent, OutboxEvent
+from opsconductor.events.models import ConsumedEvent, FailedDelivery, OutboxEvent
 
-__all__ = ["ConsumedEvent", "OutboxEvent"]
+__all__ = ["ConsumedEvent", "FailedDelivery", "OutboxEvent"]

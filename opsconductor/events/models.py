@@ -55,3 +55,28 @@ class ConsumedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber} consumed {self.event_id}"
+
+
+class FailedDelivery(models.Model):
+    """An event a subscriber kept failing on after every retry: kept for a person to look at
+    and replay (``manage.py replay_failed_events``), never silently dropped."""
+
+    subscriber = models.CharField(max_length=200)
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    message = models.JSONField()
+    error = models.TextField()
+    attempts = models.PositiveIntegerField()
+    failed_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        app_label = "opsconductor"
+        db_table = "kernel_failed_delivery"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "event_id"], name="kernel_failed_delivery_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} failed on {self.event_type} {self.event_id}"

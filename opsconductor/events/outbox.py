@@ -17,7 +17,7 @@ from django.utils import timezone
 from opsconductor.db.router import alias_for_app
 from opsconductor.events.actor import SYSTEM, Actor
 from opsconductor.events.message import Event
-from opsconductor.events.models import ConsumedEvent, OutboxEvent
+from opsconductor.events.models import ConsumedEvent, FailedDelivery, OutboxEvent
 from opsconductor.events.registry import Subscriber, subscribers_for
 from opsconductor.observability.context import bound, current_context
 from opsconductor.tasks_routing import queue_for
@@ -25,6 +25,10 @@ from opsconductor.tasks_routing import queue_for
 logger = logging.getLogger(__name__)
 
 RELAY_CHUNK = 500  # events relayed per transaction
+
+
+class TransactionRequired(RuntimeError):
+    """``publish`` was called outside a transaction on the publishing app's alias."""
 
 
 def alias_for_event(event_type: str) -> str:
@@ -47,6 +51,13 @@ def publish(
     Returns the event id.
     """
     alias = using or alias_for_event(event_type)
+    if not connections[alias].in_atomic_block:
+        # Outside a transaction on *this* alias the event would commit on its own, even if the
+        # change it describes (perhaps made on another alias) rolls back.
+        raise TransactionRequired(
+            f"publish({event_type!r}) must run inside transaction.atomic(using={alias!r}), "
+            "the transaction that makes the change."
+        )
     row = OutboxEvent.objects.using(alias).create(
         id=uuid.uuid4(),
         event_type=event_type,
@@ -77,9 +88,6 @@ _batches: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _RelayBatch] = weakref.
 
 def _relay_after_commit(alias: str, event_id: uuid.UUID) -> None:
     connection = connections[alias]
-    if not connection.in_atomic_block:  # autocommit: the row is already committed
-        relay_pending(using=alias, event_ids=[event_id])
-        return
     batch = _batches.get(connection)
     # Reuse this transaction's batch while its callback is still registered; a rollback (of the
     # transaction or of the savepoint that registered it) discards the callback, so start anew.
@@ -190,6 +198,21 @@ def consume(sub: Subscriber, event: Event) -> bool:
         ):
             sub.handler(event)
     return True
+
+
+def record_failed_delivery(sub: Subscriber, message: dict, *, error: Exception, attempts: int):
+    """Keep an event its subscriber could not handle, on the subscriber's database."""
+    alias = alias_for_app(sub.app)
+    FailedDelivery.objects.using(alias).update_or_create(
+        subscriber=sub.name,
+        event_id=message["id"],
+        defaults={
+            "event_type": message.get("type", ""),
+            "message": message,
+            "error": f"{type(error).__name__}: {error}"[:4000],
+            "attempts": attempts,
+        },
+    )
 
 
 def distinct_database_aliases() -> list[str]:

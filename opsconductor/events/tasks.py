@@ -7,28 +7,38 @@ from celery import shared_task
 from django.conf import settings
 
 from opsconductor.events.message import Event
-from opsconductor.events.outbox import consume, sweep
+from opsconductor.events.outbox import consume, record_failed_delivery, sweep
 from opsconductor.events.registry import get_subscriber
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="opsconductor.events.tasks.deliver_event",
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=10,
-)
-def deliver_event(subscriber_name: str, message: dict) -> bool:
-    """Run one subscriber's handler for one event (sent to the subscriber app's queue)."""
+@shared_task(name="opsconductor.events.tasks.deliver_event", bind=True)
+def deliver_event(self, subscriber_name: str, message: dict) -> bool:
+    """Run one subscriber's handler for one event (sent to the subscriber app's queue).
+
+    A failing handler is retried with exponential backoff; after the last retry the event is
+    kept as a ``FailedDelivery`` on the subscriber's database for a person to replay.
+    """
     sub = get_subscriber(subscriber_name)
     if sub is None:
         logger.error(
             "event %s for unknown subscriber %s dropped", message.get("id"), subscriber_name
         )
         return False
-    return consume(sub, Event.from_message(message))
+    try:
+        return consume(sub, Event.from_message(message))
+    except Exception as exc:
+        attempt = self.request.retries + 1
+        if self.request.retries >= settings.EVENT_DELIVERY_MAX_RETRIES:
+            record_failed_delivery(sub, message, error=exc, attempts=attempt)
+            logger.error(
+                "event %s (%s) failed %d times in %s; kept as a failed delivery: %s",
+                message.get("id"), message.get("type"), attempt, subscriber_name, exc,
+            )  # fmt: skip
+            return False
+        delay = min(settings.EVENT_DELIVERY_RETRY_DELAY * 2**self.request.retries, 300)
+        raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
 
 
 @shared_task(name="opsconductor.events.tasks.sweep_outbox")

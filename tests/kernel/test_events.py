@@ -5,6 +5,7 @@ These run a real Celery worker against the real RabbitMQ broker.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -13,7 +14,8 @@ from django.db import transaction
 
 from opsconductor.events import Actor, publish, subscriber
 from opsconductor.events import outbox as outbox_module
-from opsconductor.events.models import ConsumedEvent, OutboxEvent
+from opsconductor.events.models import ConsumedEvent, FailedDelivery, OutboxEvent
+from opsconductor.events.outbox import TransactionRequired
 from opsconductor.events.registry import unregister
 from opsconductor.events.tasks import deliver_event, sweep_outbox
 from opsconductor.tasks_routing import queue_for
@@ -66,7 +68,8 @@ def test_event_in_rolled_back_transaction_is_never_delivered(celery_worker, reco
         raise Boom
 
     # A later event is delivered; by then the rolled-back one would have been too.
-    marker = publish("kerneltest.thing.created", {"name": "marker"})
+    with transaction.atomic():
+        marker = publish("kerneltest.thing.created", {"name": "marker"})
     wait_for(lambda: marker in ids(recorder), what="the marker event")
     sweep_outbox()
     assert doomed not in ids(recorder)
@@ -111,7 +114,50 @@ def test_broker_failure_during_relay_leaves_event_for_the_sweep(
     wait_for(lambda: event_id in ids(recorder), what="the event after the broker came back")
 
 
-def test_redelivered_event_is_consumed_once(celery_worker, recorder):
+@pytest.fixture
+def skipped_duplicates(caplog):
+    """The duplicates the worker recognised and skipped, by event id."""
+    caplog.set_level(logging.INFO, logger="opsconductor.events.outbox")
+
+    def of(event_id) -> list:
+        return [
+            r
+            for r in caplog.records
+            if "already consumed" in r.getMessage() and str(event_id) in r.getMessage()
+        ]
+
+    return of
+
+
+def test_publish_outside_a_transaction_on_its_alias_is_refused():
+    # Inside default's transaction, but the event belongs to targets: it would commit alone.
+    with transaction.atomic(), pytest.raises(TransactionRequired, match="using='targets'"):
+        publish("targets.target.created", {})
+    assert not OutboxEvent.objects.using("targets").exists()
+
+
+def test_a_delivery_that_keeps_failing_is_kept_as_a_dead_letter(celery_worker, settings):
+    @subscriber(app="audit", events=["kerneltest.doomed"])
+    def always_fails(event):
+        raise RuntimeError("handler bug")
+
+    settings.EVENT_DELIVERY_MAX_RETRIES = 1
+    settings.EVENT_DELIVERY_RETRY_DELAY = 0
+    try:
+        with transaction.atomic():
+            event_id = publish("kerneltest.doomed", {"n": 1})
+        letter = wait_for(
+            lambda: FailedDelivery.objects.using("audit").filter(event_id=event_id).first(),
+            what="the dead letter",
+        )
+        assert letter.subscriber.endswith("always_fails")
+        assert "handler bug" in letter.error
+        assert letter.message["payload"] == {"n": 1}
+    finally:
+        unregister(f"{always_fails.__module__}.{always_fails.__qualname__}")
+
+
+def test_redelivered_event_is_consumed_once(celery_worker, recorder, skipped_duplicates):
     with transaction.atomic():
         event_id = publish("kerneltest.thing.created", {"name": "dup"})
     wait_for(lambda: event_id in ids(recorder), what="first delivery")
@@ -125,8 +171,7 @@ def test_redelivered_event_is_consumed_once(celery_worker, recorder):
     )
     for _ in range(2):
         deliver_event.apply_async(args=[name, message], queue=queue_for("audit"))
-    marker = publish("kerneltest.thing.created", {"name": "marker"})
-    wait_for(lambda: marker in ids(recorder), what="the marker event")
+    wait_for(lambda: len(skipped_duplicates(event_id)) == 2, what="both duplicates handled")
     wait_for(
         lambda: (
             ConsumedEvent.objects.using("audit").filter(subscriber=name, event_id=event_id).count()
@@ -150,7 +195,8 @@ def test_failed_handler_is_retried_and_its_writes_roll_back(celery_worker):
             raise RuntimeError("transient failure")
 
     try:
-        event_id = publish("kerneltest.flaky", {})
+        with transaction.atomic():
+            event_id = publish("kerneltest.flaky", {})
         wait_for(lambda: len(attempts) >= 2, timeout=20, what="the retry")
         wait_for(
             lambda: (
@@ -172,7 +218,8 @@ def test_failed_handler_is_retried_and_its_writes_roll_back(celery_worker):
 
 
 def test_sweep_purges_relayed_events_past_retention(settings):
-    event_id = publish("kerneltest.old", {})
+    with transaction.atomic():
+        event_id = publish("kerneltest.old", {})
     OutboxEvent.objects.filter(id=event_id).update(
         relayed_at=OutboxEvent.objects.get(id=event_id).occurred_at - timedelta(days=30)
     )
