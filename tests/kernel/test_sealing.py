@@ -51,7 +51,7 @@ def test_malformed_key_is_reported_without_echoing_it(settings):
     assert "definitely-not-a-fernet-key" not in str(excinfo.value)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_reseal_command_moves_every_sealed_value_to_the_newest_key(settings):
     old_key = settings.OPSCONDUCTOR_SEAL_KEYS[0]
     vaults = [Vault.objects.create(name=f"v{i}", secret=seal({"n": i})) for i in range(3)]
@@ -61,7 +61,7 @@ def test_reseal_command_moves_every_sealed_value_to_the_newest_key(settings):
 
     out = io.StringIO()
     call_command("reseal_secrets", stdout=out)
-    assert "re-sealed 3 value(s); 0 failed" in out.getvalue()
+    assert "sealing_testapp.Vault.secret: 3 re-sealed, 0 failed" in out.getvalue()
 
     settings.OPSCONDUCTOR_SEAL_KEYS = [new_key]  # the old key is retired
     for i, vault in enumerate(vaults):
@@ -69,11 +69,12 @@ def test_reseal_command_moves_every_sealed_value_to_the_newest_key(settings):
         assert unseal(vault.secret) == {"n": i}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")
 def test_reseal_dry_run_changes_nothing_and_unopenable_values_fail_the_command(settings):
     before = Vault.objects.create(name="a", secret=seal({"n": 1}))
     out = io.StringIO()
     call_command("reseal_secrets", "--dry-run", stdout=out)
+    assert "sealing_testapp.Vault.secret: 1 re-sealed, 0 failed" in out.getvalue()
     assert "would re-seal 1 value(s)" in out.getvalue()
     assert Vault.objects.get(pk=before.pk).secret == before.secret
 
