@@ -17,7 +17,9 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) || { \
+	  echo "Could not create a virtualenv. On Debian/Ubuntu: apt-get install -y python3-venv"; \
+	  rm -rf $(VENV); exit 1; }; }
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $(STAMP)
 

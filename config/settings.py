@@ -362,6 +362,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Targets: how long one health check may take, and how often every active target is checked
 # (TARGET_HEALTH_INTERVAL_SECONDS, in the beat schedule above).

@@ -6,7 +6,9 @@ cmd=${1:-web}
 case "$cmd" in
   web)
     exec gunicorn config.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
-      --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-4}" --access-logfile - "$@" ;;
+      --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-4}" --access-logfile - \
+      --access-logformat '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s' \
+      "$@" ;;
   worker)
     queues=${1:-kernel,accounts,targets,jobs,execution,scheduling,audit}
     [ $# -gt 0 ] && shift
