@@ -47,3 +47,33 @@ def test_anonymous_request_is_401_with_the_error_shape(client, url):
         error = response.json()["error"]
         assert error["code"] == "not_authenticated"
         assert error["request_id"] == response["X-Request-ID"]
+
+
+# Writes any signed-in user may make: their own profile, password, tokens, session; previews.
+OPEN_TO_EVERY_USER = (
+    "/api/v1/me/",
+    "/api/v1/tokens/",
+    "/api/v1/auth/",
+    "/api/v1/targets/select/",
+)
+
+
+@pytest.fixture
+def viewer_client(django_user_model):
+    from rest_framework.test import APIClient
+
+    user = django_user_model.objects.create_user(username="walker", password="x", role="viewer")
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    "url", [u for u in api_v1_urls() if u not in PUBLIC and not u.startswith(OPEN_TO_EVERY_USER)]
+)
+def test_a_viewer_cannot_write_anywhere(viewer_client, url):
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(viewer_client, method)(url, {}, format="json")
+        assert response.status_code == 403, f"{method.upper()} {url} -> {response.status_code}"
+        assert response.json()["error"]["code"] == "permission_denied"
