@@ -1,1 +1,41 @@
-"""Fixtures for a WS-Management test server that pywinrm can talk to (WinRM targets)."""
+"""Fixtures for a WS-Management test server that pywinrm can talk to (WinRM targets).
+
+``winrm_server``: one fresh server per test (HTTP, Basic authentication), so its request log,
+delay and command handler belong to that test alone. ``winrm_server_factory``: start more, or
+differently configured ones (``tls=True``, ``auth=("ntlm",)``, ``delay=...``); all are stopped
+when the test ends. See ``tests/winrm_server.py`` and ``docs/winrm-testing.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.winrm_server import CommandResult, LoggedRequest, WinRMTestServer
+
+__all__ = ["CommandResult", "LoggedRequest", "WinRMTestServer"]
+
+
+@pytest.fixture
+def winrm_server_factory() -> Iterator[Callable[..., WinRMTestServer]]:
+    started: list[WinRMTestServer] = []
+
+    def start(**options) -> WinRMTestServer:
+        server = WinRMTestServer(**options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def winrm_server(winrm_server_factory) -> WinRMTestServer:
+    """A WinRM (WS-Management) service on 127.0.0.1 accepting Basic auth over HTTP.
+
+    ``host``, ``port``, ``endpoint``, ``username``, ``password``, ``computer_name``, and the
+    request log (``requests``, ``actions()``, ``commands_run()``, ``credentials_sent()``).
+    """
+    return winrm_server_factory()

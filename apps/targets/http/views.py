@@ -147,9 +147,7 @@ class TargetViewSet(viewsets.ModelViewSet):
             missing = sorted(str(i) for i in set(wanted) - set(ids))
             if missing:
                 raise ValidationError({"target_ids": [f"No such target: {', '.join(missing)}"]})
-        batch_id = _health().targets_check_health(
-            target_ids=ids, actor=actor_for_request(request)
-        )
+        batch_id = _health().targets_check_health(target_ids=ids, actor=actor_for_request(request))
         url = request.build_absolute_uri(f"/api/v1/targets/checks/{batch_id}/")
         return Response(
             {"batch_id": str(batch_id), "targets": len(ids), "results": url},
@@ -356,17 +354,13 @@ class HostKeyViewSet(_TargetChildMixin, mixins.ListModelMixin, viewsets.GenericV
     @extend_schema(request=None, responses=s.HostKeySerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, target_pk=None, pk=None) -> Response:
-        key = _hostkeys().host_key_approve(
-            host_key=self._key(pk), actor=actor_for_request(request)
-        )
+        key = _hostkeys().host_key_approve(host_key=self._key(pk), actor=actor_for_request(request))
         return Response(s.HostKeySerializer(key).data)
 
     @extend_schema(request=None, responses=s.HostKeySerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, target_pk=None, pk=None) -> Response:
-        key = _hostkeys().host_key_reject(
-            host_key=self._key(pk), actor=actor_for_request(request)
-        )
+        key = _hostkeys().host_key_reject(host_key=self._key(pk), actor=actor_for_request(request))
         return Response(s.HostKeySerializer(key).data)
 
 
