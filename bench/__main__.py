@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import outbox
+from bench import health, outbox
 
-BENCHMARKS = {"outbox": outbox.main}
+BENCHMARKS = {"outbox": outbox.main, "health": health.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

@@ -83,3 +83,25 @@ def sshd(tmp_path_factory):
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     stop_sshd(server)
+
+
+@pytest.fixture
+def sshd_factory(tmp_path_factory):
+    """Start as many real sshd processes as a test needs; all are stopped after it.
+
+    ``sshd_factory()`` -> ``tests.sshd.SshServer`` (own host key, client key and log file);
+    ``sshd_factory(password=True)`` also accepts the local test account's password (skips the
+    test when that account cannot be created, i.e. not running as root);
+    ``sshd_factory(client_key=path)`` authorizes an existing key instead of a new one.
+    """
+    from tests.sshd import SshdFactory
+
+    factory = SshdFactory(tmp_path_factory)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def sshd_rekey(sshd_factory):
+    """``sshd_rekey(server)``: stop ``server``, start an sshd with ANOTHER host key on its port."""
+    return sshd_factory.restart_with_new_host_key

@@ -49,6 +49,7 @@ class KnownHostKey:
     public_key: str  # base64 blob, as in known_hosts
     fingerprint: str
     trusted: bool  # False: seen (pending or rejected), not to be trusted
+    rejected: bool = False  # an admin said no: never trusted, not even on first use
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class HostKeyVerdict(StrEnum):
     TRUST_ON_FIRST_USE = "trust_on_first_use"  # accept-new and no key known yet: record it, go on
     UNKNOWN = "unknown"  # strict and not approved: refuse
     CHANGED = "changed"  # a different key is trusted for this address: refuse
+    REJECTED = "rejected"  # an admin rejected this very key: refuse
 
 
 def host_key_verdict(
@@ -89,18 +91,31 @@ def host_key_verdict(
 
     Never proceed on UNKNOWN or CHANGED: the credential must not be sent to that host.
     """
+
+    def presented(key: KnownHostKey) -> bool:
+        return key.algorithm == algorithm and key.public_key == public_key
+
     trusted = [k for k in known if k.trusted]
-    if any(k.algorithm == algorithm and k.public_key == public_key for k in trusted):
+    if any(presented(k) for k in trusted):
         return HostKeyVerdict.TRUSTED
     if trusted:
         return HostKeyVerdict.CHANGED
-    if policy == "accept-new":
+    if any(presented(k) for k in known if k.rejected):
+        return HostKeyVerdict.REJECTED
+    # First use means no key was ever decided for this address: once an admin has rejected a
+    # key, a new one waits for approval even under accept-new.
+    if policy == "accept-new" and not any(k.rejected for k in known):
         return HostKeyVerdict.TRUST_ON_FIRST_USE
     return HostKeyVerdict.UNKNOWN
 
 
 def describe_refusal(params: ConnectionParams, verdict: HostKeyVerdict, presented_fp: str) -> str:
     """The message a user sees when a host key is refused."""
+    if verdict is HostKeyVerdict.REJECTED:
+        return (
+            f"host key for {params.target_name} ({params.address}) was rejected by an admin: "
+            f"{presented_fp}. Nothing was sent to the host."
+        )
     if verdict is HostKeyVerdict.CHANGED:
         expected = ", ".join(k.fingerprint for k in params.known_host_keys if k.trusted)
         return (

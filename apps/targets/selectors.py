@@ -54,6 +54,7 @@ def connection_params(*, method: ConnectionMethod) -> ConnectionParams:
             public_key=key.public_key,
             fingerprint=key.fingerprint,
             trusted=key.state == HostKey.State.TRUSTED,
+            rejected=key.state == HostKey.State.REJECTED,
         )
         for key in HostKey.objects.using(DB).filter(method=method).order_by("created_at", "id")
     )

@@ -1,0 +1,305 @@
+"""Health of targets: probe one now, or many in parallel on the workers (queue ``targets``).
+
+A check connects the way a job would (TCP, handshake, host-key verdict, authentication, a
+harmless command), stores the outcome as a ``HealthCheck`` row and on the target, records the
+host key the host presented, and publishes ``targets.target.health_changed`` when the target's
+status changed. The probe runs outside any transaction; only its result is written in one.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.targets.connection import HostKeyVerdict
+from apps.targets.models import ConnectionMethod, HealthCheck, HostKey, Target
+from apps.targets.probes import ProbeResult, probe
+from apps.targets.selectors import connection_params, primary_method
+from apps.targets.services.hostkeys import record_seen
+from opsconductor.events import SYSTEM, Actor, publish
+from opsconductor.sealing import SealError
+
+DB = "targets"
+logger = logging.getLogger(__name__)
+
+
+def _actor_id(actor: Actor) -> uuid.UUID | None:
+    if actor.kind != "user" or not actor.id:
+        return None
+    try:
+        return uuid.UUID(str(actor.id))
+    except ValueError:
+        return None
+
+
+def _probe(method: ConnectionMethod | None) -> ProbeResult:
+    if method is None:
+        return ProbeResult(status=Target.Health.ERROR, message="no connection method")
+    try:
+        params = connection_params(method=method)
+    except SealError:
+        return ProbeResult(
+            status=Target.Health.ERROR,
+            message="the credential cannot be unsealed with the configured keys "
+            "(OPSCONDUCTOR_SEAL_KEYS); write it again or restore the key",
+        )
+    try:
+        return probe(params, timeout=settings.TARGET_HEALTH_TIMEOUT_SECONDS)
+    except Exception as exc:  # probes do not raise; a missing or broken one must not either
+        logger.warning("probe of target %s failed: %s", method.target_id, type(exc).__name__)
+        return ProbeResult(
+            status=Target.Health.ERROR, message=f"the probe failed ({type(exc).__name__})"
+        )
+
+
+def _record_host_key(
+    *, target: Target, method: ConnectionMethod, result: ProbeResult, actor: Actor
+) -> ProbeResult:
+    """Record the presented key as the verdict says; may turn the result into a refusal."""
+    seen, verdict = result.host_key, result.host_key_verdict
+    if seen is None or verdict is None:
+        return result
+    if verdict == HostKeyVerdict.TRUST_ON_FIRST_USE:
+        trusted_now = list(
+            HostKey.objects.using(DB)
+            .filter(method=method, state=HostKey.State.TRUSTED)
+            .exclude(algorithm=seen.algorithm, public_key=seen.public_key)
+            .values_list("fingerprint", flat=True)
+        )
+        if not trusted_now:
+            record_seen(
+                method=method,
+                key=seen,
+                source=HostKey.Source.FIRST_USE,
+                state=HostKey.State.TRUSTED,
+                actor=actor,
+            )
+            return result
+        # Another check trusted a different key for this address since the probe started: the
+        # first one wins, this one is a change (rare: concurrent first uses).
+        verdict = HostKeyVerdict.CHANGED
+        result = ProbeResult(
+            status=Target.Health.HOST_KEY_MISMATCH,
+            message=(
+                f"host key for {target.name} ({method.host}:{method.port}) changed: expected "
+                f"{', '.join(trusted_now)}, got {seen.fingerprint}. If the host was reinstalled, "
+                "an admin can approve the new key."
+            ),
+            latency_ms=result.latency_ms,
+            host_key=seen,
+            host_key_verdict=verdict.value,
+        )
+    if verdict == HostKeyVerdict.TRUSTED:
+        record_seen(
+            method=method,
+            key=seen,
+            source=HostKey.Source.CONNECTION,
+            state=HostKey.State.TRUSTED,
+            actor=actor,
+        )
+        return result
+    row, created = record_seen(
+        method=method,
+        key=seen,
+        source=HostKey.Source.CONNECTION,
+        state=HostKey.State.PENDING,
+        actor=actor,
+    )
+    if verdict == HostKeyVerdict.CHANGED and (
+        created or target.health_status != Target.Health.HOST_KEY_MISMATCH
+    ):
+        # Once per refused key (not on every periodic check while it stays refused).
+        expected = list(
+            HostKey.objects.using(DB)
+            .filter(method=method, state=HostKey.State.TRUSTED)
+            .values_list("fingerprint", flat=True)
+        )
+        publish(
+            "targets.host_key.changed_refused",
+            {
+                "target_id": str(target.id),
+                "name": target.name,
+                "method_id": str(method.id),
+                "address": f"{method.host}:{method.port}",
+                "host_key_id": str(row.id),
+                "algorithm": seen.algorithm,
+                "expected": expected,
+                "presented": seen.fingerprint,
+                "message": result.message,
+            },
+            actor=actor,
+        )
+    return result
+
+
+def _set_target_health(
+    *, target: Target, status: str, message: str, latency_ms: int | None, at, actor: Actor
+) -> None:
+    """Store the target's current health (``target`` is locked); event when it changed."""
+    previous = target.health_status
+    target.health_status = status
+    target.health_message = message
+    target.health_latency_ms = latency_ms
+    target.health_checked_at = at
+    target.save(
+        using=DB,
+        update_fields=[
+            "health_status",
+            "health_message",
+            "health_latency_ms",
+            "health_checked_at",
+            "updated_at",
+        ],
+    )
+    if previous != status:
+        publish(
+            "targets.target.health_changed",
+            {
+                "target_id": str(target.id),
+                "name": target.name,
+                "from": previous,
+                "to": status,
+                "message": message,
+            },
+            actor=actor,
+        )
+
+
+def target_check_health(
+    *,
+    target_id: uuid.UUID,
+    batch_id: uuid.UUID | None = None,
+    check_id: uuid.UUID | None = None,
+    actor: Actor = SYSTEM,
+) -> HealthCheck:
+    """Check one target now (synchronously) and record the outcome.
+
+    ``check_id``: fill that pending check (a batch's) instead of creating a new row.
+    Raises ``Target.DoesNotExist`` / ``HealthCheck.DoesNotExist`` for unknown ids.
+    """
+    target = Target.objects.using(DB).get(pk=target_id)
+    started_at = timezone.now()
+    if check_id is not None:
+        check = HealthCheck.objects.using(DB).get(pk=check_id, target_id=target_id)
+        HealthCheck.objects.using(DB).filter(pk=check_id).update(started_at=started_at)
+    else:
+        check = HealthCheck(target=target, batch_id=batch_id, requested_by_id=_actor_id(actor))
+    check.started_at = started_at
+
+    method = primary_method(target=target)
+    result = _probe(method)
+    finished_at = timezone.now()
+
+    with transaction.atomic(using=DB):
+        target = Target.objects.using(DB).select_for_update().get(pk=target_id)
+        if (
+            method is not None
+            and not ConnectionMethod.objects.using(DB).filter(pk=method.pk).exists()
+        ):
+            method = None  # deleted while the probe ran
+        if method is not None:
+            result = _record_host_key(target=target, method=method, result=result, actor=actor)
+        check.method = method
+        check.status = result.status
+        check.latency_ms = result.latency_ms
+        check.message = result.message
+        check.finished_at = finished_at
+        check.save(using=DB)
+        _set_target_health(
+            target=target,
+            status=result.status,
+            message=result.message,
+            latency_ms=result.latency_ms,
+            at=finished_at,
+            actor=actor,
+        )
+    logger.info(
+        "health of target %s (%s): %s in %s ms",
+        target.name,
+        target.id,
+        result.status,
+        result.latency_ms,
+    )
+    return check
+
+
+def targets_check_health(*, target_ids: list[uuid.UUID], actor: Actor) -> uuid.UUID:
+    """Queue a check of each target on the workers; returns the batch id to follow them by.
+
+    One pending ``HealthCheck`` per target is created now (status empty); one Celery task per
+    target goes to the ``targets`` queue after commit, so many run in parallel. Unknown ids are
+    a ValidationError naming them.
+    """
+    wanted = list(dict.fromkeys(uuid.UUID(str(i)) for i in target_ids))
+    batch_id = uuid.uuid4()
+    with transaction.atomic(using=DB):
+        found = set(Target.objects.using(DB).filter(pk__in=wanted).values_list("id", flat=True))
+        missing = [str(i) for i in wanted if i not in found]
+        if missing:
+            raise ValidationError({"target_ids": f"No such target: {', '.join(missing)}"})
+        checks = HealthCheck.objects.using(DB).bulk_create(
+            [
+                HealthCheck(
+                    id=uuid.uuid4(),
+                    target_id=target_id,
+                    batch_id=batch_id,
+                    requested_by_id=_actor_id(actor),
+                )
+                for target_id in wanted
+            ]
+        )
+        check_ids = [str(check.id) for check in checks]
+        transaction.on_commit(lambda: _enqueue(check_ids, actor), using=DB)
+    return batch_id
+
+
+def _enqueue(check_ids: list[str], actor: Actor) -> None:
+    from celery import current_app
+
+    from apps.targets.tasks import check_target_health
+
+    with current_app.producer_or_acquire() as producer:
+        for check_id in check_ids:
+            check_target_health.apply_async(
+                args=(check_id,), kwargs={"actor": actor.as_dict()}, producer=producer
+            )
+
+
+def health_checks_expire(*, older_than: timedelta) -> int:
+    """Close checks that no worker took within ``older_than`` (lost with a broker or worker)."""
+    now = timezone.now()
+    return (
+        HealthCheck.objects.using(DB)
+        .filter(status="", created_at__lt=now - older_than)
+        .update(
+            status=Target.Health.ERROR,
+            message=f"the check did not run: no worker took it within {older_than}",
+            finished_at=now,
+        )
+    )
+
+
+def target_record_outcome(
+    *, target_id: uuid.UUID, status: str, message: str = "", actor: Actor = SYSTEM
+) -> None:
+    """The outcome of a real connection (a run) as the target's current health."""
+    if status not in Target.Health.values or status == Target.Health.UNKNOWN:
+        raise ValueError(f"not a health status: {status!r}")
+    with transaction.atomic(using=DB):
+        target = Target.objects.using(DB).select_for_update().filter(pk=target_id).first()
+        if target is None:
+            return
+        _set_target_health(
+            target=target,
+            status=status,
+            message=message[:2000],
+            latency_ms=None,
+            at=timezone.now(),
+            actor=actor,
+        )
