@@ -303,6 +303,18 @@ def _validate_group_selector(selector: str) -> None:
         raise ValidationError({"selector": str(exc)}) from exc
 
 
+def _check_group_resolves(group: Group) -> None:
+    """Refuse (inside the caller's transaction) a group whose selector makes a cycle."""
+    if not group.selector:
+        return
+    from apps.targets.selection import SelectorError, parse, to_q
+
+    try:
+        to_q(parse(f'group:"{group.name}"'), using=DB)
+    except SelectorError as exc:
+        raise ValidationError({"selector": str(exc)}) from exc
+
+
 def group_create(
     *, data: Mapping[str, Any], member_ids: Iterable[uuid.UUID] = (), actor: Actor
 ) -> Group:
@@ -312,6 +324,7 @@ def group_create(
         _validate_group_selector(group.selector)
         group.save(using=DB)
         group.members.set(list(member_ids))
+        _check_group_resolves(group)
         publish("targets.group.created", _group_payload(group), actor=actor)
     return group
 
@@ -333,6 +346,7 @@ def group_update(
         locked.save(using=DB)
         if member_ids is not None:
             locked.members.set(list(member_ids))
+        _check_group_resolves(locked)
         publish("targets.group.updated", _group_payload(locked), actor=actor)
     return locked
 

@@ -181,3 +181,27 @@ def test_groups_hold_static_members(manager, viewer):
     assert viewer.post("/api/v1/groups/", {"name": "x"}).status_code == 403
     dup = manager.post("/api/v1/groups/", {"name": "frontends"}, format="json")
     assert dup.status_code == 400 and "name" in dup.json()["error"]["fields"]
+
+
+def test_a_group_selector_that_makes_a_cycle_is_refused_when_saved(manager):
+    assert manager.post("/api/v1/groups/", {"name": "a", "selector": "tag:web"}).status_code == 201
+    b = manager.post("/api/v1/groups/", {"name": "b", "selector": "group:a"})
+    assert b.status_code == 201, b.json()
+    a_id = manager.get("/api/v1/groups/?search=a").json()["results"][0]["id"]
+    response = manager.patch(f"/api/v1/groups/{a_id}/", {"selector": "group:b or tag:db"})
+    assert response.status_code == 400
+    assert "cycle" in response.json()["error"]["fields"]["selector"][0]
+    assert manager.get(f"/api/v1/groups/{a_id}/").json()["selector"] == "tag:web"
+
+
+def test_selector_preview_and_errors_with_position(manager):
+    create(manager)
+    create(manager, name="db-1", tags=["db"], labels={"role": "db"})
+    response = manager.post(
+        "/api/v1/targets/select/", {"selector": "env=production and not label:role=db"}
+    )
+    assert response.status_code == 200, response.json()
+    assert [t["name"] for t in response.json()["results"]] == ["web-1"]
+    bad = manager.post("/api/v1/targets/select/", {"selector": "env=production and and"})
+    assert bad.status_code == 400
+    assert "position" in bad.json()["error"]["fields"]["selector"][0]
