@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.targets.models import (
@@ -22,6 +23,20 @@ MAX_TAGS = 50
 MAX_LABELS = 50
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "A credential's id or name"},
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": {"type": "string"},
+                },
+            },
+        ]
+    }
+)
 class CredentialRefField(serializers.Field):
     """A credential named by id or by name; shown as ``{"id", "name"}``."""
 
