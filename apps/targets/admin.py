@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from apps.targets.models import (
     ConnectionMethod,
@@ -19,7 +20,18 @@ from apps.targets.models import (
 )
 from apps.targets.services import credentials as credential_services
 from apps.targets.services.credentials import parse_private_key
-from opsconductor.events import Actor
+from apps.targets.services.inventory import validate_host
+from opsconductor.events import Actor, publish
+
+
+def _method_event(method: ConnectionMethod) -> dict:
+    return {
+        "target_id": str(method.target_id),
+        "method_id": str(method.pk),
+        "protocol": method.protocol,
+        "address": f"{method.host}:{method.port}",
+        "via": "admin",
+    }
 
 
 def _actor(request) -> Actor:
@@ -31,8 +43,21 @@ class TargetLabelInline(admin.TabularInline):
     extra = 0
 
 
+class ConnectionMethodForm(forms.ModelForm):
+    class Meta:
+        model = ConnectionMethod
+        fields = (
+            "protocol", "host", "port", "username", "credential", "priority", "is_primary",
+            "winrm_scheme", "winrm_transport", "winrm_validate_cert",
+        )  # fmt: skip
+
+    def clean_host(self):
+        return validate_host(self.cleaned_data["host"])
+
+
 class ConnectionMethodInline(admin.StackedInline):
     model = ConnectionMethod
+    form = ConnectionMethodForm
     extra = 0
     fields = (
         ("protocol", "host", "port"),
@@ -58,6 +83,59 @@ class TargetAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = (TargetLabelInline, ConnectionMethodInline)
+
+    # Changes made here are published like the API's, so the audit trail sees them too.
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic(using="targets"):
+            super().save_model(request, obj, form, change)
+            payload = {"target_id": str(obj.pk), "name": obj.name, "via": "admin"}
+            if change:
+                changes = {
+                    field: {"from": form.initial.get(field), "to": form.cleaned_data.get(field)}
+                    for field in form.changed_data
+                    if field != "tags"
+                }
+                if "tags" in form.changed_data:
+                    changes["tags"] = {"to": sorted(t.name for t in form.cleaned_data["tags"])}
+                publish(
+                    "targets.target.updated", {**payload, "changes": changes}, actor=_actor(request)
+                )
+            else:
+                publish("targets.target.created", payload, actor=_actor(request))
+
+    def save_formset(self, request, form, formset, change):
+        with transaction.atomic(using="targets"):
+            super().save_formset(request, form, formset, change)
+            if formset.model is not ConnectionMethod:
+                return
+            for method in formset.new_objects:
+                publish(
+                    "targets.connection_method.created",
+                    _method_event(method),
+                    actor=_actor(request),
+                )
+            for method, _fields in formset.changed_objects:
+                publish(
+                    "targets.connection_method.updated",
+                    _method_event(method),
+                    actor=_actor(request),
+                )
+            for method in formset.deleted_objects:
+                publish(
+                    "targets.connection_method.deleted",
+                    _method_event(method),
+                    actor=_actor(request),
+                )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using="targets"):
+            payload = {"target_id": str(obj.pk), "name": obj.name, "via": "admin"}
+            super().delete_model(request, obj)
+            publish("targets.target.deleted", payload, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for target in queryset:
+            self.delete_model(request, target)
 
 
 @admin.register(Tag)
