@@ -20,8 +20,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Derived, not random: a random name ("Carla") could match a test's search by chance.
+    first_name = factory.LazyAttribute(lambda u: u.username.capitalize())
+    last_name = "Tester"
     role = Role.VIEWER
     is_auditor = False
     is_active = True
