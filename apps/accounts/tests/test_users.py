@@ -138,7 +138,7 @@ def test_list_filter_search_and_order(as_user, admin):
 
 
 def test_update_publishes_the_changes(as_user, admin, viewer):
-    response = as_user(admin).patch(url(viewer), {"role": "manager", "first_name": "Vera"})
+    response = as_user(admin).patch(url(viewer), {"role": "manager", "first_name": "Veronica"})
 
     assert response.status_code == 200, response.content
     assert response.json()["role"] == "manager"
@@ -147,7 +147,7 @@ def test_update_publishes_the_changes(as_user, admin, viewer):
 
     [updated] = events("accounts.user.updated")
     assert updated.payload["changes"]["role"] == {"before": "viewer", "after": "manager"}
-    assert updated.payload["changes"]["first_name"]["after"] == "Vera"
+    assert updated.payload["changes"]["first_name"]["after"] == "Veronica"
     assert updated.payload["password_changed"] is False
     [role_changed] = events("accounts.user.role_changed")
     assert role_changed.payload == {
