@@ -10,7 +10,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/"}
 METHODS = ("get", "post", "put", "patch", "delete")
-_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
+_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<pattern>[^)]*)\)")
+
+
+def _sample(match: re.Match) -> str:
+    """A value the named group accepts: a UUID where it can, else a number."""
+    for candidate in (str(uuid.uuid4()), "1"):
+        if re.fullmatch(match.group("pattern"), candidate):
+            return candidate
+    return "x"
 
 
 def _walk(patterns, prefix=""):
@@ -27,7 +35,7 @@ def api_v1_urls() -> list[str]:
     for regex in _walk(get_resolver().url_patterns):
         if not regex.startswith("api/v1/") or "(?P<format>" in regex:
             continue
-        url = "/" + _GROUP.sub(lambda m: str(uuid.uuid4()), regex)
+        url = "/" + _GROUP.sub(_sample, regex)
         urls.add(url.replace("\\", ""))
     return sorted(urls)
 

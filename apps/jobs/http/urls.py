@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
+
+from apps.jobs.http.views import JobViewSet
 
 app_name = "jobs"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("jobs", JobViewSet, basename="job")
+
+urlpatterns = router.urls
