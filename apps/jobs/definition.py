@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from apps.jobs.models import JobStep
 from apps.jobs.parameters import ParameterSpec
-from apps.jobs.rendering import TemplateError, references
+from apps.jobs.rendering import TemplateError, check_template, references
 from opsconductor.api.serializers import StrictFieldsMixin
 
 MAX_STEPS = 100
@@ -129,6 +129,17 @@ class ParameterField(serializers.Field):
         return value.to_dict()
 
 
+def _shells_for(step: dict, field: str) -> tuple[str, ...]:
+    """The shells that will parse ``field`` of ``step`` (where quoting must hold)."""
+    if field == "command":
+        return {"linux": ("posix",), "windows": ("powershell",)}.get(
+            step.get("os_family", "any"), ("posix", "powershell")
+        )
+    if field == "script" and SHELL_OF.get(step.get("interpreter") or ""):
+        return (SHELL_OF[step["interpreter"]],)
+    return ()
+
+
 class JobDefinitionSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(
@@ -183,6 +194,11 @@ class JobDefinitionSerializer(StrictFieldsMixin, serializers.Serializer):
                         "python3 scripts cannot use {{ }}: read parameters from the environment "
                         "(OPSCONDUCTOR_PARAM_<NAME>)."
                     )
+                for shell in _shells_for(step, field) if found else ():
+                    try:
+                        check_template(text, shell=shell)
+                    except TemplateError as exc:
+                        errors[f"steps.{index}.{field}"] = f"{exc} (for {shell} targets)"
                 undeclared = [name for name in found if name not in declared]
                 if undeclared:
                     errors[f"steps.{index}.{field}"] = (

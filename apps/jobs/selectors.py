@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from apps.jobs.models import Job, JobVersion
 from apps.jobs.parameters import ParameterSpec, mask, validate_values
-from apps.jobs.rendering import render, render_plain
+from apps.jobs.rendering import TemplateError, render, render_plain
 from apps.jobs.services import current_definition, secret_default
 
 DB = "jobs"
@@ -129,7 +129,11 @@ def job_plan(*, job: Job, values: dict[str, Any], selector: str | None = None) -
     families = sorted({t["os_family"] for t in targets}) or ["linux", "windows"]
     plan = {}
     if resolved is not None:
-        plan = {family: render_steps(definition, resolved, os_family=family) for family in families}
+        for family in families:
+            try:
+                plan[family] = render_steps(definition, resolved, os_family=family)
+            except TemplateError as exc:  # a version saved before the placement rules
+                problems.append({"field": "steps", "message": f"{exc} ({family} targets)"})
     return {
         "job_id": str(job.pk),
         "version": job.latest_version,

@@ -90,6 +90,7 @@ def test_a_job_is_created_as_version_1_and_its_secret_is_never_shown(manager):
         ({"parameters": [{"name": "version", "type": "string"}], "steps": [{"name": "a", "kind": "command", "command": "x"}]}, "parameters.0.name"),
         ({"parameters": [{"name": "n", "type": "integer", "minimum": 5, "maximum": 1}]}, "parameters.0"),
         ({"colour": "blue"}, "colour"),
+        ({"steps": [{"name": "a", "kind": "command", "command": 'echo "{{ version }}"'}]}, "steps.0.command"),
         ({"policy": {"max_parallel": 0}}, "policy.max_parallel"),
     ],
 )  # fmt: skip

@@ -92,6 +92,13 @@ def test_doubled_braces_write_a_literal():
     )
 
 
+def test_escapes_next_to_each_other_and_to_references():
+    assert render_plain("{{{{{{{{", {}) == "{{{{"
+    assert render_plain("{{{{{{ x }}}}", {"x": "v"}) == "{{v}}"
+    assert references("{{{{{{ x }}") == ["x"]
+    assert render("echo {{{{{{ x }}", {"x": "v"}, shell="posix") == "echo {{'v'"
+
+
 def test_a_backslash_does_not_escape_a_reference():
     # Windows paths are full of backslashes: the reference after one must stay a reference.
     assert references("Copy-Item C:\\logs\\{{ file }} D:\\") == ["file"]
