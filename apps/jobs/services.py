@@ -170,7 +170,7 @@ def _new_version(job: Job, definition: dict, diff: dict, actor: Actor, message: 
         definition=definition,
         diff=diff,
         message=message[:500],
-        created_by_id=actor.id if actor.kind == "user" else None,
+        created_by_id=actor.user_id,
         created_by_name=actor.name,
     )
 
@@ -196,7 +196,7 @@ def job_create(*, data: Any, actor: Actor, message: str = "") -> Job:
     with transaction.atomic(using=DB):
         _unique_name(definition["name"])
         job = Job(
-            owner_id=actor.id if actor.kind == "user" else None,
+            owner_id=actor.user_id,
             owner_name=actor.name,
             **{field: definition[field] for field in META_FIELDS},
         )

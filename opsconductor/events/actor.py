@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass
 
 
@@ -19,6 +20,16 @@ class Actor:
         if not data:
             return SYSTEM
         return cls(kind=data.get("kind", "system"), id=data.get("id"), name=data.get("name", ""))
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """The accounts user behind a ``user`` actor (None for tokens, schedules, the system)."""
+        if self.kind != "user" or not self.id:
+            return None
+        try:
+            return uuid.UUID(str(self.id))
+        except ValueError:
+            return None
 
     @property
     def label(self) -> str:

@@ -85,7 +85,7 @@ def _sealed_secret(
 def _actor_fields(actor: Actor) -> dict:
     return {
         "secret_set_at": timezone.now(),
-        "secret_set_by_id": actor.id if actor.kind == "user" else None,
+        "secret_set_by_id": actor.user_id,
         "secret_set_by_name": actor.name,
     }
 

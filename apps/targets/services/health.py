@@ -29,15 +29,6 @@ DB = "targets"
 logger = logging.getLogger(__name__)
 
 
-def _actor_id(actor: Actor) -> uuid.UUID | None:
-    if actor.kind != "user" or not actor.id:
-        return None
-    try:
-        return uuid.UUID(str(actor.id))
-    except ValueError:
-        return None
-
-
 def _probe(method: ConnectionMethod | None) -> ProbeResult:
     if method is None:
         return ProbeResult(status=Target.Health.ERROR, message="no connection method")
@@ -189,7 +180,7 @@ def target_check_health(
         check = HealthCheck.objects.using(DB).get(pk=check_id, target_id=target_id)
         HealthCheck.objects.using(DB).filter(pk=check_id).update(started_at=started_at)
     else:
-        check = HealthCheck(target=target, batch_id=batch_id, requested_by_id=_actor_id(actor))
+        check = HealthCheck(target=target, batch_id=batch_id, requested_by_id=actor.user_id)
     check.started_at = started_at
 
     method = primary_method(target=target)
@@ -249,7 +240,7 @@ def targets_check_health(*, target_ids: list[uuid.UUID], actor: Actor) -> uuid.U
                     id=uuid.uuid4(),
                     target_id=target_id,
                     batch_id=batch_id,
-                    requested_by_id=_actor_id(actor),
+                    requested_by_id=actor.user_id,
                 )
                 for target_id in wanted
             ]

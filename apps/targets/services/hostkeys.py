@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 
 import paramiko
 from django.conf import settings
@@ -34,15 +33,6 @@ class HostKeyScanFailed(exceptions.APIException):
     default_code = "scan_failed"
 
 
-def _actor_id(actor: Actor) -> uuid.UUID | None:
-    if actor.kind != "user" or not actor.id:
-        return None
-    try:
-        return uuid.UUID(str(actor.id))
-    except ValueError:
-        return None
-
-
 def _payload(key: HostKey, **extra) -> dict:
     method = key.method
     return {
@@ -59,10 +49,13 @@ def _payload(key: HostKey, **extra) -> dict:
     }
 
 
+DECISION_FIELDS = ["state", "decided_at", "decided_by_id", "decided_by_name", "updated_at"]
+
+
 def _decide(key: HostKey, state: str, actor: Actor) -> None:
     key.state = state
     key.decided_at = timezone.now()
-    key.decided_by_id = _actor_id(actor)
+    key.decided_by_id = actor.user_id
     key.decided_by_name = (actor.name or actor.label)[:150]
 
 
@@ -187,25 +180,13 @@ def host_key_approve(*, host_key: HostKey, actor: Actor) -> HostKey:
             _decide(old, HostKey.State.REJECTED, actor)
             old.save(
                 using=DB,
-                update_fields=[
-                    "state",
-                    "decided_at",
-                    "decided_by_id",
-                    "decided_by_name",
-                    "updated_at",
-                ],
+                update_fields=DECISION_FIELDS,
             )
         if key.state != HostKey.State.TRUSTED or replaced:
             _decide(key, HostKey.State.TRUSTED, actor)
             key.save(
                 using=DB,
-                update_fields=[
-                    "state",
-                    "decided_at",
-                    "decided_by_id",
-                    "decided_by_name",
-                    "updated_at",
-                ],
+                update_fields=DECISION_FIELDS,
             )
             publish(
                 "targets.host_key.approved",
@@ -228,13 +209,7 @@ def host_key_reject(*, host_key: HostKey, actor: Actor) -> HostKey:
             _decide(key, HostKey.State.REJECTED, actor)
             key.save(
                 using=DB,
-                update_fields=[
-                    "state",
-                    "decided_at",
-                    "decided_by_id",
-                    "decided_by_name",
-                    "updated_at",
-                ],
+                update_fields=DECISION_FIELDS,
             )
             publish("targets.host_key.rejected", _payload(key), actor=actor)
     return key

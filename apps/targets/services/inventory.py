@@ -99,8 +99,7 @@ def target_create(
 ) -> Target:
     with transaction.atomic(using=DB):
         target = Target(**{k: v for k, v in data.items() if k in TARGET_FIELDS})
-        if actor.kind == "user" and actor.id:
-            target.created_by_id = uuid.UUID(str(actor.id))
+        target.created_by_id = actor.user_id
         target.full_clean()
         target.save(using=DB)
         _set_tags(target, tags)
