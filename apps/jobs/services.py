@@ -62,6 +62,25 @@ def _seal_secret_defaults(definition: dict, sealed: dict[int, str]) -> dict:
     return definition
 
 
+def keep_masked_secrets(data: Any, current: dict) -> Any:
+    """A definition sent back as GET showed it (secret defaults as the mask) keeps the stored
+    secrets: the mask is replaced by the current sealed default of the same parameter."""
+    if not isinstance(data, dict) or not isinstance(data.get("parameters"), list):
+        return data
+    sealed = {
+        p["name"]: p["default_sealed"]
+        for p in current.get("parameters", [])
+        if p.get("default_sealed")
+    }
+    data = copy.deepcopy(data)
+    for parameter in data["parameters"]:
+        if isinstance(parameter, dict) and parameter.get("default") == MASK:
+            parameter.pop("default")
+            if parameter.get("name") in sealed:
+                parameter["default_sealed"] = sealed[parameter["name"]]
+    return data
+
+
 def prepare_definition(data: Any) -> dict:
     """Validate ``data`` (API body or import) into the stored form; ``ValidationError`` if bad."""
     data, sealed = _split_sealed(data)
@@ -209,7 +228,7 @@ def job_create(*, data: Any, actor: Actor, message: str = "") -> Job:
 
 def job_update(*, job: Job, data: Any, actor: Actor, message: str = "") -> tuple[Job, bool]:
     """Replace the definition; a new version when anything changed. Returns (job, changed)."""
-    definition = prepare_definition(data)
+    definition = prepare_definition(keep_masked_secrets(data, current_definition(job)))
     with transaction.atomic(using=DB):
         locked = Job.objects.using(DB).select_for_update().get(pk=job.pk)
         if locked.is_archived:

@@ -83,9 +83,6 @@ class JobViewSet(viewsets.ModelViewSet):
             if not isinstance(data, dict):
                 return self._bad("Send an object with the fields to change.")
             data = {**services.current_definition(job), **data}
-            for parameter in data.get("parameters", []):
-                if isinstance(parameter, dict) and parameter.get("default") == services.MASK:
-                    parameter.pop("default")  # the masked value shown by GET: keep the secret
         job, _ = services.job_update(
             job=job, data=data, actor=actor_for_request(request), message=_message(request)
         )

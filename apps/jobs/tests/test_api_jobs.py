@@ -197,3 +197,33 @@ def test_roles_and_archiving(manager, django_user_model):
     assert clone.status_code == 201 and clone.json()["version"] == 1
     dup = manager.post(f"{URL}{job['id']}/clone/", {"name": "deploy-2"}, format="json")
     assert dup.status_code == 400 and "name" in dup.json()["error"]["fields"]
+
+
+def test_a_get_edited_and_put_back_keeps_the_secret(manager):
+    job = create(manager)
+    shown = manager.get(f"{URL}{job['id']}/").json()
+    body = {
+        key: shown[key]
+        for key in (
+            "name",
+            "description",
+            "labels",
+            "default_selector",
+            "policy",
+            "parameters",
+            "steps",
+        )
+    }
+    body["description"] = "edited"
+    response = manager.put(f"{URL}{job['id']}/", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["version"] == 2
+    diff = manager.get(f"{URL}{job['id']}/versions/2/").json()["diff"]
+    assert set(diff) == {"description"}
+    from apps.jobs.selectors import parameter_specs
+    from apps.jobs.services import current_definition
+
+    token = next(
+        s for s in parameter_specs(current_definition(Job.objects.get())) if s.name == "token"
+    )
+    assert token.default == SECRET
