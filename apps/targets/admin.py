@@ -20,7 +20,7 @@ from apps.targets.models import (
 )
 from apps.targets.services import credentials as credential_services
 from apps.targets.services.credentials import parse_private_key
-from apps.targets.services.inventory import validate_host
+from apps.targets.services.inventory import METHOD_FIELDS, validate_host
 from opsconductor.events import Actor, publish
 
 
@@ -46,10 +46,7 @@ class TargetLabelInline(admin.TabularInline):
 class ConnectionMethodForm(forms.ModelForm):
     class Meta:
         model = ConnectionMethod
-        fields = (
-            "protocol", "host", "port", "username", "credential", "priority", "is_primary",
-            "winrm_scheme", "winrm_transport", "winrm_validate_cert",
-        )  # fmt: skip
+        fields = METHOD_FIELDS
 
     def clean_host(self):
         return validate_host(self.cleaned_data["host"])

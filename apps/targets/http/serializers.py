@@ -16,7 +16,7 @@ from apps.targets.models import (
     TargetLabel,
     name_validator,
 )
-from apps.targets.services.inventory import validate_host
+from apps.targets.services.inventory import METHOD_FIELDS, validate_host
 from opsconductor.api.serializers import StrictFieldsMixin
 
 MAX_TAGS = 50
@@ -80,21 +80,7 @@ class ConnectionMethodSerializer(StrictFieldsMixin, serializers.ModelSerializer)
 
     class Meta:
         model = ConnectionMethod
-        fields = (
-            "id",
-            "protocol",
-            "host",
-            "port",
-            "username",
-            "credential",
-            "priority",
-            "is_primary",
-            "winrm_scheme",
-            "winrm_transport",
-            "winrm_validate_cert",
-            "created_at",
-            "updated_at",
-        )
+        fields = ("id", *METHOD_FIELDS, "created_at", "updated_at")
         read_only_fields = ("id", "created_at", "updated_at")
 
 
