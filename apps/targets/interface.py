@@ -16,8 +16,10 @@ from apps.targets.connection import (
     KnownHostKey,
     Secret,
     describe_refusal,
+    fingerprint_sha256,
     host_key_verdict,
 )
+from apps.targets.probes.ssh import load_private_key
 from apps.targets.selection import SelectorError
 
 __all__ = [
@@ -29,7 +31,9 @@ __all__ = [
     "TargetSummary",
     "connection_for_target",
     "describe_refusal",
+    "fingerprint_sha256",
     "host_key_verdict",
+    "load_private_key",
     "record_host_key_seen",
     "report_connection_outcome",
     "resolve_selector",

@@ -1,0 +1,626 @@
+"""SSH sessions for running steps: commands, scripts on stdin, SFTP uploads.
+
+An ``SshSession`` is one authenticated paramiko ``Transport``; each command gets its own
+channel, so a session can be reused for many steps (see ``pool.py``). The host key is judged
+with ``host_key_verdict`` after the key exchange and BEFORE any authentication request, exactly
+like the targets app's probe: a host whose key is unknown (strict), changed or rejected never
+sees the user name or the credential (never AutoAddPolicy).
+
+Killing remote work: every command runs behind a small POSIX-shell wrapper that first prints a
+marker line with its pid on stdout (stripped before output is reported), then ``exec``s the
+real command. sshd starts a non-pty session as a session and process-group leader, so that pid
+is the process group of everything the command starts. On timeout or cancel a second channel
+sends SIGTERM (then SIGKILL) to that whole group, and the channel is closed.
+
+Secrets: messages of exceptions raised here never contain the password, key or passphrase
+(they are scrubbed as a second line of defence), and nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import select
+import shlex
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paramiko
+
+from apps.targets.interface import (
+    ConnectionParams,
+    HostKeyVerdict,
+    describe_refusal,
+    fingerprint_sha256,
+    host_key_verdict,
+    load_private_key,
+)
+
+logger = logging.getLogger(__name__)
+
+STDOUT = "stdout"
+STDERR = "stderr"
+OutputCallback = Callable[[str, bytes], None]
+
+KEEPALIVE_SECONDS = 15
+_READ_SIZE = 32768
+_POLL_SECONDS = 0.1
+_KILL_GRACE_SECONDS = 2.0
+_PID_GRACE_SECONDS = 2.0  # how long a cancel waits for the wrapper's pid line to arrive
+_PID_MARKER = b"__OC_PID__:"
+_MARKER_SEARCH_BYTES = 65536  # login-shell noise tolerated before the marker line
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ALGORITHMS_FOR_KEY = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
+INTERPRETERS = {
+    "sh": "sh -s",
+    "bash": "bash -s",
+    "python3": "python3 -",
+    "python": "python3 -",
+}
+
+
+class TransportError(Exception):
+    """Base of every failure raised by a transport; ``str()`` is a message a user can act on."""
+
+
+class Unreachable(TransportError):
+    """DNS, TCP or the SSH handshake failed (or did not finish within the connect timeout)."""
+
+
+class AuthFailed(TransportError):
+    """The host did not accept the credential (or there is no usable credential)."""
+
+
+class ConnectionLost(TransportError):
+    """An established session broke (host gone, sshd killed, network cut)."""
+
+
+@dataclass(frozen=True)
+class PresentedHostKey:
+    algorithm: str
+    public_key: str  # base64 blob, as in known_hosts
+    fingerprint: str  # SHA256:...
+
+
+class HostKeyRefused(TransportError):
+    """The host presented a key that is unknown (strict policy), changed or rejected.
+
+    Nothing (no user name, no credential) was sent to the host.
+    """
+
+    def __init__(self, message: str, *, verdict: HostKeyVerdict, host_key: PresentedHostKey):
+        super().__init__(message)
+        self.message = message
+        self.verdict = verdict
+        self.host_key = host_key
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int | None  # None when timed out, canceled or killed by a signal
+    timed_out: bool
+    canceled: bool
+    duration_ms: int
+
+
+def _scrub(message: str, params: ConnectionParams) -> str:
+    for secret in (params.password, params.passphrase, params.private_key):
+        value = secret.reveal()
+        if value:
+            message = message.replace(value, "********")
+    return message
+
+
+class _Deadline:
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self._end = time.monotonic() + timeout
+
+    def remaining(self) -> float:
+        return max(0.05, self._end - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self._end
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[tuple]:
+    """``getaddrinfo`` bounded by the deadline (a socket timeout does not cover DNS)."""
+    outcome: dict = {}
+
+    def lookup() -> None:
+        try:
+            outcome["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            outcome["error"] = exc
+
+    resolver = threading.Thread(target=lookup, name=f"resolve-{host}", daemon=True)
+    resolver.start()
+    resolver.join(deadline.remaining())
+    if resolver.is_alive():
+        raise Unreachable(f"cannot resolve {host} within {deadline.timeout:g}s")
+    if "error" in outcome:
+        exc = outcome["error"]
+        raise Unreachable(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}")
+    return outcome["addresses"]
+
+
+def _connect(host: str, port: int, deadline: _Deadline) -> socket.socket:
+    last: OSError | None = None
+    for family, kind, proto, _, address in _resolve(host, port, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(deadline.remaining())
+            sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+            if deadline.expired:
+                break
+    if isinstance(last, ConnectionRefusedError):
+        raise Unreachable(f"connection to {host}:{port} refused")
+    if isinstance(last, TimeoutError) or deadline.expired:
+        raise Unreachable(f"no answer from {host}:{port} within {deadline.timeout:g}s (TCP)")
+    reason = (last.strerror if last else None) or last or "no address"
+    raise Unreachable(f"cannot connect to {host}:{port}: {reason}")
+
+
+def _preferred_algorithms(params: ConnectionParams) -> tuple[str, ...]:
+    preferred: list[str] = []
+    for known in params.known_host_keys:
+        if known.trusted:
+            for algorithm in _ALGORITHMS_FOR_KEY.get(known.algorithm, (known.algorithm,)):
+                if algorithm not in preferred:
+                    preferred.append(algorithm)
+    return tuple(preferred)
+
+
+def _handshake(
+    sock: socket.socket, address: str, deadline: _Deadline, preferred: tuple[str, ...]
+) -> paramiko.Transport:
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = deadline.remaining()
+        transport.handshake_timeout = deadline.remaining()
+        if preferred:
+            options = transport.get_security_options()
+            supported = [a for a in preferred if a in options.key_types]
+            options.key_types = tuple(
+                supported + [a for a in options.key_types if a not in supported]
+            )
+        try:
+            transport.start_client(timeout=deadline.remaining())
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            if deadline.expired or "timed out" in str(exc).lower() or isinstance(exc, TimeoutError):
+                raise Unreachable(
+                    f"{address} did not complete the SSH handshake within {deadline.timeout:g}s"
+                ) from None
+            raise Unreachable(f"SSH handshake with {address} failed: {exc}") from None
+        if not transport.initial_kex_done:
+            raise Unreachable(
+                f"{address} did not complete the SSH handshake within {deadline.timeout:g}s"
+            )
+        return transport
+    except BaseException:
+        transport.close()
+        raise
+
+
+def _authenticate(transport: paramiko.Transport, params: ConnectionParams, timeout: float) -> None:
+    who = f"{params.username}@{params.address}"
+    if not params.username:
+        raise AuthFailed(f"no user name to log in to {params.address}")
+    transport.auth_timeout = timeout
+    try:
+        if params.credential_kind == "ssh_key":
+            try:
+                key = load_private_key(
+                    params.private_key.reveal() or "", params.passphrase.reveal()
+                )
+            except ValueError as exc:
+                raise AuthFailed(str(exc)) from None
+            remaining = transport.auth_publickey(params.username, key)
+        elif params.credential_kind == "password":
+            remaining = transport.auth_password(params.username, params.password.reveal() or "")
+        else:
+            raise AuthFailed(f"the connection method to {params.address} has no SSH credential")
+    except paramiko.BadAuthenticationType as exc:
+        allowed = ", ".join(exc.allowed_types) or "none"
+        raise AuthFailed(
+            f"{who}: the server does not accept this kind of credential (it allows: {allowed})"
+        ) from None
+    except paramiko.AuthenticationException as exc:
+        if "timeout" in str(exc).lower():
+            raise AuthFailed(f"{who}: authentication timed out after {timeout:g}s") from None
+        raise AuthFailed(
+            f"{who}: authentication failed (the server did not accept the credential)"
+        ) from None
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise Unreachable(
+            f"{who}: the connection broke during authentication ({type(exc).__name__})"
+        ) from None
+    if remaining:
+        raise AuthFailed(f"{who}: the server asks for more authentication ({', '.join(remaining)})")
+    if not transport.is_authenticated():
+        raise AuthFailed(f"{who}: authentication failed")
+
+
+def open_ssh_session(
+    params: ConnectionParams,
+    *,
+    connect_timeout: float,
+    auth_timeout: float,
+    keepalive: int = KEEPALIVE_SECONDS,
+) -> SshSession:
+    """Connect, check the host key, authenticate; an ``SshSession`` ready for commands.
+
+    Raises ``Unreachable`` (DNS/TCP/handshake, within ``connect_timeout``),
+    ``HostKeyRefused`` (nothing was sent to the host) or ``AuthFailed``. A verdict of
+    ``TRUST_ON_FIRST_USE`` proceeds; the caller records ``session.host_key`` as trusted.
+    """
+    deadline = _Deadline(connect_timeout)
+    try:
+        sock = _connect(params.host, params.port, deadline)
+        transport = _handshake(sock, params.address, deadline, _preferred_algorithms(params))
+    except TransportError as exc:
+        raise type(exc)(_scrub(str(exc), params)) from None
+    try:
+        server_key = transport.get_remote_server_key()
+        presented = PresentedHostKey(
+            algorithm=server_key.get_name(),
+            public_key=server_key.get_base64(),
+            fingerprint=fingerprint_sha256(server_key.asbytes()),
+        )
+        verdict = host_key_verdict(
+            policy=params.host_key_policy,
+            known=params.known_host_keys,
+            algorithm=presented.algorithm,
+            public_key=presented.public_key,
+        )
+        if verdict not in (HostKeyVerdict.TRUSTED, HostKeyVerdict.TRUST_ON_FIRST_USE):
+            raise HostKeyRefused(
+                describe_refusal(params, verdict, presented.fingerprint),
+                verdict=verdict,
+                host_key=presented,
+            )
+        try:
+            _authenticate(transport, params, auth_timeout)
+        except TransportError as exc:
+            raise type(exc)(_scrub(str(exc), params)) from None
+        if keepalive:
+            transport.set_keepalive(keepalive)
+        return SshSession(transport, params, host_key=presented, host_key_verdict=verdict)
+    except BaseException:
+        transport.close()
+        raise
+
+
+def _wrap(inner: str, env: dict[str, str] | None) -> str:
+    """The command line sent to the login shell: report our pid, set env, exec ``inner``."""
+    parts = [f"printf '{_PID_MARKER.decode()}%s\\n' \"$$\""]
+    for name, value in (env or {}).items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"invalid environment variable name: {name!r}")
+        parts.append(f"export {name}={shlex.quote(str(value))}")
+    parts.append(f"exec {inner}")
+    return "; ".join(parts)
+
+
+def _split_pid_marker(head: bytes) -> tuple[int | None, bytes]:
+    """``(pid, output)`` once the wrapper's marker line is in ``head`` (what the login shell
+    printed before it, e.g. from a chatty ``.bashrc``, is kept as output); ``(None, b"")`` while
+    it may still come; ``(0, head)`` when it will not (the pid is then unknown)."""
+    start = 0 if head.startswith(_PID_MARKER) else head.find(b"\n" + _PID_MARKER) + 1
+    if start > 0 or head.startswith(_PID_MARKER):
+        end = head.find(b"\n", start)
+        if end < 0:
+            return (None, b"") if len(head) < _MARKER_SEARCH_BYTES else (0, head)
+        digits = head[start + len(_PID_MARKER) : end]
+        pid = int(digits) if digits.isdigit() else 0
+        return pid, head[:start] + head[end + 1 :]
+    if len(head) >= _MARKER_SEARCH_BYTES:
+        return 0, head
+    return None, b""
+
+
+def _kill_script(pid: int) -> str:
+    return (
+        f"P={pid}; pkill -TERM -g $P 2>/dev/null || kill -TERM -- -$P 2>/dev/null; i=0; "
+        f"while [ $i -lt 20 ]; do pgrep -g $P >/dev/null 2>&1 || exit 0; sleep 0.1; "
+        f"i=$((i+1)); done; pkill -KILL -g $P 2>/dev/null || kill -KILL -- -$P 2>/dev/null; "
+        f"exit 0"
+    )
+
+
+class SshSession:
+    """One authenticated SSH connection; one channel per command. Thread-safe for use by one
+    step at a time (the pool hands it out exclusively)."""
+
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        params: ConnectionParams,
+        *,
+        host_key: PresentedHostKey,
+        host_key_verdict: HostKeyVerdict,
+    ):
+        self._transport = transport
+        self._params = params
+        self.host_key = host_key
+        self.host_key_verdict = host_key_verdict
+        self.target_id = params.target_id
+        self.address = params.address
+        self.opened_at = time.monotonic()
+        self.last_used = self.opened_at
+        self.closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"<SshSession {self._params.username}@{self.address} "
+            f"target={self._params.target_name!r} {state}>"
+        )
+
+    def __enter__(self) -> SshSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):  # closing a broken transport must not raise
+            self._transport.close()
+
+    def is_alive(self, timeout: float = 3.0) -> bool:
+        """Transport up and authenticated, and the host answers a channel open in ``timeout``."""
+        if self.closed or not self._transport.is_active():
+            return False
+        if not self._transport.is_authenticated():
+            return False
+        try:
+            channel = self._transport.open_session(timeout=timeout)
+        except (paramiko.SSHException, EOFError, OSError):
+            return False
+        channel.close()
+        return True
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def run_command(
+        self,
+        command: str,
+        *,
+        timeout: float,
+        env: dict[str, str] | None = None,
+        on_output: OutputCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run ``command`` with ``sh -c`` (started through the login shell); stream output
+        chunks to ``on_output(stream, chunk)`` as they arrive (``"stdout"``/``"stderr"``, in
+        order within a stream; the two streams are not ordered relative to each other).
+
+        On ``timeout`` seconds or ``cancel`` being set the remote process group is killed and
+        the channel closed. Raises ``ConnectionLost`` when the session breaks."""
+        return self._run(
+            _wrap(f"sh -c {shlex.quote(command)}", env), None, timeout, on_output, cancel
+        )
+
+    def run_script(
+        self,
+        body: str,
+        interpreter: str = "sh",
+        *,
+        timeout: float,
+        env: dict[str, str] | None = None,
+        on_output: OutputCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run ``body`` with ``interpreter`` (``sh``, ``bash``, ``python3``), delivered on stdin
+        so the body never appears in a command line. Same streaming/timeout/cancel as
+        ``run_command``."""
+        inner = INTERPRETERS.get(interpreter)
+        if inner is None:
+            raise ValueError(f"unsupported interpreter {interpreter!r} ({', '.join(INTERPRETERS)})")
+        return self._run(_wrap(inner, env), body.encode(), timeout, on_output, cancel)
+
+    def _open_channel(self) -> paramiko.Channel:
+        try:
+            return self._transport.open_session(timeout=10)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectionLost(
+                f"the session to {self.address} is gone ({type(exc).__name__})"
+            ) from None
+
+    def _run(
+        self,
+        wire_command: str,
+        stdin: bytes | None,
+        timeout: float,
+        on_output: OutputCallback | None,
+        cancel: threading.Event | None,
+    ) -> CommandResult:
+        self.last_used = time.monotonic()
+        started = time.monotonic()
+        deliver = on_output or (lambda stream, chunk: None)
+        channel = self._open_channel()
+        sender: threading.Thread | None = None
+        pid: int | None = None
+        head = b""  # stdout until the pid marker line has been seen
+        timed_out = canceled = False
+        pid_grace_end = 0.0
+        try:
+            try:
+                channel.exec_command(wire_command)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectionLost(
+                    f"could not start the command on {self.address} ({type(exc).__name__})"
+                ) from None
+            if stdin is not None:
+                sender = threading.Thread(
+                    target=self._send_stdin, args=(channel, stdin), daemon=True
+                )
+                sender.start()
+            else:
+                channel.shutdown_write()
+            deadline = started + timeout
+            channel.setblocking(False)
+            # poll, not select: a worker holding hundreds of sessions has fds above 1024
+            poller = select.poll()
+            poller.register(channel.fileno(), select.POLLIN)
+            while True:
+                got = False
+                while channel.recv_ready():
+                    chunk = channel.recv(_READ_SIZE)
+                    if not chunk:
+                        break
+                    got = True
+                    if pid is None:
+                        head += chunk
+                        pid, chunk = _split_pid_marker(head)
+                        if pid is None:
+                            continue
+                        head = b""
+                    if chunk:
+                        deliver(STDOUT, chunk)
+                while channel.recv_stderr_ready():
+                    chunk = channel.recv_stderr(_READ_SIZE)
+                    if not chunk:
+                        break
+                    got = True
+                    deliver(STDERR, chunk)
+                if got:
+                    continue
+                if not self._transport.is_active() and channel.exit_status < 0:
+                    raise ConnectionLost(
+                        f"the connection to {self.address} broke while the command ran"
+                    )
+                if channel.exit_status_ready() and (channel.eof_received or channel.closed):
+                    break
+                if channel.closed:
+                    raise ConnectionLost(
+                        f"the channel to {self.address} closed before the command ended"
+                    )
+                now = time.monotonic()
+                if not (canceled or timed_out):
+                    if cancel is not None and cancel.is_set():
+                        canceled = True
+                    elif now >= deadline:
+                        timed_out = True
+                    if canceled or timed_out:
+                        pid_grace_end = now + _PID_GRACE_SECONDS
+                if canceled or timed_out:
+                    # to kill the process group we need its pid, which may still be in flight
+                    if pid is not None or now >= pid_grace_end:
+                        break
+                    wait = _POLL_SECONDS / 4
+                else:
+                    wait = min(_POLL_SECONDS, deadline - now)
+                poller.poll(wait * 1000)
+                # the pipe behind fileno() stays readable while data is buffered; the loop
+                # above drains it, and paramiko clears it when the buffers are empty
+            if head and pid is None:
+                deliver(STDOUT, head)
+            if timed_out or canceled:
+                self._kill(pid)
+                return CommandResult(
+                    exit_code=None,
+                    timed_out=timed_out,
+                    canceled=canceled,
+                    duration_ms=round((time.monotonic() - started) * 1000),
+                )
+            code = channel.recv_exit_status()
+            return CommandResult(
+                exit_code=code if code >= 0 else None,
+                timed_out=False,
+                canceled=False,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
+        except BaseException:
+            # the consumer failed (on_output raised), or the session broke: leave nothing
+            # running on the host if we can still reach it
+            if not channel.exit_status_ready() and self._transport.is_active():
+                self._kill(pid)
+            raise
+        finally:
+            channel.close()
+            self.last_used = time.monotonic()
+
+    @staticmethod
+    def _send_stdin(channel: paramiko.Channel, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                if channel.closed:
+                    return
+                if not channel.send_ready():
+                    time.sleep(0.01)
+                    continue
+                sent = channel.send(view[:_READ_SIZE])
+                view = view[sent:]
+            channel.shutdown_write()
+        except (OSError, EOFError, paramiko.SSHException, TimeoutError):
+            pass
+
+    def _kill(self, pid: int | None) -> None:
+        """SIGTERM then SIGKILL the remote process group ``pid`` (over a new channel)."""
+        if not pid:
+            logger.warning("no remote pid for a command on %s; only closing it", self.address)
+            return
+        try:
+            channel = self._transport.open_session(timeout=5)
+        except (paramiko.SSHException, EOFError, OSError):
+            logger.warning("could not open a channel to kill pid %s on %s", pid, self.address)
+            return
+        try:
+            channel.settimeout(_KILL_GRACE_SECONDS + 5)
+            channel.exec_command(_kill_script(pid))
+            channel.recv_exit_status()
+        except (paramiko.SSHException, EOFError, OSError, TimeoutError):
+            logger.warning("killing pid %s on %s did not confirm", pid, self.address)
+        finally:
+            channel.close()
+
+    # -- files ------------------------------------------------------------------------------
+
+    def upload(self, content: bytes, path: str, mode: int = 0o644) -> None:
+        """Write ``content`` to ``path`` via SFTP: a temporary name beside it, chmod ``mode``,
+        then an atomic rename over ``path``."""
+        self.last_used = time.monotonic()
+        directory, _, name = path.rpartition("/")
+        temp = (
+            f"{directory}/.{name}.oc-{uuid.uuid4().hex[:12]}"
+            if directory
+            else (f".{name}.oc-{uuid.uuid4().hex[:12]}")
+        )
+        try:
+            sftp = paramiko.SFTPClient.from_transport(self._transport)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectionLost(
+                f"could not open SFTP on {self.address} ({type(exc).__name__})"
+            ) from None
+        if sftp is None:
+            raise ConnectionLost(f"could not open SFTP on {self.address}")
+        try:
+            try:
+                with sftp.open(temp, "wb") as handle:
+                    handle.set_pipelined(True)
+                    handle.write(content)
+                sftp.chmod(temp, mode)
+                sftp.posix_rename(temp, path)
+            except BaseException as exc:
+                with contextlib.suppress(OSError, paramiko.SSHException, EOFError):
+                    sftp.remove(temp)
+                if isinstance(exc, OSError | paramiko.SSHException | EOFError):
+                    raise TransportError(f"upload to {self.address}:{path} failed: {exc}") from None
+                raise
+        finally:
+            sftp.close()
+        self.last_used = time.monotonic()
