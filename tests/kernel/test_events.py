@@ -115,8 +115,8 @@ def test_broker_failure_during_relay_leaves_event_for_the_sweep(
 
 
 @pytest.fixture
-def skipped_duplicates(caplog):
-    """The duplicates the worker recognised and skipped, by event id."""
+def skipped_redeliveries(caplog):
+    """The redeliveries the worker recognised and skipped, by event id."""
     caplog.set_level(logging.INFO, logger="opsconductor.events.outbox")
 
     def of(event_id) -> list:
@@ -157,7 +157,7 @@ def test_a_delivery_that_keeps_failing_is_kept_as_a_dead_letter(celery_worker, s
         unregister(f"{always_fails.__module__}.{always_fails.__qualname__}")
 
 
-def test_redelivered_event_is_consumed_once(celery_worker, recorder, skipped_duplicates):
+def test_redelivered_event_is_consumed_once(celery_worker, recorder, skipped_redeliveries):
     with transaction.atomic():
         event_id = publish("kerneltest.thing.created", {"name": "dup"})
     wait_for(lambda: event_id in ids(recorder), what="first delivery")
@@ -171,7 +171,7 @@ def test_redelivered_event_is_consumed_once(celery_worker, recorder, skipped_dup
     )
     for _ in range(2):
         deliver_event.apply_async(args=[name, message], queue=queue_for("audit"))
-    wait_for(lambda: len(skipped_duplicates(event_id)) == 2, what="both duplicates handled")
+    wait_for(lambda: len(skipped_redeliveries(event_id)) == 2, what="both redeliveries handled")
     wait_for(
         lambda: (
             ConsumedEvent.objects.using("audit").filter(subscriber=name, event_id=event_id).count()
