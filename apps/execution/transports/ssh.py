@@ -23,7 +23,6 @@ import logging
 import re
 import select
 import shlex
-import socket
 import threading
 import time
 import uuid
@@ -34,11 +33,20 @@ import paramiko
 
 from apps.targets.interface import (
     ConnectionParams,
+    Deadline,
     HostKeyVerdict,
+    SshAuthFailed,
+    SshConnectionBroke,
+    SshProtocolError,
+    SshUnreachable,
+    authenticate,
+    connect_tcp,
     describe_refusal,
-    fingerprint_sha256,
+    handshake,
     host_key_verdict,
-    load_private_key,
+    preferred_algorithms,
+    scrub,
+    server_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,7 +63,6 @@ _PID_GRACE_SECONDS = 2.0  # how long a cancel waits for the wrapper's pid line t
 _PID_MARKER = b"__OC_PID__:"
 _MARKER_SEARCH_BYTES = 65536  # login-shell noise tolerated before the marker line
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ALGORITHMS_FOR_KEY = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 INTERPRETERS = {
     "sh": "sh -s",
     "bash": "bash -s",
@@ -108,150 +115,6 @@ class CommandResult:
     duration_ms: int
 
 
-def _scrub(message: str, params: ConnectionParams) -> str:
-    for secret in (params.password, params.passphrase, params.private_key):
-        value = secret.reveal()
-        if value:
-            message = message.replace(value, "********")
-    return message
-
-
-class _Deadline:
-    def __init__(self, timeout: float):
-        self.timeout = timeout
-        self._end = time.monotonic() + timeout
-
-    def remaining(self) -> float:
-        return max(0.05, self._end - time.monotonic())
-
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self._end
-
-
-def _resolve(host: str, port: int, deadline: _Deadline) -> list[tuple]:
-    """``getaddrinfo`` bounded by the deadline (a socket timeout does not cover DNS)."""
-    outcome: dict = {}
-
-    def lookup() -> None:
-        try:
-            outcome["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            outcome["error"] = exc
-
-    resolver = threading.Thread(target=lookup, name=f"resolve-{host}", daemon=True)
-    resolver.start()
-    resolver.join(deadline.remaining())
-    if resolver.is_alive():
-        raise Unreachable(f"cannot resolve {host} within {deadline.timeout:g}s")
-    if "error" in outcome:
-        exc = outcome["error"]
-        raise Unreachable(f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}")
-    return outcome["addresses"]
-
-
-def _connect(host: str, port: int, deadline: _Deadline) -> socket.socket:
-    last: OSError | None = None
-    for family, kind, proto, _, address in _resolve(host, port, deadline):
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(deadline.remaining())
-            sock.connect(address)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
-        except OSError as exc:
-            sock.close()
-            last = exc
-            if deadline.expired:
-                break
-    if isinstance(last, ConnectionRefusedError):
-        raise Unreachable(f"connection to {host}:{port} refused")
-    if isinstance(last, TimeoutError) or deadline.expired:
-        raise Unreachable(f"no answer from {host}:{port} within {deadline.timeout:g}s (TCP)")
-    reason = (last.strerror if last else None) or last or "no address"
-    raise Unreachable(f"cannot connect to {host}:{port}: {reason}")
-
-
-def _preferred_algorithms(params: ConnectionParams) -> tuple[str, ...]:
-    preferred: list[str] = []
-    for known in params.known_host_keys:
-        if known.trusted:
-            for algorithm in _ALGORITHMS_FOR_KEY.get(known.algorithm, (known.algorithm,)):
-                if algorithm not in preferred:
-                    preferred.append(algorithm)
-    return tuple(preferred)
-
-
-def _handshake(
-    sock: socket.socket, address: str, deadline: _Deadline, preferred: tuple[str, ...]
-) -> paramiko.Transport:
-    transport = paramiko.Transport(sock)
-    try:
-        transport.banner_timeout = deadline.remaining()
-        transport.handshake_timeout = deadline.remaining()
-        if preferred:
-            options = transport.get_security_options()
-            supported = [a for a in preferred if a in options.key_types]
-            options.key_types = tuple(
-                supported + [a for a in options.key_types if a not in supported]
-            )
-        try:
-            transport.start_client(timeout=deadline.remaining())
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            if deadline.expired or "timed out" in str(exc).lower() or isinstance(exc, TimeoutError):
-                raise Unreachable(
-                    f"{address} did not complete the SSH handshake within {deadline.timeout:g}s"
-                ) from None
-            raise Unreachable(f"SSH handshake with {address} failed: {exc}") from None
-        if not transport.initial_kex_done:
-            raise Unreachable(
-                f"{address} did not complete the SSH handshake within {deadline.timeout:g}s"
-            )
-        return transport
-    except BaseException:
-        transport.close()
-        raise
-
-
-def _authenticate(transport: paramiko.Transport, params: ConnectionParams, timeout: float) -> None:
-    who = f"{params.username}@{params.address}"
-    if not params.username:
-        raise AuthFailed(f"no user name to log in to {params.address}")
-    transport.auth_timeout = timeout
-    try:
-        if params.credential_kind == "ssh_key":
-            try:
-                key = load_private_key(
-                    params.private_key.reveal() or "", params.passphrase.reveal()
-                )
-            except ValueError as exc:
-                raise AuthFailed(str(exc)) from None
-            remaining = transport.auth_publickey(params.username, key)
-        elif params.credential_kind == "password":
-            remaining = transport.auth_password(params.username, params.password.reveal() or "")
-        else:
-            raise AuthFailed(f"the connection method to {params.address} has no SSH credential")
-    except paramiko.BadAuthenticationType as exc:
-        allowed = ", ".join(exc.allowed_types) or "none"
-        raise AuthFailed(
-            f"{who}: the server does not accept this kind of credential (it allows: {allowed})"
-        ) from None
-    except paramiko.AuthenticationException as exc:
-        if "timeout" in str(exc).lower():
-            raise AuthFailed(f"{who}: authentication timed out after {timeout:g}s") from None
-        raise AuthFailed(
-            f"{who}: authentication failed (the server did not accept the credential)"
-        ) from None
-    except (paramiko.SSHException, EOFError, OSError) as exc:
-        raise Unreachable(
-            f"{who}: the connection broke during authentication ({type(exc).__name__})"
-        ) from None
-    if remaining:
-        raise AuthFailed(f"{who}: the server asks for more authentication ({', '.join(remaining)})")
-    if not transport.is_authenticated():
-        raise AuthFailed(f"{who}: authentication failed")
-
-
 def open_ssh_session(
     params: ConnectionParams,
     *,
@@ -265,18 +128,16 @@ def open_ssh_session(
     ``HostKeyRefused`` (nothing was sent to the host) or ``AuthFailed``. A verdict of
     ``TRUST_ON_FIRST_USE`` proceeds; the caller records ``session.host_key`` as trusted.
     """
-    deadline = _Deadline(connect_timeout)
+    deadline = Deadline(connect_timeout)
     try:
-        sock = _connect(params.host, params.port, deadline)
-        transport = _handshake(sock, params.address, deadline, _preferred_algorithms(params))
-    except TransportError as exc:
-        raise type(exc)(_scrub(str(exc), params)) from None
+        sock = connect_tcp(params.host, params.port, deadline)
+        transport = handshake(sock, params.address, deadline, preferred_algorithms(params))
+    except (SshUnreachable, SshProtocolError) as exc:
+        raise Unreachable(scrub(str(exc), params)) from None
     try:
-        server_key = transport.get_remote_server_key()
+        algorithm, public_key, fingerprint = server_key(transport)
         presented = PresentedHostKey(
-            algorithm=server_key.get_name(),
-            public_key=server_key.get_base64(),
-            fingerprint=fingerprint_sha256(server_key.asbytes()),
+            algorithm=algorithm, public_key=public_key, fingerprint=fingerprint
         )
         verdict = host_key_verdict(
             policy=params.host_key_policy,
@@ -290,10 +151,13 @@ def open_ssh_session(
                 verdict=verdict,
                 host_key=presented,
             )
+        transport.auth_timeout = auth_timeout
         try:
-            _authenticate(transport, params, auth_timeout)
-        except TransportError as exc:
-            raise type(exc)(_scrub(str(exc), params)) from None
+            authenticate(transport, params)
+        except SshAuthFailed as exc:
+            raise AuthFailed(scrub(str(exc), params)) from None
+        except SshConnectionBroke as exc:
+            raise Unreachable(scrub(str(exc), params)) from None
         if keepalive:
             transport.set_keepalive(keepalive)
         return SshSession(transport, params, host_key=presented, host_key_verdict=verdict)
