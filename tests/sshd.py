@@ -10,6 +10,7 @@ like to a client. Targets, execution and the benchmarks use these.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import getpass
@@ -21,10 +22,13 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from apps.targets.connection import ConnectionParams, KnownHostKey, Secret, fingerprint_sha256
 
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd")
 INSTALL_HINT = "install it with: apt-get install -y openssh-server"
@@ -352,3 +356,54 @@ class SshdFactory:
         for server in self.servers:
             stop_sshd(server)
         self.servers.clear()
+
+
+def known_key(server: SshServer, *, trusted: bool = True) -> KnownHostKey:
+    """The fixture sshd's host key as the targets app would know it."""
+    return KnownHostKey(
+        algorithm=server.host_key_algorithm,
+        public_key=server.host_key_base64,
+        fingerprint=fingerprint_sha256(base64.b64decode(server.host_key_base64)),
+        trusted=trusted,
+    )
+
+
+def params_for(
+    server: SshServer | None = None,
+    *,
+    port: int | None = None,
+    username: str | None = None,
+    private_key: str | None = None,
+    password: str | None = None,
+    passphrase: str | None = None,
+    policy: str = "strict",
+    known: tuple[KnownHostKey, ...] | None = None,
+    target_id: uuid.UUID | None = None,
+    method_id: uuid.UUID | None = None,
+    host: str = "127.0.0.1",
+) -> ConnectionParams:
+    """``ConnectionParams`` for a fixture sshd (no database involved): its client key (or
+    ``password``), its host key trusted unless ``known`` says otherwise."""
+    if password is not None:
+        kind = "password"
+    else:
+        kind = "ssh_key"
+        if private_key is None and server is not None:
+            private_key = server.client_key_text
+    if known is None:
+        known = (known_key(server),) if server is not None else ()
+    return ConnectionParams(
+        target_id=target_id or uuid.uuid4(),
+        target_name="web-1",
+        method_id=method_id or uuid.uuid4(),
+        protocol="ssh",
+        host=server.host if server else host,
+        port=port or (server.port if server else free_port()),
+        username=username or (server.username if server else "root"),
+        credential_kind=kind,
+        password=Secret(password),
+        private_key=Secret(private_key),
+        passphrase=Secret(passphrase),
+        host_key_policy=policy,
+        known_host_keys=known,
+    )

@@ -10,59 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from apps.targets.connection import ConnectionParams, KnownHostKey, Secret, fingerprint_sha256
 from apps.targets.probes import probe
 from apps.targets.probes.ssh import ScanError, probe_ssh, scan_host_key
-from tests.sshd import SshServer, free_port, generate_key
-
-
-def known_key(server: SshServer, *, trusted: bool = True) -> KnownHostKey:
-    import base64
-
-    blob = base64.b64decode(server.host_key_base64)
-    return KnownHostKey(
-        algorithm=server.host_key_algorithm,
-        public_key=server.host_key_base64,
-        fingerprint=fingerprint_sha256(blob),
-        trusted=trusted,
-    )
-
-
-def params_for(
-    server: SshServer | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    username: str | None = None,
-    private_key: str | None = None,
-    passphrase: str | None = None,
-    password: str | None = None,
-    policy: str = "strict",
-    known: tuple[KnownHostKey, ...] | None = None,
-) -> ConnectionParams:
-    if password is not None:
-        kind = "password"
-    else:
-        kind = "ssh_key"
-        if private_key is None and server is not None:
-            private_key = server.client_key_text
-    if known is None:
-        known = (known_key(server),) if server is not None else ()
-    return ConnectionParams(
-        target_id=uuid.uuid4(),
-        target_name="web-1",
-        method_id=uuid.uuid4(),
-        protocol="ssh",
-        host=server.host if server else host,
-        port=port or (server.port if server else free_port()),
-        username=username or (server.username if server else "root"),
-        credential_kind=kind,
-        password=Secret(password),
-        private_key=Secret(private_key),
-        passphrase=Secret(passphrase),
-        host_key_policy=policy,
-        known_host_keys=known,
-    )
+from tests.sshd import SshServer, free_port, generate_key, known_key, params_for
 
 
 def wait_for_disconnect(server: SshServer) -> str:
