@@ -16,7 +16,7 @@ from apps.targets.models import (
     TargetLabel,
     name_validator,
 )
-from apps.targets.services.inventory import METHOD_FIELDS, validate_host
+from apps.targets.services.inventory import METHOD_FIELDS, TARGET_FIELDS, validate_host
 from opsconductor.api.serializers import StrictFieldsMixin
 
 MAX_TAGS = 50
@@ -130,15 +130,7 @@ class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = Target
         fields = (
             "id",
-            "name",
-            "description",
-            "os_family",
-            "environment",
-            "location",
-            "data_center",
-            "region",
-            "status",
-            "host_key_policy",
+            *TARGET_FIELDS,
             "tags",
             "labels",
             "connection_methods",
@@ -186,21 +178,7 @@ class TargetCsvRowSerializer(StrictFieldsMixin, serializers.Serializer):
     def to_target_data(self) -> dict:
         """The same row in the JSON import's shape."""
         row = {k: v for k, v in self.validated_data.items() if v not in ("", None)}
-        data = {
-            k: row[k]
-            for k in (
-                "name",
-                "description",
-                "os_family",
-                "environment",
-                "location",
-                "data_center",
-                "region",
-                "status",
-                "host_key_policy",
-            )
-            if k in row
-        }
+        data = {k: row[k] for k in TARGET_FIELDS if k in row}
         if "tags" in row:
             data["tags"] = row["tags"].split()
         if "labels" in row:
