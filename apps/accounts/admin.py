@@ -78,16 +78,7 @@ class UserChangeForm(DjangoUserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    list_display = (
-        "username",
-        "email",
-        "first_name",
-        "last_name",
-        "role",
-        "is_auditor",
-        "is_active",
-        "last_login",
-    )
+    list_display = (*services.USER_EDITABLE_FIELDS, "last_login")
     list_filter = ("role", "is_auditor", "is_active")
     search_fields = ("username", "email", "first_name", "last_name")
     ordering = ("username",)

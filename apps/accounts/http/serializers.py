@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, User
+from apps.accounts.services import USER_EDITABLE_FIELDS
 from opsconductor.api.serializers import StrictFieldsMixin
 
 # Long enough for any passphrase, short enough that hashing it cannot be used to burn CPU.
@@ -54,16 +55,7 @@ class LogoutSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 # What every view of a user shows, admins' and the user's own.
-USER_FIELDS = (
-    "id",
-    "username",
-    "email",
-    "first_name",
-    "last_name",
-    "role",
-    "is_auditor",
-    "is_active",
-)
+USER_FIELDS = ("id", *USER_EDITABLE_FIELDS)
 
 
 class UserSerializer(StrictFieldsMixin, serializers.ModelSerializer):

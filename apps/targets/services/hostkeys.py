@@ -161,15 +161,19 @@ def host_key_scan(*, method: ConnectionMethod, actor: Actor) -> HostKey:
     return row
 
 
+def _locked(host_key: HostKey) -> HostKey:
+    return (
+        HostKey.objects.using(DB)
+        .select_for_update()
+        .select_related("method__target")
+        .get(pk=host_key.pk)
+    )
+
+
 def host_key_approve(*, host_key: HostKey, actor: Actor) -> HostKey:
     """Trust ``host_key``; the method's other trusted keys of its algorithm become rejected."""
     with transaction.atomic(using=DB):
-        key = (
-            HostKey.objects.using(DB)
-            .select_for_update()
-            .select_related("method__target")
-            .get(pk=host_key.pk)
-        )
+        key = _locked(host_key)
         replaced = list(
             HostKey.objects.using(DB)
             .select_for_update()
@@ -199,12 +203,7 @@ def host_key_approve(*, host_key: HostKey, actor: Actor) -> HostKey:
 def host_key_reject(*, host_key: HostKey, actor: Actor) -> HostKey:
     """Refuse ``host_key`` (kept on record, so the host presenting it is refused knowingly)."""
     with transaction.atomic(using=DB):
-        key = (
-            HostKey.objects.using(DB)
-            .select_for_update()
-            .select_related("method__target")
-            .get(pk=host_key.pk)
-        )
+        key = _locked(host_key)
         if key.state != HostKey.State.REJECTED:
             _decide(key, HostKey.State.REJECTED, actor)
             key.save(
