@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import JSONField, OuterRef, QuerySet, Subquery
 
 from apps.jobs.models import Job, JobVersion
 from apps.jobs.parameters import ParameterSpec, mask, validate_values
@@ -18,7 +18,11 @@ SHELL_FOR_INTERPRETER = {"sh": "posix", "bash": "posix", "powershell": "powershe
 
 
 def jobs() -> QuerySet[Job]:
-    return Job.objects.all()
+    """Jobs with their current definition loaded in the same query (``current_definition``)."""
+    latest = JobVersion.objects.filter(job=OuterRef("pk"), number=OuterRef("latest_version"))
+    return Job.objects.annotate(
+        loaded_definition=Subquery(latest.values("definition")[:1], output_field=JSONField())
+    )
 
 
 def job_versions(*, job: Job) -> QuerySet[JobVersion]:

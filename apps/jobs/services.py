@@ -161,6 +161,9 @@ def definition_diff(old: dict | None, new: dict) -> dict:
 
 
 def current_definition(job: Job) -> dict:
+    loaded = getattr(job, "loaded_definition", None)  # selectors.jobs() loads it with the job
+    if loaded is not None:
+        return copy.deepcopy(loaded)
     version = job.versions.using(DB).order_by("-number").first()
     return copy.deepcopy(version.definition) if version else {}
 

@@ -255,7 +255,8 @@ class CredentialSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def get_used_by(self, credential: Credential) -> int:
         """How many connection methods use this credential."""
-        return credential.methods.count()
+        used_by = getattr(credential, "used_by", None)  # annotated by the view's queryset
+        return used_by if used_by is not None else credential.methods.count()
 
 
 class GroupSerializer(StrictFieldsMixin, serializers.ModelSerializer):

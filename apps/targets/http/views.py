@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -427,7 +428,7 @@ class CredentialViewSet(viewsets.ModelViewSet):
     permission_classes = (AdminOnly,)
 
     def get_queryset(self):
-        return Credential.objects.all()
+        return Credential.objects.annotate(used_by=Count("methods")).order_by("name")
 
     def perform_create(self, serializer):
         try:
