@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,7 +82,9 @@ class JobViewSet(viewsets.ModelViewSet):
         data = request.data
         if partial:
             if not isinstance(data, dict):
-                return self._bad("Send an object with the fields to change.")
+                raise ValidationError(
+                    {"non_field_errors": ["Send an object with the fields to change."]}
+                )
             data = {**services.current_definition(job), **data}
         job, _ = services.job_update(
             job=job, data=data, actor=actor_for_request(request), message=_message(request)
@@ -90,11 +93,6 @@ class JobViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Job) -> None:
         services.job_delete(job=instance, actor=actor_for_request(self.request))
-
-    def _bad(self, message: str) -> Response:
-        from opsconductor.api.errors import error_body
-
-        return Response(error_body(400, message), status=status.HTTP_400_BAD_REQUEST)
 
     @extend_schema(responses=s.JobVersionSerializer(many=True), summary="Versions, newest first")
     @action(detail=True, methods=["get"])

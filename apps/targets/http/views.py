@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -161,10 +161,7 @@ class TargetViewSet(viewsets.ModelViewSet):
     def check_results(self, request: Request, batch_id: str) -> Response:
         checks = selectors.health_batch(batch_id=batch_id)
         if not checks.exists():
-            return Response(
-                {"error": {"code": "not_found", "message": "No such batch."}},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound("No such batch.")
         page = self.paginate_queryset(checks)
         return self.get_paginated_response(s.HealthCheckSerializer(page, many=True).data)
 
