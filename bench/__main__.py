@@ -1,4 +1,11 @@
-"""`python -m bench [name ...]`: run the benchmarks (all by default)."""
+"""`python -m bench [name ...]`: run the benchmarks (all by default).
+
+`python -m bench execution [--targets N] ...`: OpsConductor end to end vs ansible-core, cold
+and warm, on N local sshd targets (bench/execution.py).
+
+`python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
+and warm (bench/ansible_side.py), run by hand; not part of the default set.
+"""
 
 from __future__ import annotations
 
@@ -10,5 +17,15 @@ BENCHMARKS = {"outbox": outbox.main, "health": health.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)
+    if names[0] == "execution":
+        from bench import execution
+
+        execution.main(names[1:])
+        sys.exit(0)
+    if names[0] == "ansible":
+        from bench import ansible_side
+
+        ansible_side.main(names[1:])
+        sys.exit(0)
     for name in names:
         BENCHMARKS[name]()

@@ -259,6 +259,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "apps.execution.models.RunStatus",
+        "RunTargetStatusEnum": "apps.execution.models.TargetStatus",
+    },
     # The Swagger UI assets are served from this server (no CDN), for networks without internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -345,6 +349,11 @@ CELERY_TASK_ROUTES = ["opsconductor.tasks_routing.route_task"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# After a broker reconnect Celery lowers the prefetch count and restores it from the thread
+# that acknowledges a task; with the threads pool that thread then talks on the consumer's AMQP
+# connection at the same time as the event loop and hangs the worker for good (seen in
+# tests/reliability: a RabbitMQ restart during a run). Keep the prefetch count as it is.
+CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3540)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -359,6 +368,10 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox-sweep": {
         "task": "opsconductor.events.tasks.sweep_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=15.0),
+    },
+    "execution-reap": {
+        "task": "apps.execution.tasks.reap_runs",
+        "schedule": env.float("EXECUTION_REAP_SECONDS", default=10.0),
     },
 }
 CELERY_TASK_ALWAYS_EAGER = False
@@ -418,3 +431,25 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+
+# --- Execution (docs/execution.md) ---------------------------------------------------------
+# Output kept per target of a run; beyond it a truncation marker, the rest is counted only.
+EXECUTION_OUTPUT_LIMIT_BYTES = env.int("EXECUTION_OUTPUT_LIMIT_BYTES", default=10 * 1024 * 1024)
+# Output waits at most this long in a worker before it is stored (and streamed).
+EXECUTION_OUTPUT_FLUSH_SECONDS = env.float("EXECUTION_OUTPUT_FLUSH_SECONDS", default=0.25)
+EXECUTION_CONNECT_TIMEOUT_SECONDS = env.float("EXECUTION_CONNECT_TIMEOUT_SECONDS", default=10.0)
+# How often a worker checks whether the runs it works on were canceled.
+EXECUTION_CANCEL_POLL_SECONDS = env.float("EXECUTION_CANCEL_POLL_SECONDS", default=1.0)
+EXECUTION_HEARTBEAT_SECONDS = env.float("EXECUTION_HEARTBEAT_SECONDS", default=5.0)
+# A running target whose worker has been silent this long is lost (or requeued).
+EXECUTION_LOST_AFTER_SECONDS = env.float("EXECUTION_LOST_AFTER_SECONDS", default=30.0)
+EXECUTION_REAP_SECONDS = env.float("EXECUTION_REAP_SECONDS", default=10.0)
+# Whether execution workers run the reaper themselves (besides the beat task).
+EXECUTION_WORKER_REAPS = env.bool("EXECUTION_WORKER_REAPS", default=True)
+# A queued target no worker has taken for this long has its unit of work sent again.
+EXECUTION_REQUEUE_AFTER_SECONDS = env.float("EXECUTION_REQUEUE_AFTER_SECONDS", default=120.0)
+EXECUTION_POOL_IDLE_SECONDS = env.float("EXECUTION_POOL_IDLE_SECONDS", default=300.0)
+EXECUTION_POOL_MAX_PER_TARGET = env.int("EXECUTION_POOL_MAX_PER_TARGET", default=4)
+# The live stream polls the run's log this often.
+EXECUTION_STREAM_POLL_SECONDS = env.float("EXECUTION_STREAM_POLL_SECONDS", default=0.25)

@@ -28,3 +28,6 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tests that need an event delivered run a real worker; elsewhere nothing leaves the process.
 CELERY_TASK_ALWAYS_EAGER = False
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.sealing_testapp"]  # noqa: F405
+# The in-process test worker does not reap between tests (tests call the reaper themselves;
+# the reliability tests run real worker processes that do).
+EXECUTION_WORKER_REAPS = env.bool("EXECUTION_WORKER_REAPS", default=False)  # noqa: F405

@@ -8,12 +8,16 @@ HTTP Basic authentication, optionally NTLM (``Negotiate``) with the MS-WSMV mess
 pywinrm applies over plain HTTP, and optionally TLS with a generated self-signed certificate.
 
 It does not run anything: a small, fixed set of commands is answered deterministically
-(``hostname``, ``whoami``, ``echo``, ``exit N``, ``powershell -encodedcommand`` with a few
-statements such as ``$env:COMPUTERNAME``), everything else goes to a configurable handler or fails
-the way ``cmd.exe`` does. See ``docs/winrm-testing.md`` for what this proves and what it does not.
+(``hostname``, ``whoami``, ``echo``, ``exit N``, ``set NAME`` after ``set "NAME=value"&&``
+prefixes, ``powershell -encodedcommand`` with a few statements such as ``$env:COMPUTERNAME``,
+``$env:NAME = '...'`` and ``Start-Sleep``), everything else goes to a configurable handler or
+fails the way ``cmd.exe`` does. A handler's result may stream: parts of its output appear over
+time while the command runs. See ``docs/winrm-testing.md`` for what this proves and what it does
+not.
 
 Every HTTP request is recorded (``server.requests``) so tests can assert what happened: which
-WS-Management actions ran, which commands, whether credentials were sent and accepted.
+WS-Management actions ran, which commands, whether credentials were sent and accepted, which
+running commands were terminated by a Signal (``terminated_commands()``).
 """
 
 from __future__ import annotations
@@ -82,13 +86,22 @@ class CommandResult:
 
     ``duration``: seconds the command keeps running before it is Done; Receive requests in the
     meantime wait up to their OperationTimeout and then answer Windows' timeout fault, which
-    pywinrm retries.
+    pywinrm retries. ``stdout``/``stderr`` are delivered when that time is up, just before Done.
+    ``parts``: output that appears while the command runs, as ``(seconds after the start,
+    "stdout" | "stderr", bytes)``; a Receive answers as soon as a part is due, with the command
+    still Running, so a client sees it before the command ends. The command is Done at
+    ``duration`` or at its last part, whichever is later.
     """
 
     stdout: bytes = b""
     stderr: bytes = b""
     exit_code: int = 0
     duration: float = 0.0
+    parts: tuple[tuple[float, str, bytes], ...] = ()
+
+    @property
+    def ends_after(self) -> float:
+        return max([self.duration, *(at for at, _, _ in self.parts)])
 
 
 CommandHandler = Callable[[str], "CommandResult | None"]
@@ -110,6 +123,7 @@ class LoggedRequest:
     command_id: str | None = None
     command_line: str | None = None  # for Command
     fault: str | None = None  # subcode of the SOAP fault answered, if any
+    signal: str | None = None  # for Signal: the code's last segment ("terminate", "ctrl_c")
 
 
 @dataclass
@@ -119,6 +133,8 @@ class _Command:
     result: CommandResult
     started: float
     output_sent: bool = False
+    parts_sent: int = 0
+    done_sent: bool = False
     stdin: bytes = b""
 
 
@@ -154,14 +170,24 @@ def _cmd_not_found(name: str) -> CommandResult:
 
 
 def _clixml_error(message: str) -> bytes:
-    """PowerShell's serialized error stream, as ``powershell -encodedcommand`` writes it."""
-    text = escape(message).replace("\n", "_x000A_").replace("\r", "_x000D_")
+    """PowerShell's serialized error stream, as ``powershell -encodedcommand`` writes it: the
+    ``#< CLIXML`` line, then one ``Objs`` document with the progress record PowerShell emits
+    while it loads modules (noise) and one ``S="Error"`` string per line of the message."""
+    lines = "".join(
+        f'<S S="Error">{_clixml_escape(line)}_x000D__x000A_</S>' for line in message.split("\n")
+    )
     return (
         b"#< CLIXML\r\n"
         b'<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
-        + f'<S S="Error">{text}_x000D__x000A_</S>'.encode()
-        + b"</Objs>"
+        b'<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject'
+        b'</T><T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record">'
+        b"<AV>Preparing modules for first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC>"
+        b"<T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>" + lines.encode() + b"</Objs>"
     )
+
+
+def _clixml_escape(text: str) -> str:
+    return escape(text).replace("\r", "_x000D_").replace("\t", "_x0009_")
 
 
 class WinRMTestServer:
@@ -170,8 +196,8 @@ class WinRMTestServer:
     ``auth``: the authentication schemes accepted, any of ``"basic"`` and ``"ntlm"`` (NTLM is
     offered as ``Negotiate``, as Windows does, and then requires message encryption over HTTP).
     ``tls``: serve HTTPS with a freshly generated self-signed certificate (``ca_cert_path``).
-    ``command_handler``: consulted first for every command line; return ``None`` to fall back to
-    the built-in commands.
+    ``command_handler``: consulted first for every command line (as sent, including any
+    ``set "NAME=value"&&`` prefixes); return ``None`` to fall back to the built-in commands.
     ``delay``: seconds to wait before answering each request (all of them, or only those whose
     action is in ``delay_actions``) — a slow or hung WinRM service for timeout tests.
     """
@@ -205,6 +231,7 @@ class WinRMTestServer:
         self.tls_handshake_failures = 0
         self._requests: list[LoggedRequest] = []
         self._shells: dict[str, _Shell] = {}
+        self._terminated: list[str] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -285,9 +312,16 @@ class WinRMTestServer:
         with self._lock:
             return list(self._shells)
 
+    def terminated_commands(self) -> list[str]:
+        """Command lines that got a terminate Signal while they were still running (a Signal
+        after Done, as pywinrm sends to clean up, is not a termination)."""
+        with self._lock:
+            return list(self._terminated)
+
     def clear_log(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._terminated.clear()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -477,7 +511,9 @@ class WinRMTestServer:
         arguments = [a.text or "" for a in line_el.findall("rsp:Arguments", NS)]
         command_line = " ".join([command.strip(), *arguments]).strip()
         info["command_line"] = command_line
-        result = self._execute(command_line)
+        with self._lock:
+            environment = dict(shell.environment)
+        result = self._execute(command_line, environment)
         entry = _Command(id=_new_id(), line=command_line, result=result, started=time.monotonic())
         with self._lock:
             shell.commands[entry.id] = entry
@@ -493,11 +529,18 @@ class WinRMTestServer:
         info["command_id"] = command_id
         with self._lock:
             command = self._command(self._shell(shell_id, owner), command_id)
-        remaining = command.started + command.result.duration - time.monotonic()
-        if remaining > 0:
-            wait = min(remaining, operation_timeout if operation_timeout is not None else 60.0)
-            self._wait(wait)
-            if command.started + command.result.duration - time.monotonic() > 0:
+        result, cid = command.result, command.id
+        parts = sorted(result.parts, key=lambda part: part[0])
+        ends_at = command.started + result.ends_after
+        limit = time.monotonic() + (operation_timeout if operation_timeout is not None else 60.0)
+        while True:
+            now = time.monotonic()
+            due = [p for p in parts[command.parts_sent :] if command.started + p[0] <= now]
+            if due or now >= ends_at:
+                break
+            pending = [command.started + p[0] for p in parts[command.parts_sent :]]
+            wake = min([*pending, ends_at, limit])
+            if now >= limit or self._stopping.is_set():
                 raise _Fault(
                     code="s:Receiver",
                     subcode="w:TimedOut",
@@ -505,28 +548,35 @@ class WinRMTestServer:
                     "time specified in OperationTimeout.",
                     wsman_code=FAULT_OPERATION_TIMEOUT,
                 )
-        result, cid = command.result, command.id
-        parts = []
-        if not command.output_sent and (result.stdout or result.stderr):
+            self._wait(wake - now)
+
+        def stream_element(name: str, data: bytes) -> str:
+            encoded = base64.b64encode(data).decode("ascii")
+            return f'<rsp:Stream Name="{name}" CommandId="{cid}">{encoded}</rsp:Stream>'
+
+        elements = []
+        if due:
+            # Output produced while the command runs: sent at once, the command still Running.
+            command.parts_sent += len(due)
+            elements += [stream_element(name, data) for _, name, data in due if data]
+            elements.append(f'<rsp:CommandState CommandId="{cid}" State="{STATE_RUNNING}"/>')
+        elif not command.output_sent and (result.stdout or result.stderr):
             # Deliver output first, with the command still Running: the client must poll again.
             command.output_sent = True
             for name, data in (("stdout", result.stdout), ("stderr", result.stderr)):
                 if data:
-                    encoded = base64.b64encode(data).decode("ascii")
-                    parts.append(
-                        f'<rsp:Stream Name="{name}" CommandId="{cid}">{encoded}</rsp:Stream>'
-                    )
-            parts.append(f'<rsp:CommandState CommandId="{cid}" State="{STATE_RUNNING}"/>')
+                    elements.append(stream_element(name, data))
+            elements.append(f'<rsp:CommandState CommandId="{cid}" State="{STATE_RUNNING}"/>')
         else:
-            command.output_sent = True
-            parts.append(f'<rsp:Stream Name="stdout" CommandId="{cid}" End="true"></rsp:Stream>')
-            parts.append(f'<rsp:Stream Name="stderr" CommandId="{cid}" End="true"></rsp:Stream>')
-            parts.append(
+            command.output_sent = command.done_sent = True
+            elements.append(f'<rsp:Stream Name="stdout" CommandId="{cid}" End="true"></rsp:Stream>')
+            elements.append(f'<rsp:Stream Name="stderr" CommandId="{cid}" End="true"></rsp:Stream>')
+            elements.append(
                 f'<rsp:CommandState CommandId="{cid}" State="{STATE_DONE}">'
                 f"<rsp:ExitCode>{result.exit_code}</rsp:ExitCode></rsp:CommandState>"
             )
         return SHELL_NS + "/ReceiveResponse", (
-            "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>"
+            "<rsp:ReceiveResponse>" + "".join(elements) + "</rsp:ReceiveResponse>"
         )
 
     def _do_send(self, *, body, shell_id, owner, info, **_):
@@ -544,11 +594,14 @@ class WinRMTestServer:
         command_id = signal.get("CommandId") if signal is not None else None
         code = signal.findtext("rsp:Code", default="", namespaces=NS) if signal is not None else ""
         info["command_id"] = command_id
+        info["signal"] = code.rsplit("/", 1)[-1] or None
         with self._lock:
             shell = self._shell(shell_id, owner)
-            self._command(shell, command_id)
+            command = self._command(shell, command_id)
             if code == SIGNAL_TERMINATE:
                 shell.commands.pop(command_id, None)
+                if not command.done_sent:
+                    self._terminated.append(command.line)
         return SHELL_NS + "/SignalResponse", "<rsp:SignalResponse/>"
 
     def _do_delete(self, *, shell_id, owner, **_):
@@ -559,19 +612,36 @@ class WinRMTestServer:
 
     # -- the fake "host" -----------------------------------------------------------------------
 
-    def _execute(self, command_line: str) -> CommandResult:
+    def _execute(
+        self, command_line: str, environment: dict[str, str] | None = None
+    ) -> CommandResult:
         if self.command_handler is not None:
             result = self.command_handler(command_line)
             if result is not None:
                 return result
+        env: dict[str, str] = {}
+        for name, value in {
+            "COMPUTERNAME": self.computer_name,
+            "USERNAME": self.username,
+            **(environment or {}),
+        }.items():
+            _setenv(env, name, value)
+        return self._cmd(command_line, env)
+
+    def _cmd(self, command_line: str, env: dict[str, str]) -> CommandResult:
+        # `set "NAME=value"&& rest`: the variable is set for what runs after it (no %NAME%
+        # expansion here; cmd.exe would expand those when it reads the line, before the set)
+        while match := _SET_PREFIX.match(command_line):
+            _setenv(env, match.group(1), match.group(2))
+            command_line = match.group(3)
         words = command_line.split(maxsplit=1)
         if not words:
             return CommandResult()
         program, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
         if program in ("powershell", "powershell.exe"):
-            return self._powershell(rest)
+            return self._powershell(rest, env)
         if program in ("cmd", "cmd.exe") and rest.lower().startswith("/c "):
-            return self._execute(rest[3:])
+            return self._cmd(rest[3:], env)
         if program in ("hostname", "hostname.exe") and not rest:
             return CommandResult(stdout=f"{self.computer_name}\r\n".encode())
         if program in ("whoami", "whoami.exe") and not rest:
@@ -579,6 +649,16 @@ class WinRMTestServer:
             return CommandResult(stdout=f"{who}\r\n".encode())
         if program == "echo":
             return CommandResult(stdout=f"{rest}\r\n".encode())
+        if program == "set" and rest.strip():
+            # `set NAME` lists the variables whose names start with NAME, as cmd.exe does
+            prefix = rest.strip().lower()
+            found = [f"{n}={v}\r\n" for n, v in sorted(env.items()) if n.lower().startswith(prefix)]
+            if not found:
+                return CommandResult(
+                    stderr=f"Environment variable {rest.strip()} not defined\r\n".encode(),
+                    exit_code=1,
+                )
+            return CommandResult(stdout="".join(found).encode())
         if program == "exit":
             try:
                 return CommandResult(exit_code=int(rest or "0"))
@@ -586,8 +666,12 @@ class WinRMTestServer:
                 return CommandResult(exit_code=0)
         return _cmd_not_found(words[0])
 
-    def _powershell(self, arguments: str) -> CommandResult:
-        match = re.match(r"(?i)-(?:encodedcommand|enc|e|ec)\s+(\S+)\s*$", arguments)
+    def _powershell(self, arguments: str, env: dict[str, str]) -> CommandResult:
+        match = re.match(
+            r"(?i)(?:-(?:noprofile|nop|noninteractive|noni|nologo)\s+)*"
+            r"-(?:encodedcommand|enc|e|ec)\s+(\S+)\s*$",
+            arguments,
+        )
         if not match:
             return CommandResult(
                 stderr=b"This test server runs PowerShell only through -EncodedCommand.\r\n",
@@ -601,38 +685,58 @@ class WinRMTestServer:
                 b"-EncodedCommand is not properly encoded.\r\n",
                 exit_code=1,
             )
-        return self._run_script(script)
+        return self._run_script(script, dict(env))
 
-    def _run_script(self, script: str) -> CommandResult:
-        """A very small PowerShell: one statement per line or ``;``, a fixed vocabulary."""
-        env = {"COMPUTERNAME": self.computer_name, "USERNAME": self.username}
-        out: list[str] = []
+    def _run_script(self, script: str, env: dict[str, str]) -> CommandResult:
+        """A very small PowerShell: one statement per line or ``;`` (outside quotes), a fixed
+        vocabulary. Output appears at the time its statement runs (after the ``Start-Sleep``s
+        before it), so a script that sleeps between writes streams; the error stream comes as
+        CLIXML at the end."""
+        parts: list[tuple[float, str, bytes]] = []
         errors: list[str] = []
-        duration = 0.0
+        now = 0.0
         exit_code: int | None = None
-        for raw in re.split(r"[;\r\n]+", script):
-            statement = raw.strip()
-            if not statement or statement.startswith("#"):
+
+        def write(text: str) -> None:
+            line = f"{text}\r\n".encode()
+            if parts and parts[-1][0] == now:
+                parts[-1] = (now, "stdout", parts[-1][2] + line)
+            else:
+                parts.append((now, "stdout", line))
+
+        for statement in _ps_statements(script):
+            if statement.startswith("#"):
                 continue
             lowered = statement.lower()
-            env_match = re.fullmatch(r"\$env:(\w+)", statement, flags=re.IGNORECASE)
-            if env_match:
-                value = env.get(env_match.group(1).upper())
-                if value is not None:
-                    out.append(value)
+            assign = re.fullmatch(r"(?is)\$env:(\w+)\s*=\s*(.+)", statement)
+            if assign:
+                value = _ps_value(assign.group(2), env)
+                if value is None:
+                    errors.append(f"cannot evaluate {assign.group(2)!r} in this test server")
+                else:
+                    _setenv(env, assign.group(1), value)
+                continue
+            if re.fullmatch(r"(?i)\$env:\w+", statement):
+                value = _ps_value(statement, env)
+                if value:
+                    write(value)
                 continue
             if lowered in ("hostname", "[environment]::machinename"):
-                out.append(self.computer_name)
+                write(self.computer_name)
                 continue
             if lowered.startswith(("write-output ", "write-host ", "echo ")):
-                out.append(_unquote(statement.split(maxsplit=1)[1]))
+                argument = statement.split(maxsplit=1)[1]
+                value = _ps_value(argument, env)
+                write(value if value is not None else _unquote(argument))
                 continue
             if lowered.startswith("write-error "):
-                errors.append(_unquote(statement.split(maxsplit=1)[1]))
+                argument = statement.split(maxsplit=1)[1]
+                value = _ps_value(argument, env)
+                errors.append(value if value is not None else _unquote(argument))
                 continue
             sleep_match = re.fullmatch(r"start-sleep\s+(?:-s(?:econds)?\s+)?([\d.]+)", lowered)
             if sleep_match:
-                duration += float(sleep_match.group(1))
+                now += float(sleep_match.group(1))
                 continue
             exit_match = re.fullmatch(r"exit(?:\s+(-?\d+))?", lowered)
             if exit_match:
@@ -643,11 +747,83 @@ class WinRMTestServer:
                 f"{name} : The term '{name}' is not recognized as the name of a cmdlet, "
                 "function, script file, or operable program."
             )
-        stdout = "".join(f"{line}\r\n" for line in out).encode()
         stderr = _clixml_error("\n".join(errors)) if errors else b""
         if exit_code is None:
             exit_code = 1 if errors else 0
-        return CommandResult(stdout=stdout, stderr=stderr, exit_code=exit_code, duration=duration)
+        return CommandResult(stderr=stderr, exit_code=exit_code, duration=now, parts=tuple(parts))
+
+
+_SET_PREFIX = re.compile(r'(?is)set "([^"=]+)=([^"]*)"&&\s*(.*)\Z')
+# PowerShell treats all of these as single quotes (and a doubled one as a literal quote).
+_PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def _setenv(env: dict[str, str], name: str, value: str) -> None:
+    """Windows' environment names are case-insensitive."""
+    for existing in [n for n in env if n.lower() == name.lower()]:
+        del env[existing]
+    env[name] = value
+
+
+def _ps_statements(script: str) -> list[str]:
+    """Split on ``;`` and line ends that are outside single- or double-quoted strings."""
+    statements: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(script):
+        char = script[index]
+        if quote is not None:
+            current.append(char)
+            closes = char in _PS_SINGLE_QUOTES if quote == "'" else char == '"'
+            if closes:
+                following = script[index + 1 : index + 2]
+                doubled = following in _PS_SINGLE_QUOTES if quote == "'" else following == '"'
+                if following and doubled:
+                    current.append(following)
+                    index += 1
+                else:
+                    quote = None
+        elif char in _PS_SINGLE_QUOTES:
+            quote = "'"
+            current.append(char)
+        elif char == '"':
+            quote = '"'
+            current.append(char)
+        elif char in ";\r\n":
+            statements.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    statements.append("".join(current).strip())
+    return [s for s in statements if s]
+
+
+def _ps_value(text: str, env: dict[str, str]) -> str | None:
+    """The value of a single-quoted literal or of ``$env:NAME`` (``""`` when unset); ``None``
+    for anything else."""
+    text = text.strip()
+    env_ref = re.fullmatch(r"(?i)\$env:(\w+)", text)
+    if env_ref:
+        name = env_ref.group(1).lower()
+        return next((v for n, v in env.items() if n.lower() == name), "")
+    if len(text) >= 2 and text[0] in _PS_SINGLE_QUOTES and text[-1] in _PS_SINGLE_QUOTES:
+        inner = text[1:-1]
+        value: list[str] = []
+        index = 0
+        while index < len(inner):
+            char = inner[index]
+            if char in _PS_SINGLE_QUOTES:
+                if inner[index + 1 : index + 2] and inner[index + 1] in _PS_SINGLE_QUOTES:
+                    value.append(inner[index + 1])
+                    index += 2
+                    continue
+                return None  # a lone quote inside: not one literal
+            value.append(char)
+            index += 1
+        return "".join(value)
+    return None
 
 
 def _unquote(text: str) -> str:
@@ -843,6 +1019,7 @@ class _Handler(BaseHTTPRequestHandler):
                 command_id=info.get("command_id"),
                 command_line=info.get("command_line"),
                 fault=info.get("fault"),
+                signal=info.get("signal"),
                 encrypted=info.get("encrypted", False),
                 **entry,
             )

@@ -69,3 +69,39 @@ def secret_values(snapshot: JobSnapshot, values: dict[str, Any]) -> list[str]:
     """The values of the snapshot's secret parameters, to mask in any output."""
     secret_names = {p["name"] for p in snapshot.definition["parameters"] if p["type"] == "secret"}
     return [str(values[name]) for name in secret_names if values.get(name)]
+
+
+MASK = "********"
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    """``text`` with every occurrence of each secret (also in the quoted forms a rendered
+    command gives it) replaced by ``MASK``; overlapping occurrences become one mask."""
+    from apps.jobs.parameters import mask as mask_text
+
+    return mask_text(text, secrets, MASK)
+
+
+def secret_forms(secrets: list[str]) -> set[str]:
+    """Every form ``mask`` looks for: each secret raw and as quoted in a rendered command."""
+    from apps.jobs.parameters import _quoted_forms
+
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= _quoted_forms(secret)
+    return forms
+
+
+def run_policy(snapshot: JobSnapshot, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The snapshot's run policy with ``overrides`` (a subset of its fields) applied and
+    checked. Raises ``rest_framework.exceptions.ValidationError`` keyed by policy field."""
+    from rest_framework import serializers
+
+    from apps.jobs.definition import PolicySerializer
+
+    if overrides is not None and not isinstance(overrides, dict):
+        raise serializers.ValidationError({"policy": ["Expected an object."]})
+    serializer = PolicySerializer(data={**snapshot.definition["policy"], **(overrides or {})})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

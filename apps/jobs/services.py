@@ -285,6 +285,14 @@ def job_clone(*, job: Job, name: str, actor: Actor) -> Job:
 
 
 def job_delete(*, job: Job, actor: Actor) -> None:
+    """Delete a job that never ran. A job with runs is archived instead: its runs keep their
+    snapshot, but the history of who defined what would lose its subject."""
+    from apps.execution.interface import job_has_runs
+
+    if job_has_runs(job.pk):
+        raise Conflict(
+            "This job has runs; archive it instead (POST .../archive/) to keep their history."
+        )
     with transaction.atomic(using=DB):
         payload = _event(job, None, versions=job.latest_version)
         Job.objects.using(DB).filter(pk=job.pk).delete()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from apps.targets.connection import (
     ConnectionParams,
@@ -34,6 +35,9 @@ from apps.targets.ssh_connect import (
     scrub,
     server_key,
 )
+
+if TYPE_CHECKING:
+    from winrm.protocol import Protocol
 
 __all__ = [
     "ConnectionParams",
@@ -63,6 +67,8 @@ __all__ = [
     "server_key",
     "target_summaries",
     "validate_selector",
+    "winrm_endpoint",
+    "winrm_protocol",
 ]
 
 
@@ -157,3 +163,38 @@ def report_connection_outcome(*, target_id: uuid.UUID, status: str, message: str
     from apps.targets.services import health
 
     health.target_record_outcome(target_id=target_id, status=status, message=message)
+
+
+def winrm_endpoint(params: ConnectionParams) -> str:
+    """The WS-Management URL of a WinRM method, ``<scheme>://<host>:<port>/wsman`` (an IPv6
+    host in brackets), exactly as the health probe builds it."""
+    from apps.targets.probes.winrm import endpoint_for
+
+    return endpoint_for(params)
+
+
+def winrm_protocol(params: ConnectionParams, *, read_timeout: int) -> Protocol:
+    """A pywinrm ``Protocol`` for a WinRM method, built by the health probe's rules: the
+    method's transport (``basic``, ``ntlm``, ...) and scheme, certificate validation on or off,
+    a private CA from ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` when set (else the bundle of
+    ``requests``), never a proxy from the environment. ``read_timeout`` (whole seconds, >= 2)
+    is the HTTP timeout, the WS-Management OperationTimeout one second less; both are plain
+    attributes the caller may change per request.
+
+    Nothing is sent until the first request. The protocol holds the password in memory: use it
+    in the worker that connects and never log or pickle it. Raises ``ValueError`` for an
+    unsupported scheme or transport or a missing username/password."""
+    from apps.targets.probes.winrm import SCHEMES, TRANSPORTS, _protocol, endpoint_for
+
+    if params.winrm_scheme not in SCHEMES:
+        raise ValueError(f"unsupported WinRM scheme {params.winrm_scheme!r} ({', '.join(SCHEMES)})")
+    if params.winrm_transport not in TRANSPORTS:
+        raise ValueError(
+            f"unsupported WinRM transport {params.winrm_transport!r} ({', '.join(TRANSPORTS)})"
+        )
+    password = params.password.reveal()
+    if not params.username or not password:
+        raise ValueError(
+            f"no username/password is set for the WinRM method of {params.target_name}"
+        )
+    return _protocol(params, endpoint_for(params), password, read_timeout)

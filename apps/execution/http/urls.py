@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
+
+from apps.execution.http.views import RunViewSet
 
 app_name = "execution"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("runs", RunViewSet, basename="run")
+
+urlpatterns = router.urls

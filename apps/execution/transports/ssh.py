@@ -20,17 +20,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import select
 import shlex
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import paramiko
 
+# Shared with the WinRM transport; imported here, so ``from ...ssh import CommandResult`` etc.
+# keep working.
+from apps.execution.transports.base import (
+    STDERR,
+    STDOUT,
+    AuthFailed,
+    CommandResult,
+    ConnectionLost,
+    OutputCallback,
+    TransportError,
+    Unreachable,
+    check_env_name,
+)
 from apps.targets.interface import (
     ConnectionParams,
     Deadline,
@@ -51,10 +62,6 @@ from apps.targets.interface import (
 
 logger = logging.getLogger(__name__)
 
-STDOUT = "stdout"
-STDERR = "stderr"
-OutputCallback = Callable[[str, bytes], None]
-
 KEEPALIVE_SECONDS = 15
 _READ_SIZE = 32768
 _POLL_SECONDS = 0.1
@@ -62,29 +69,12 @@ _KILL_GRACE_SECONDS = 2.0
 _PID_GRACE_SECONDS = 2.0  # how long a cancel waits for the wrapper's pid line to arrive
 _PID_MARKER = b"__OC_PID__:"
 _MARKER_SEARCH_BYTES = 65536  # login-shell noise tolerated before the marker line
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INTERPRETERS = {
     "sh": "sh -s",
     "bash": "bash -s",
     "python3": "python3 -",
     "python": "python3 -",
 }
-
-
-class TransportError(Exception):
-    """Base of every failure raised by a transport; ``str()`` is a message a user can act on."""
-
-
-class Unreachable(TransportError):
-    """DNS, TCP or the SSH handshake failed (or did not finish within the connect timeout)."""
-
-
-class AuthFailed(TransportError):
-    """The host did not accept the credential (or there is no usable credential)."""
-
-
-class ConnectionLost(TransportError):
-    """An established session broke (host gone, sshd killed, network cut)."""
 
 
 @dataclass(frozen=True)
@@ -105,14 +95,6 @@ class HostKeyRefused(TransportError):
         self.message = message
         self.verdict = verdict
         self.host_key = host_key
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    exit_code: int | None  # None when timed out, canceled or killed by a signal
-    timed_out: bool
-    canceled: bool
-    duration_ms: int
 
 
 def open_ssh_session(
@@ -166,13 +148,15 @@ def open_ssh_session(
         raise
 
 
-def _wrap(inner: str, env: dict[str, str] | None) -> str:
-    """The command line sent to the login shell: report our pid, set env, exec ``inner``."""
+def _wrap(inner: str, env: dict[str, str] | None, workdir: str = "") -> str:
+    """The command line sent to the login shell: report our pid, set env, change to
+    ``workdir`` (failing the command if it cannot), exec ``inner``."""
     parts = [f"printf '{_PID_MARKER.decode()}%s\\n' \"$$\""]
     for name, value in (env or {}).items():
-        if not _ENV_NAME.match(name):
-            raise ValueError(f"invalid environment variable name: {name!r}")
+        check_env_name(name)
         parts.append(f"export {name}={shlex.quote(str(value))}")
+    if workdir:
+        parts.append(f"cd -- {shlex.quote(workdir)} || exit 1")
     parts.append(f"exec {inner}")
     return "; ".join(parts)
 
@@ -264,6 +248,7 @@ class SshSession:
         *,
         timeout: float,
         env: dict[str, str] | None = None,
+        workdir: str = "",
         on_output: OutputCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> CommandResult:
@@ -274,7 +259,7 @@ class SshSession:
         On ``timeout`` seconds or ``cancel`` being set the remote process group is killed and
         the channel closed. Raises ``ConnectionLost`` when the session breaks."""
         return self._run(
-            _wrap(f"sh -c {shlex.quote(command)}", env), None, timeout, on_output, cancel
+            _wrap(f"sh -c {shlex.quote(command)}", env, workdir), None, timeout, on_output, cancel
         )
 
     def run_script(
@@ -284,6 +269,7 @@ class SshSession:
         *,
         timeout: float,
         env: dict[str, str] | None = None,
+        workdir: str = "",
         on_output: OutputCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> CommandResult:
@@ -293,7 +279,7 @@ class SshSession:
         inner = INTERPRETERS.get(interpreter)
         if inner is None:
             raise ValueError(f"unsupported interpreter {interpreter!r} ({', '.join(INTERPRETERS)})")
-        return self._run(_wrap(inner, env), body.encode(), timeout, on_output, cancel)
+        return self._run(_wrap(inner, env, workdir), body.encode(), timeout, on_output, cancel)
 
     def _open_channel(self) -> paramiko.Channel:
         try:

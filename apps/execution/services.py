@@ -1,0 +1,715 @@
+"""Writes of the execution context: create, advance, cancel, retry and reap runs.
+
+``run_advance`` is the one place that moves a run forward: it starts a pending run (or says
+why it waits), applies the failure threshold, the run timeout and rolling batches, hands
+pending targets to workers up to the parallelism limit, and derives the run's final state from
+its targets. Everything else (the API, workers finishing a target, the reaper) calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connections, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from apps.execution.models import (
+    TARGET_ACTIVE,
+    TARGET_FAILURES,
+    Run,
+    RunEvent,
+    RunStatus,
+    RunStep,
+    RunTarget,
+    StepStatus,
+    TargetStatus,
+    Trigger,
+)
+from apps.jobs.interface import MASK, JobSnapshot, job_snapshot, resolve_parameters, run_policy
+from apps.targets.interface import SelectorError, resolve_selector, target_summaries
+from opsconductor.events import SYSTEM, Actor, publish
+from opsconductor.sealing import seal
+
+DB = "execution"
+logger = logging.getLogger(__name__)
+
+STOP_CANCEL = "cancel"
+STOP_TIMEOUT = "timeout"
+
+
+# -- the run's event log -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    kind: str
+    data: str
+    run_target_id: uuid.UUID | None = None
+    step_index: int | None = None
+    stream: str = ""
+
+
+def _claim_seq(run_id: uuid.UUID, count: int) -> int:
+    """Reserve ``count`` sequence numbers of the run's log; the last one. Locks the run's row
+    until the caller's transaction ends (so entries commit in ``seq`` order)."""
+    connection = connections[DB]
+    table = connection.ops.quote_name(Run._meta.db_table)
+    pk = Run._meta.pk.get_db_prep_value(run_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET event_seq = event_seq + %s WHERE id = %s RETURNING event_seq",  # noqa: S608
+            [count, pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Run.DoesNotExist(run_id)
+    return int(row[0])
+
+
+def log_append(run_id: uuid.UUID, entries: list[LogEntry]) -> None:
+    """Append ``entries`` to the run's log, in the caller's transaction on ``execution``."""
+    if not entries:
+        return
+    last = _claim_seq(run_id, len(entries))
+    first = last - len(entries) + 1
+    RunEvent.objects.using(DB).bulk_create(
+        RunEvent(
+            run_id=run_id,
+            seq=first + offset,
+            kind=entry.kind,
+            run_target_id=entry.run_target_id,
+            step_index=entry.step_index,
+            stream=entry.stream,
+            data=entry.data,
+        )
+        for offset, entry in enumerate(entries)
+    )
+
+
+def state_entry(**data: Any) -> LogEntry:
+    target = data.get("run_target_id")
+    return LogEntry(
+        kind=RunEvent.Kind.STATE,
+        data=json.dumps(data, default=str),
+        run_target_id=uuid.UUID(str(target)) if target else None,
+        step_index=data.get("step"),
+    )
+
+
+# -- creating runs -----------------------------------------------------------------------------
+
+
+def _snapshot_of(run: Run) -> JobSnapshot:
+    return JobSnapshot(
+        job_id=run.job_id,
+        name=run.job_name,
+        version=run.job_version,
+        definition=run.definition,
+        archived=False,
+    )
+
+
+def _masked_values(snapshot: JobSnapshot, values: dict[str, Any]) -> dict[str, Any]:
+    secret = {p["name"] for p in snapshot.definition["parameters"] if p["type"] == "secret"}
+    return {k: (MASK if k in secret and v not in (None, "") else v) for k, v in values.items()}
+
+
+def _batches(count: int, batch_size: int | None) -> list[int]:
+    if not batch_size:
+        return [0] * count
+    return [position // batch_size for position in range(count)]
+
+
+def run_create(
+    *,
+    job_id: uuid.UUID,
+    version: int | None = None,
+    parameters: dict[str, Any] | None = None,
+    selector: str | None = None,
+    policy: dict[str, Any] | None = None,
+    trigger: str = Trigger.MANUAL,
+    actor: Actor = SYSTEM,
+    requested_by_user_id: uuid.UUID | None = None,
+    schedule_id: uuid.UUID | None = None,
+) -> Run:
+    """Snapshot a job version with ``parameters`` on the targets ``selector`` picks (default:
+    the job's default selector) and start it. Raises ``ValidationError`` keyed by field."""
+    snapshot = job_snapshot(job_id, version)
+    if snapshot is None:
+        field = "version" if version and job_snapshot(job_id) else "job"
+        raise ValidationError({field: ["No such job or version."]})
+    if snapshot.archived:
+        raise ValidationError({"job": ["The job is archived; restore it to run it."]})
+    try:
+        values = resolve_parameters(snapshot, parameters or {})
+    except DjangoValidationError as exc:
+        raise ValidationError(
+            {f"parameters.{name}": messages for name, messages in exc.message_dict.items()}
+        ) from exc
+    effective_policy = _policy(snapshot, policy)
+    text = (selector if selector is not None else snapshot.definition["default_selector"]).strip()
+    if not text:
+        raise ValidationError(
+            {"selector": ["The job has no default selector: say which targets to run on."]}
+        )
+    try:
+        target_ids = resolve_selector(text)
+    except SelectorError as exc:
+        raise ValidationError({"selector": [str(exc)]}) from exc
+    return _create(
+        snapshot=snapshot,
+        values=values,
+        sealed=seal({"values": values}),
+        selector=text,
+        policy=effective_policy,
+        target_ids=target_ids,
+        trigger=trigger,
+        actor=actor,
+        requested_by_user_id=requested_by_user_id,
+        schedule_id=schedule_id,
+    )
+
+
+def _policy(snapshot: JobSnapshot, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return run_policy(snapshot, overrides)
+    except ValidationError as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
+        raise ValidationError(
+            {f"policy.{k}" if k != "policy" else k: v for k, v in detail.items()}
+        ) from exc
+
+
+def _create(
+    *,
+    snapshot: JobSnapshot,
+    values: dict[str, Any] | None,
+    sealed: str,
+    selector: str,
+    policy: dict[str, Any],
+    target_ids: list[uuid.UUID],
+    trigger: str,
+    actor: Actor,
+    requested_by_user_id: uuid.UUID | None,
+    schedule_id: uuid.UUID | None = None,
+    retry_of: Run | None = None,
+    masked_parameters: dict[str, Any] | None = None,
+) -> Run:
+    summaries = target_summaries(target_ids)
+    ordered = [summaries[t] for t in target_ids if t in summaries]
+    if not ordered:
+        raise ValidationError({"selector": ["Selects no active target."]})
+    batches = _batches(len(ordered), policy.get("batch_size"))
+    with transaction.atomic(using=DB):
+        run = Run.objects.using(DB).create(
+            job_id=snapshot.job_id,
+            job_name=snapshot.name,
+            job_version=snapshot.version,
+            definition=snapshot.definition,
+            parameters=masked_parameters
+            if masked_parameters is not None
+            else _masked_values(snapshot, values or {}),
+            sealed_parameters=sealed,
+            selector=selector,
+            policy=policy,
+            trigger=trigger,
+            requested_by=actor.as_dict(),
+            requested_by_user_id=requested_by_user_id,
+            schedule_id=schedule_id,
+            retry_of=retry_of,
+            target_count=len(ordered),
+            counts={TargetStatus.PENDING: len(ordered)},
+            pending_reason="waiting to be started",
+        )
+        RunTarget.objects.using(DB).bulk_create(
+            RunTarget(
+                run=run,
+                target_id=summary.id,
+                target_name=summary.name,
+                os_family=summary.os_family,
+                position=position,
+                batch=batches[position],
+                pending_reason="run not started",
+            )
+            for position, summary in enumerate(ordered)
+        )
+        log_append(run.id, [state_entry(type="run", status=run.status, targets=len(ordered))])
+        publish(
+            "execution.run.requested",
+            {
+                "run_id": str(run.id),
+                "job_id": str(run.job_id),
+                "job_name": run.job_name,
+                "job_version": run.job_version,
+                "trigger": trigger,
+                "selector": selector,
+                "targets": len(ordered),
+                "parameters": run.parameters,
+                "retry_of": str(retry_of.id) if retry_of else None,
+                "schedule_id": str(schedule_id) if schedule_id else None,
+            },
+            actor=actor,
+        )
+    run_advance_safely(run.id)
+    run.refresh_from_db(using=DB)
+    return run
+
+
+def run_retry(
+    *, run: Run, only: str = "failed", actor: Actor = SYSTEM, requested_by_user_id=None
+) -> Run:
+    """A new run of ``run``'s snapshot (same job version, values, selector and policy) on its
+    targets that did not succeed (``only="failed"``) or on all of them (``only="all"``)."""
+    if only not in ("failed", "all"):
+        raise ValidationError({"only": ['Must be "failed" or "all".']})
+    if not run.is_finished:
+        raise ValidationError({"run": ["The run is still going; retry it when it has ended."]})
+    rows = RunTarget.objects.using(DB).filter(run=run).order_by("position")
+    if only == "failed":
+        rows = rows.exclude(status=TargetStatus.SUCCEEDED)
+    target_ids = list(rows.values_list("target_id", flat=True))
+    if not target_ids:
+        raise ValidationError({"only": ["Every target of this run succeeded: nothing to retry."]})
+    return _create(
+        snapshot=_snapshot_of(run),
+        values=None,
+        sealed=run.sealed_parameters,
+        selector=run.selector,
+        policy=run.policy,
+        target_ids=target_ids,
+        trigger=Trigger.RETRY,
+        actor=actor,
+        requested_by_user_id=requested_by_user_id,
+        retry_of=run,
+        masked_parameters=run.parameters,
+    )
+
+
+# -- moving runs forward -----------------------------------------------------------------------
+
+
+def _counts(run: Run) -> dict[str, int]:
+    rows = RunTarget.objects.using(DB).filter(run=run).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def derive_run_status(counts: dict[str, int], stop: str) -> str:
+    """A finished run's status from its targets' (the only place this is decided)."""
+    if stop == STOP_TIMEOUT:
+        return RunStatus.TIMED_OUT
+    if stop == STOP_CANCEL:
+        return RunStatus.CANCELED
+    if any(counts.get(status) for status in TARGET_FAILURES):
+        return RunStatus.FAILED
+    if counts.get(TargetStatus.CANCELED):
+        return RunStatus.CANCELED
+    return RunStatus.SUCCEEDED
+
+
+def _stop_kind(run: Run) -> str:
+    if run.cancel_requested_at is None:
+        return ""
+    return STOP_TIMEOUT if (run.canceled_by or {}).get("kind") == "timeout" else STOP_CANCEL
+
+
+def _threshold_reached(policy: dict, counts: dict[str, int], total: int) -> bool:
+    failures = sum(counts.get(s, 0) for s in TARGET_FAILURES)
+    if not failures:
+        return False
+    limit = policy.get("failure_threshold")
+    if limit is not None and failures > limit:
+        return True
+    percent = policy.get("failure_threshold_percent")
+    return percent is not None and failures * 100 > percent * total
+
+
+def run_advance_safely(run_id: uuid.UUID) -> None:
+    """``run_advance``, logging instead of raising (the reaper tries again later)."""
+    try:
+        run_advance(run_id)
+    except Exception:
+        logger.exception("could not advance run %s; the reaper will try again", run_id)
+
+
+def run_advance(run_id: uuid.UUID, *, now=None) -> None:
+    """Move the run forward as far as it can go now (idempotent, safe to call any time)."""
+    now = now or timezone.now()
+    to_dispatch: list[uuid.UUID] = []
+    with transaction.atomic(using=DB):
+        run = Run.objects.using(DB).select_for_update().filter(pk=run_id).first()
+        if run is None or run.is_finished:
+            return
+        entries: list[LogEntry] = []
+        if run.status == RunStatus.PENDING and run.cancel_requested_at is None:
+            blocker = _overlapping_run(run)
+            if blocker is not None:
+                reason = (
+                    f"another run of this job is still going (run {blocker}); this one "
+                    "starts when it ends (the job does not allow overlapping runs)"
+                )
+                if run.pending_reason != reason:
+                    run.pending_reason = reason
+                    run.save(update_fields=["pending_reason", "updated_at"], using=DB)
+                return
+            run.status = RunStatus.RUNNING
+            run.started_at = now
+            run.pending_reason = ""
+            run.deadline_at = now + timedelta(seconds=run.policy["run_timeout_seconds"])
+            entries.append(state_entry(type="run", status=run.status))
+            publish(
+                "execution.run.started",
+                {"run_id": str(run.id), "job_id": str(run.job_id), "job_name": run.job_name},
+                actor=Actor.from_dict(run.requested_by),
+            )
+        if (
+            run.status == RunStatus.RUNNING
+            and run.cancel_requested_at is None
+            and run.deadline_at
+            and now >= run.deadline_at
+        ):
+            _request_stop(run, kind="timeout", actor_dict={"kind": "timeout", "name": "timeout"},
+                          reason=f"the run timed out after {run.policy['run_timeout_seconds']} s",
+                          entries=entries, now=now)  # fmt: skip
+        counts = _counts(run)
+        pending = counts.get(TargetStatus.PENDING, 0)
+        if pending and run.cancel_requested_at is None:
+            if _threshold_reached(run.policy, counts, run.target_count):
+                skipped = _finish_pending(
+                    run,
+                    TargetStatus.SKIPPED,
+                    "not started: the run's failure threshold was reached",
+                    now,
+                )
+                entries.extend(skipped)
+            else:
+                to_dispatch = _dispatch(run, counts, now)
+            counts = _counts(run)
+        run.counts = counts
+        if not any(counts.get(s) for s in (TargetStatus.PENDING, *TARGET_ACTIVE)):
+            _finalize(run, counts, now, entries)
+            transaction.on_commit(lambda: _start_waiting_run(run.job_id), using=DB)
+        run.save(using=DB)
+        log_append(run.id, entries)
+        if to_dispatch:
+            transaction.on_commit(lambda: _send(to_dispatch), using=DB)
+
+
+def _start_waiting_run(job_id: uuid.UUID) -> None:
+    """A run of ``job_id`` ended: the oldest run of that job waiting for it may start."""
+    waiting = (
+        Run.objects.using(DB)
+        .filter(job_id=job_id, status=RunStatus.PENDING)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        run_advance_safely(waiting)
+
+
+def _overlapping_run(run: Run) -> uuid.UUID | None:
+    if run.policy.get("allow_overlap"):
+        return None
+    return (
+        Run.objects.using(DB)
+        .filter(job_id=run.job_id, status__in=(RunStatus.RUNNING, RunStatus.PENDING))
+        .filter(Q(status=RunStatus.RUNNING) | Q(created_at__lt=run.created_at))
+        .exclude(pk=run.pk)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def _dispatch(run: Run, counts: dict[str, int], now) -> list[uuid.UUID]:
+    """Queue pending targets of the current batch up to the parallelism limit; say why the
+    others wait. The ids queued."""
+    active = sum(counts.get(s, 0) for s in TARGET_ACTIVE)
+    room = run.policy["max_parallel"] - active
+    open_rows = RunTarget.objects.using(DB).filter(
+        run=run, status__in=(TargetStatus.PENDING, *TARGET_ACTIVE)
+    )
+    batch = open_rows.order_by("batch").values_list("batch", flat=True).first()
+    if batch is None:
+        return []
+    chosen: list[uuid.UUID] = []
+    if room > 0:
+        chosen = list(
+            RunTarget.objects.using(DB)
+            .filter(run=run, status=TargetStatus.PENDING, batch=batch)
+            .order_by("position")
+            .values_list("id", flat=True)[:room]
+        )
+        if chosen:
+            RunTarget.objects.using(DB).filter(pk__in=chosen).update(
+                status=TargetStatus.QUEUED,
+                queued_at=now,
+                pending_reason="waiting for a worker",
+                updated_at=now,
+            )
+    limit_reason = f"parallelism limit: {run.policy['max_parallel']} targets at a time"
+    waiting = RunTarget.objects.using(DB).filter(run=run, status=TargetStatus.PENDING)
+    waiting.filter(batch=batch).exclude(pending_reason=limit_reason).update(
+        pending_reason=limit_reason, updated_at=now
+    )
+    for later in (
+        waiting.filter(batch__gt=batch).values_list("batch", flat=True).distinct().order_by()
+    ):
+        reason = f"batch {later + 1} starts when batch {batch + 1} has finished"
+        waiting.filter(batch=later).exclude(pending_reason=reason).update(
+            pending_reason=reason, updated_at=now
+        )
+    return chosen
+
+
+def _send(run_target_ids: list[uuid.UUID]) -> None:
+    from apps.execution.tasks import execute_target
+
+    for run_target_id in run_target_ids:
+        try:
+            execute_target.delay(str(run_target_id))
+        except Exception:
+            # the broker is away: the reaper sends it again (see run_reap)
+            logger.exception("could not queue run target %s; the reaper will", run_target_id)
+
+
+def _finish_pending(run: Run, status: str, reason: str, now) -> list[LogEntry]:
+    rows = list(
+        RunTarget.objects.using(DB)
+        .filter(run=run, status__in=(TargetStatus.PENDING, TargetStatus.QUEUED))
+        .values_list("id", "target_name")
+    )
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    RunTarget.objects.using(DB).filter(pk__in=ids).update(
+        status=status, reason=reason, pending_reason="", finished_at=now, updated_at=now
+    )
+    RunStep.objects.using(DB).filter(run_target_id__in=ids, status=StepStatus.PENDING).update(
+        status=StepStatus.SKIPPED, reason=reason, updated_at=now
+    )
+    return [
+        state_entry(type="target", run_target_id=pk, name=name, status=status, reason=reason)
+        for pk, name in rows
+    ]
+
+
+def _request_stop(
+    run: Run, *, kind: str, actor_dict: dict, reason: str, entries: list[LogEntry], now
+) -> None:
+    run.cancel_requested_at = now
+    run.canceled_by = actor_dict
+    run.status_reason = reason
+    status = TargetStatus.CANCELED if kind == STOP_CANCEL else TargetStatus.SKIPPED
+    entries.extend(_finish_pending(run, status, f"not started: {reason}", now))
+    entries.append(state_entry(type="run", status=run.status, stopping=True, reason=reason))
+
+
+def _finalize(run: Run, counts: dict[str, int], now, entries: list[LogEntry]) -> None:
+    run.status = derive_run_status(counts, _stop_kind(run))
+    run.finished_at = now
+    run.pending_reason = ""
+    if run.started_at is None:
+        run.started_at = now
+    if not run.status_reason:
+        failed = sum(counts.get(s, 0) for s in TARGET_FAILURES)
+        run.status_reason = (
+            f"{failed} of {run.target_count} targets did not succeed" if failed else ""
+        )
+    entries.append(state_entry(type="run", status=run.status, counts=counts))
+    publish(
+        "execution.run.finished",
+        {
+            "run_id": str(run.id),
+            "job_id": str(run.job_id),
+            "job_name": run.job_name,
+            "status": run.status,
+            "counts": counts,
+            "duration_ms": int((now - run.started_at).total_seconds() * 1000),
+            "reason": run.status_reason,
+        },
+        actor=Actor.from_dict(run.requested_by),
+    )
+
+
+def run_target_finished(run_id: uuid.UUID) -> None:
+    """A worker finished a target of the run (its result is committed): start the next ones
+    or end the run. Cheap when there is nothing to do: most targets of a big run end while
+    others still run and none waits."""
+    open_statuses = RunTarget.objects.using(DB).filter(
+        run_id=run_id, status__in=(TargetStatus.PENDING, *TARGET_ACTIVE)
+    )
+    if open_statuses.filter(status=TargetStatus.PENDING).exists() or not open_statuses.exists():
+        run_advance_safely(run_id)
+
+
+def run_cancel(*, run: Run, actor: Actor = SYSTEM) -> Run:
+    """Stop ``run``: no new target starts, running steps are interrupted by their workers
+    (within about a second) and marked ``canceled``. Idempotent."""
+    with transaction.atomic(using=DB):
+        locked = Run.objects.using(DB).select_for_update().get(pk=run.pk)
+        if locked.is_finished or locked.cancel_requested_at is not None:
+            return locked
+        entries: list[LogEntry] = []
+        _request_stop(
+            locked,
+            kind=STOP_CANCEL,
+            actor_dict=actor.as_dict(),
+            reason=f"canceled by {actor.label}",
+            entries=entries,
+            now=timezone.now(),
+        )
+        locked.save(using=DB)
+        log_append(locked.id, entries)
+        publish(
+            "execution.run.cancel_requested",
+            {"run_id": str(locked.id), "job_id": str(locked.job_id), "job_name": locked.job_name},
+            actor=actor,
+        )
+    run_advance_safely(locked.id)
+    locked.refresh_from_db(using=DB)
+    return locked
+
+
+# -- the reaper --------------------------------------------------------------------------------
+
+
+def run_reap(*, now=None) -> dict[str, int]:
+    """Account for work whose worker vanished and runs that need a push. What it did, counted.
+
+    - a target ``running`` whose worker has not sent a heartbeat for
+      ``EXECUTION_LOST_AFTER_SECONDS``: ``lost`` if it had started a step (it may have run;
+      it is never run twice), else queued again for another worker;
+    - a target ``queued`` for longer than ``EXECUTION_REQUEUE_AFTER_SECONDS``: its unit of work is
+      sent again (a duplicate is harmless: only one worker can claim a target);
+    - runs past their deadline, pending runs and runs with nothing left: advanced.
+    """
+    now = now or timezone.now()
+    done: Counter[str] = Counter()
+    stale = now - timedelta(seconds=settings.EXECUTION_LOST_AFTER_SECONDS)
+    touched: set[uuid.UUID] = set()
+    for row in (
+        RunTarget.objects.using(DB)
+        .filter(status=TargetStatus.RUNNING, heartbeat_at__lt=stale)
+        .values("id", "run_id", "step_started", "worker", "heartbeat_at", "target_name")[:1000]
+    ):
+        if row["step_started"] is None:
+            if _requeue(row, stale, now):
+                done["requeued"] += 1
+                touched.add(row["run_id"])
+        elif _mark_lost(row, stale, now):
+            done["lost"] += 1
+            touched.add(row["run_id"])
+    resend = list(
+        RunTarget.objects.using(DB)
+        .filter(
+            status=TargetStatus.QUEUED,
+            queued_at__lt=now - timedelta(seconds=settings.EXECUTION_REQUEUE_AFTER_SECONDS),
+        )
+        .values_list("id", flat=True)[:1000]
+    )
+    if resend:
+        RunTarget.objects.using(DB).filter(pk__in=resend).update(queued_at=now)
+        _send(resend)
+        done["resent"] += len(resend)
+    due = Run.objects.using(DB).filter(
+        Q(status=RunStatus.PENDING)
+        | Q(status=RunStatus.RUNNING, deadline_at__lte=now, cancel_requested_at__isnull=True)
+        | Q(pk__in=touched)
+        | Q(status=RunStatus.RUNNING, updated_at__lt=now - timedelta(seconds=60))
+    )
+    for run_id in due.values_list("id", flat=True)[:1000]:
+        run_advance_safely(run_id)
+        done["advanced"] += 1
+    return dict(done)
+
+
+def _requeue(row: dict, stale, now) -> bool:
+    with transaction.atomic(using=DB):
+        updated = (
+            RunTarget.objects.using(DB)
+            .filter(
+                pk=row["id"],
+                status=TargetStatus.RUNNING,
+                heartbeat_at__lt=stale,
+                step_started__isnull=True,
+            )
+            .update(
+                status=TargetStatus.QUEUED,
+                worker="",
+                queued_at=now,
+                pending_reason=f"waiting for a worker (worker {row['worker']} stopped answering "
+                "before starting a step)",
+                updated_at=now,
+            )
+        )
+        if updated:
+            log_append(
+                row["run_id"],
+                [
+                    state_entry(
+                        type="target",
+                        run_target_id=row["id"],
+                        name=row["target_name"],
+                        status=TargetStatus.QUEUED,
+                        reason="requeued",
+                    )
+                ],
+            )
+            transaction.on_commit(lambda: _send([row["id"]]), using=DB)
+    return bool(updated)
+
+
+def _mark_lost(row: dict, stale, now) -> bool:
+    reason = (
+        f"lost: worker {row['worker']} stopped answering (last heartbeat "
+        f"{row['heartbeat_at']:%Y-%m-%d %H:%M:%S} UTC) while step {row['step_started'] + 1} "
+        "was running; it is not run again because it may have had effects"
+    )
+    with transaction.atomic(using=DB):
+        updated = (
+            RunTarget.objects.using(DB)
+            .filter(pk=row["id"], status=TargetStatus.RUNNING, heartbeat_at__lt=stale)
+            .update(status=TargetStatus.LOST, reason=reason, finished_at=now, updated_at=now)
+        )
+        if not updated:
+            return False
+        RunStep.objects.using(DB).filter(run_target_id=row["id"], status=StepStatus.RUNNING).update(
+            status=StepStatus.LOST, reason=reason, finished_at=now, updated_at=now
+        )
+        RunStep.objects.using(DB).filter(run_target_id=row["id"], status=StepStatus.PENDING).update(
+            status=StepStatus.SKIPPED, reason="not started: the target was lost"
+        )
+        log_append(
+            row["run_id"],
+            [
+                state_entry(
+                    type="target",
+                    run_target_id=row["id"],
+                    name=row["target_name"],
+                    status=TargetStatus.LOST,
+                    reason=reason,
+                )
+            ],
+        )
+        publish(
+            "execution.target.finished",
+            {
+                "run_id": str(row["run_id"]),
+                "run_target_id": str(row["id"]),
+                "target_name": row["target_name"],
+                "status": TargetStatus.LOST,
+                "reason": reason,
+            },
+        )
+    return True

@@ -1,0 +1,185 @@
+"""What one worker process keeps between units of work, and its housekeeping thread.
+
+- ``WorkerRuntime.id``: how this process names itself on the targets it holds
+  (``<celery hostname or host>:<pid>:<boot id>``).
+- the SSH connection pool (``transports.pool.SshPool``), shared by every unit in the process;
+- the targets it is running, each with a cancel ``threading.Event``;
+- one housekeeping thread that, while the process lives:
+  * every ``EXECUTION_CANCEL_POLL_SECONDS`` asks the database which of the runs it works on were
+    asked to stop (cancel or run timeout) and sets their targets' cancel events;
+  * flushes buffered output that has waited ``EXECUTION_OUTPUT_FLUSH_SECONDS``;
+  * every ``EXECUTION_HEARTBEAT_SECONDS`` stamps ``heartbeat_at`` on the targets it holds (one
+    UPDATE), which is how the reaper tells a busy worker from a dead one;
+  * every ``EXECUTION_REAP_SECONDS`` runs the reaper (``services.run_reap``): any live worker
+    accounts for the targets of a dead one;
+  * every minute closes pooled sessions idle for longer than ``EXECUTION_POOL_IDLE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from apps.execution.output import TargetOutput
+from apps.execution.transports.pool import SshPool
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Holding:
+    run_id: uuid.UUID
+    cancel: threading.Event = field(default_factory=threading.Event)
+    output: TargetOutput | None = None
+
+
+class WorkerRuntime:
+    def __init__(self, name: str | None = None):
+        self.id = f"{name or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.pool = SshPool(
+            connect_timeout=settings.EXECUTION_CONNECT_TIMEOUT_SECONDS,
+            auth_timeout=settings.EXECUTION_CONNECT_TIMEOUT_SECONDS,
+            idle_timeout=settings.EXECUTION_POOL_IDLE_SECONDS,
+            max_per_key=settings.EXECUTION_POOL_MAX_PER_TARGET,
+        )
+        self._held: dict[uuid.UUID, Holding] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- targets held -----------------------------------------------------------------------
+
+    def hold(self, run_target_id: uuid.UUID, run_id: uuid.UUID) -> Holding:
+        self.ensure_started()
+        holding = Holding(run_id=run_id)
+        with self._lock:
+            self._held[run_target_id] = holding
+        return holding
+
+    def release(self, run_target_id: uuid.UUID) -> None:
+        with self._lock:
+            self._held.pop(run_target_id, None)
+
+    def held(self) -> dict[uuid.UUID, Holding]:
+        with self._lock:
+            return dict(self._held)
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="execution-housekeeping", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.pool.close_all()
+
+    def _loop(self) -> None:
+        last = {"cancel": 0.0, "heartbeat": 0.0, "reap": time.monotonic(), "prune": 0.0}
+        tick = min(0.2, settings.EXECUTION_OUTPUT_FLUSH_SECONDS)
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            used_db = False
+            try:
+                for holding in self.held().values():
+                    if holding.output is not None:
+                        holding.output.flush_if_due()
+                        used_db = True
+                if now - last["cancel"] >= settings.EXECUTION_CANCEL_POLL_SECONDS:
+                    last["cancel"] = now
+                    used_db |= self._check_cancels()
+                if now - last["heartbeat"] >= settings.EXECUTION_HEARTBEAT_SECONDS:
+                    last["heartbeat"] = now
+                    used_db |= self._heartbeat()
+                if (
+                    settings.EXECUTION_WORKER_REAPS
+                    and now - last["reap"] >= settings.EXECUTION_REAP_SECONDS
+                ):
+                    last["reap"] = now
+                    self._reap()
+                    used_db = True
+                if now - last["prune"] >= 60:
+                    last["prune"] = now
+                    self.pool.prune()
+            except Exception:
+                logger.exception("execution housekeeping failed; continuing")
+            finally:
+                if used_db:
+                    close_old_connections()
+
+    def _check_cancels(self) -> bool:
+        held = self.held()
+        if not held:
+            return False
+        from apps.execution.models import Run
+
+        run_ids = {h.run_id for h in held.values()}
+        stopping = set(
+            Run.objects.using("execution")
+            .filter(pk__in=run_ids, cancel_requested_at__isnull=False)
+            .values_list("id", flat=True)
+        )
+        for holding in held.values():
+            if holding.run_id in stopping:
+                holding.cancel.set()
+        return True
+
+    def _heartbeat(self) -> bool:
+        held = self.held()
+        if not held:
+            return False
+        from apps.execution.models import RunTarget, TargetStatus
+
+        RunTarget.objects.using("execution").filter(
+            pk__in=list(held), status=TargetStatus.RUNNING, worker=self.id
+        ).update(heartbeat_at=timezone.now())
+        return True
+
+    def _reap(self) -> None:
+        from apps.execution.services import run_reap
+
+        done = run_reap()
+        if any(done.get(key) for key in ("lost", "requeued", "resent")):
+            logger.warning("execution reaper: %s", done)
+
+
+_runtime: WorkerRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime(name: str | None = None) -> WorkerRuntime:
+    """This process's ``WorkerRuntime``, made on first use (``name``: the Celery worker's
+    hostname, else ``OPSCONDUCTOR_WORKER_NAME``, else the host name)."""
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                _runtime = WorkerRuntime(name=name or os.environ.get("OPSCONDUCTOR_WORKER_NAME"))
+    return _runtime
+
+
+def shutdown() -> None:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None:
+            _runtime.stop()
+            _runtime = None
