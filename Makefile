@@ -13,7 +13,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	SCHEDULING_DATABASE_URL=$(PG_URL)/oc_split_scheduling \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
-.PHONY: install run test test-split lint format bench clean
+.PHONY: install run test test-split lint format bench bench-execution clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -49,6 +49,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# OpsConductor vs ansible-core on TARGETS local sshd targets, cold and warm (docs/benchmarks.md).
+TARGETS ?= 200
+bench-execution: $(STAMP)
+	$(BIN)/python -m bench execution --targets $(TARGETS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

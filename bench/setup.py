@@ -8,6 +8,7 @@ import os
 def django_for_bench() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("OPSCONDUCTOR_ENV", "development")
+    os.environ.setdefault("DEBUG", "false")  # as in production: no query log kept in memory
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsconductor_bench")
     os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -31,3 +31,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.sealing_testapp"]  # noqa: F405
 # The in-process test worker does not reap between tests (tests call the reaper themselves;
 # the reliability tests run real worker processes that do).
 EXECUTION_WORKER_REAPS = env.bool("EXECUTION_WORKER_REAPS", default=False)  # noqa: F405
+# Worker threads close their connections after each task (see CONN_MAX_AGE above).
+CELERY_DB_REUSE_MAX = 0

@@ -12,7 +12,10 @@ case "$cmd" in
   worker)
     queues=${1:-kernel,accounts,targets,jobs,execution,scheduling,audit}
     [ $# -gt 0 ] && shift
-    exec celery -A config worker -Q "$queues" --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+    # threads: the work waits on SSH and the database, and the SSH pool lives in the process
+    # (docs/adr/0008-execution-workers.md); one database connection per thread
+    exec celery -A config worker -Q "$queues" -P threads -c "${WORKER_THREADS:-50}" \
+      --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   beat)
     exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \
       --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile= "$@" ;;

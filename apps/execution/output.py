@@ -99,8 +99,7 @@ class TargetOutput:
         self.stored_bytes = 0
         self.dropped_bytes = 0
         self.truncated = False
-        self._sample: list[str] = []
-        self._sample_len = 0
+        self._samples: dict[tuple[int, str], str] = {}  # first characters per step and stream
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -113,14 +112,21 @@ class TargetOutput:
             if self._buffered_bytes >= self._flush_bytes or self._due():
                 self.flush()
 
-    def end_step(self, step_index: int) -> None:
-        """The step is over: release what its maskers held back."""
+    def end_step(self, step_index: int, *, flush: bool = True) -> list[Chunk]:
+        """The step is over: release what its maskers held back. With ``flush=False`` the
+        buffered chunks are returned (and forgotten) instead, for the caller to store along
+        with the step's result."""
         with self._lock:
             for (index, stream), masker in list(self._maskers.items()):
                 if index == step_index:
                     self._add(index, stream, masker.finish())
                     del self._maskers[(index, stream)]
-            self.flush()
+            if flush:
+                self.flush()
+                return []
+            taken, self._buffer, self._buffered_bytes = self._buffer, [], 0
+            self._last_flush = time.monotonic()
+            return taken
 
     def note(self, step_index: int, text: str) -> None:
         """A line of our own in the output (a marker, not from the host)."""
@@ -159,10 +165,9 @@ class TargetOutput:
         self.stored_bytes += size
         self._buffered_bytes += size
         self._digests.setdefault((step_index, stream), hashlib.sha256()).update(text.encode())
-        if self._sample_len < SAMPLE_CHARS:
-            piece = text[: SAMPLE_CHARS - self._sample_len]
-            self._sample.append(piece)
-            self._sample_len += len(piece)
+        sample = self._samples.get((step_index, stream), "")
+        if len(sample) < SAMPLE_CHARS:
+            self._samples[(step_index, stream)] = (sample + text)[:SAMPLE_CHARS]
         if self._buffer and (
             self._buffer[-1].step_index == step_index and self._buffer[-1].stream == stream
         ):
@@ -207,4 +212,13 @@ class TargetOutput:
 
     @property
     def sample(self) -> str:
-        return "".join(self._sample)[:SAMPLE_CHARS]
+        """The beginning of the output, steps in order, stdout before stderr."""
+        return "".join(text for _, text in sorted(self._samples.items()))[:SAMPLE_CHARS]
+
+    def sample_of_step(self, step_index: int) -> str:
+        """What a failed step said: its stderr if it wrote any, else its stdout."""
+        return (
+            self._samples.get((step_index, "stderr"))
+            or self._samples.get((step_index, "stdout"))
+            or ""
+        )

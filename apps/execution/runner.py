@@ -32,7 +32,7 @@ from django.utils import timezone
 from apps.execution import services
 from apps.execution.models import Run, RunStep, RunTarget, StepStatus, TargetStatus
 from apps.execution.output import Chunk, TargetOutput
-from apps.execution.services import DB, LogEntry, log_append, state_entry
+from apps.execution.services import DB, LogEntry, log_append, reserve_seq, state_entry
 from apps.execution.transports.ssh import (
     AuthFailed,
     ConnectionLost,
@@ -91,6 +91,7 @@ class Outcome:
     status: str
     reason: str = ""
     exit_code: int | None = None
+    step_index: int | None = None  # the step that decided a failure
 
 
 class _Stopped(Exception):
@@ -113,42 +114,30 @@ def execute(run_target_id: uuid.UUID, runtime: WorkerRuntime) -> str | None:
     finally:
         runtime.release(claimed.id)
     _finish(claimed, outcome, holding.output)
+    runtime.events_to_relay()
     services.run_target_finished(claimed.run_id)
     return outcome.status
 
 
 def _claim(run_target_id: uuid.UUID, worker_id: str) -> RunTarget | None:
     now = timezone.now()
-    with transaction.atomic(using=DB):
-        claimed = (
-            RunTarget.objects.using(DB)
-            .filter(pk=run_target_id, status=TargetStatus.QUEUED)
-            .update(
-                status=TargetStatus.RUNNING,
-                worker=worker_id,
-                heartbeat_at=now,
-                started_at=now,
-                pending_reason="",
-                attempt=F("attempt") + 1,
-                updated_at=now,
-            )
+    claimed = (
+        RunTarget.objects.using(DB)
+        .filter(pk=run_target_id, status=TargetStatus.QUEUED)
+        .update(
+            status=TargetStatus.RUNNING,
+            worker=worker_id,
+            heartbeat_at=now,
+            started_at=now,
+            pending_reason="",
+            attempt=F("attempt") + 1,
+            updated_at=now,
         )
-        if not claimed:
-            return None
-        row = RunTarget.objects.using(DB).get(pk=run_target_id)
-        log_append(
-            row.run_id,
-            [
-                state_entry(
-                    type="target",
-                    run_target_id=row.id,
-                    name=row.target_name,
-                    status=TargetStatus.RUNNING,
-                    worker=worker_id,
-                )
-            ],
-        )
-    return row
+    )
+    if not claimed:
+        return None
+    # the stream learns the target runs from its first step's start (one write less per target)
+    return RunTarget.objects.using(DB).get(pk=run_target_id)
 
 
 def _execute_claimed(row: RunTarget, runtime: WorkerRuntime, holding: Holding) -> Outcome:
@@ -368,7 +357,6 @@ def _run_steps(
             output.end_step(index)
             reason = mask(str(exc), secrets)
             result = None
-        output.end_step(index)
         if result is not None:
             exit_code = result.exit_code
             if result.canceled:
@@ -386,7 +374,7 @@ def _run_steps(
                 reason = "the command was killed by a signal"
             else:
                 reason = f"exit code {exit_code}"
-        _end_step(row, index, step_status, reason, exit_code, started)
+        _end_step(row, index, step_status, reason, exit_code, started, output)
         if exit_code is not None:
             last_exit = exit_code
         if step_status == StepStatus.SUCCEEDED:
@@ -409,7 +397,7 @@ def _run_steps(
         status = (
             TargetStatus.TIMED_OUT if step_status == StepStatus.TIMED_OUT else TargetStatus.FAILED
         )
-        return Outcome(status, f"step {index + 1} ({step['name']}): {reason}", last_exit)
+        return Outcome(status, f"step {index + 1} ({step['name']}): {reason}", last_exit, index)
     reason = f"{tolerated} step(s) failed with continue_on_error" if tolerated else ""
     return Outcome(TargetStatus.SUCCEEDED, reason, last_exit)
 
@@ -477,6 +465,7 @@ def _ps_quote(text: str) -> str:
 
 
 def _start_step(row: RunTarget, index: int, step: dict) -> None:
+    seq = reserve_seq(row.run_id)
     now = timezone.now()
     with transaction.atomic(using=DB):
         RunTarget.objects.using(DB).filter(pk=row.id).update(
@@ -496,14 +485,36 @@ def _start_step(row: RunTarget, index: int, step: dict) -> None:
                     status=StepStatus.RUNNING,
                 )
             ],
+            first_seq=seq,
         )
 
 
 def _end_step(
-    row: RunTarget, index: int, status: str, reason: str, exit_code: int | None, started: float
+    row: RunTarget,
+    index: int,
+    status: str,
+    reason: str,
+    exit_code: int | None,
+    started: float,
+    output: TargetOutput | None = None,
 ) -> None:
+    """Record a step's result, with the output it still had buffered, in one transaction."""
+    chunks = output.end_step(index, flush=False) if output is not None else []
+    entries = [_output_entry(row.id, chunk) for chunk in chunks]
     now = timezone.now()
     duration = round((time.monotonic() - started) * 1000)
+    entries.append(
+        state_entry(
+            type="step",
+            run_target_id=row.id,
+            step=index,
+            status=status,
+            exit_code=exit_code,
+            reason=reason,
+            duration_ms=duration,
+        )
+    )
+    seq = reserve_seq(row.run_id, len(entries))
     with transaction.atomic(using=DB):
         RunStep.objects.using(DB).filter(run_target_id=row.id, index=index).update(
             status=status,
@@ -513,20 +524,17 @@ def _end_step(
             duration_ms=duration,
             updated_at=now,
         )
-        log_append(
-            row.run_id,
-            [
-                state_entry(
-                    type="step",
-                    run_target_id=row.id,
-                    step=index,
-                    status=status,
-                    exit_code=exit_code,
-                    reason=reason,
-                    duration_ms=duration,
-                )
-            ],
-        )
+        log_append(row.run_id, entries, first_seq=seq)
+
+
+def _output_entry(run_target_id: uuid.UUID, chunk: Chunk) -> LogEntry:
+    return LogEntry(
+        kind="output",
+        data=chunk.text,
+        run_target_id=run_target_id,
+        step_index=chunk.step_index if chunk.step_index >= 0 else None,
+        stream=chunk.stream,
+    )
 
 
 def _skip_rest(row: RunTarget, indexes: list[int], reason: str) -> None:
@@ -537,20 +545,9 @@ def _skip_rest(row: RunTarget, indexes: list[int], reason: str) -> None:
 
 
 def _store_output(run_id: uuid.UUID, run_target_id: uuid.UUID, chunks: list[Chunk]) -> None:
+    seq = reserve_seq(run_id, len(chunks))
     with transaction.atomic(using=DB):
-        log_append(
-            run_id,
-            [
-                LogEntry(
-                    kind="output",
-                    data=chunk.text,
-                    run_target_id=run_target_id,
-                    step_index=chunk.step_index if chunk.step_index >= 0 else None,
-                    stream=chunk.stream,
-                )
-                for chunk in chunks
-            ],
-        )
+        log_append(run_id, [_output_entry(run_target_id, c) for c in chunks], first_seq=seq)
 
 
 def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None) -> None:
@@ -569,8 +566,12 @@ def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None) -> No
             output_bytes=output.stored_bytes + output.dropped_bytes,
             output_truncated=output.truncated,
             output_digest=output.digest,
-            output_sample=output.sample,
+            output_sample=(
+                output.sample_of_step(outcome.step_index) if outcome.step_index is not None else ""
+            )
+            or output.sample,
         )
+    seq = reserve_seq(row.run_id)
     with transaction.atomic(using=DB):
         updated = (
             RunTarget.objects.using(DB)
@@ -578,6 +579,19 @@ def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None) -> No
             .update(**fields)
         )
         if not updated:  # the reaper declared it lost meanwhile: its verdict stands
+            log_append(
+                row.run_id,
+                [
+                    state_entry(
+                        type="note",
+                        run_target_id=row.id,
+                        name=row.target_name,
+                        message=f"a late result ({outcome.status}) was discarded: the "
+                        "target had been declared lost",
+                    )
+                ],
+                first_seq=seq,
+            )
             return
         RunStep.objects.using(DB).filter(
             run_target_id=row.id, status__in=(StepStatus.PENDING, StepStatus.RUNNING)
@@ -596,7 +610,9 @@ def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None) -> No
                     reason=outcome.reason,
                 )
             ],
+            first_seq=seq,
         )
+        # one event per target of a run: relayed in batches by the worker (worker.py)
         publish(
             "execution.target.finished",
             {
@@ -608,6 +624,7 @@ def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None) -> No
                 "exit_code": outcome.exit_code,
                 "reason": outcome.reason,
             },
+            relay=False,
         )
 
 

@@ -15,6 +15,7 @@ from apps.execution.models import RUN_TERMINAL, Run, RunEvent, RunTarget, Target
 
 DB = "execution"
 SUMMARY_GROUPS = 50
+GAP_WAIT_SECONDS = 2.0
 NAMES_PER_GROUP = 10
 # Outcomes in the order a reader should see them: the ones that need attention first.
 _ATTENTION = {
@@ -126,13 +127,22 @@ def _sse(event: RunEvent, names: dict[uuid.UUID, str]) -> str:
 
 
 def run_stream(*, run_id: uuid.UUID, after: int = 0, keepalive: float = 15.0) -> Iterator[str]:
-    """The run's log as Server-Sent Events from ``seq`` ``after`` on, until the run has ended
-    and everything was sent (then an ``end`` event). Steps are numbered from 1 here."""
+    """The run's log as Server-Sent Events from ``seq`` ``after`` on, strictly in order, until
+    the run has ended and everything was sent (then an ``end`` event). Steps are numbered
+    from 1 here.
+
+    Workers reserve log numbers before their transaction commits (``services.reserve_seq``),
+    so number N+1 can become visible before N. The stream never sends past a missing number
+    while its writer may still commit it; after ``GAP_WAIT_SECONDS`` (a writer that rolled
+    back) or once the run has ended, the gap is skipped. So ``Last-Event-ID`` never hides an
+    event that arrives later.
+    """
     poll = settings.EXECUTION_STREAM_POLL_SECONDS
     names = dict(RunTarget.objects.using(DB).filter(run_id=run_id).values_list("id", "target_name"))
     yield "retry: 2000\n\n"
     cursor = after
     quiet_since = time.monotonic()
+    gap_since: float | None = None
     try:
         while True:
             events = list(
@@ -140,20 +150,31 @@ def run_stream(*, run_id: uuid.UUID, after: int = 0, keepalive: float = 15.0) ->
                 .filter(run_id=run_id, seq__gt=cursor)
                 .order_by("seq")[:500]
             )
+            sent = 0
             for event in events:
+                if event.seq != cursor + 1:
+                    now = time.monotonic()
+                    gap_since = gap_since or now
+                    if now - gap_since < GAP_WAIT_SECONDS:
+                        break  # an earlier entry may still be committing: wait for it
+                gap_since = None
                 yield _sse(event, names)
                 cursor = event.seq
-            if events:
+                sent += 1
+            if sent:
                 quiet_since = time.monotonic()
+                continue
+            if events:  # waiting for a gap to fill
+                time.sleep(0.02)
                 continue
             status = (
                 Run.objects.using(DB).filter(pk=run_id).values_list("status", flat=True).first()
             )
             if status is None or status in RUN_TERMINAL:
-                tail = list(
+                # the run has ended: every writer is done, a gap now is for good
+                for event in (
                     RunEvent.objects.using(DB).filter(run_id=run_id, seq__gt=cursor).order_by("seq")
-                )
-                for event in tail:
+                ):
                     yield _sse(event, names)
                     cursor = event.seq
                 yield f"id: {cursor}\nevent: end\ndata: {json.dumps({'status': status})}\n\n"

@@ -59,9 +59,16 @@ class LogEntry:
     stream: str = ""
 
 
-def _claim_seq(run_id: uuid.UUID, count: int) -> int:
-    """Reserve ``count`` sequence numbers of the run's log; the last one. Locks the run's row
-    until the caller's transaction ends (so entries commit in ``seq`` order)."""
+def reserve_seq(run_id: uuid.UUID, count: int = 1) -> int:
+    """Reserve ``count`` consecutive numbers of the run's log; the first one.
+
+    Called outside a transaction (the hot path: workers writing output and results), the
+    increment commits at once and the run's row is locked only for that one statement, so
+    hundreds of targets writing at the same time do not queue behind each other. The entries
+    are then written in the caller's own transaction; a reader may briefly see a later number
+    before an earlier one commits, and waits for the gap (``selectors.run_stream``). Inside a
+    transaction (run state changes, rare) the row stays locked until it ends.
+    """
     connection = connections[DB]
     table = connection.ops.quote_name(Run._meta.db_table)
     pk = Run._meta.pk.get_db_prep_value(run_id, connection)
@@ -73,15 +80,16 @@ def _claim_seq(run_id: uuid.UUID, count: int) -> int:
         row = cursor.fetchone()
     if row is None:
         raise Run.DoesNotExist(run_id)
-    return int(row[0])
+    return int(row[0]) - count + 1
 
 
-def log_append(run_id: uuid.UUID, entries: list[LogEntry]) -> None:
-    """Append ``entries`` to the run's log, in the caller's transaction on ``execution``."""
+def log_append(run_id: uuid.UUID, entries: list[LogEntry], *, first_seq: int | None = None) -> None:
+    """Append ``entries`` to the run's log, in the caller's transaction on ``execution``,
+    numbered from ``first_seq`` (reserved beforehand with ``reserve_seq``) or from numbers
+    reserved now."""
     if not entries:
         return
-    last = _claim_seq(run_id, len(entries))
-    first = last - len(entries) + 1
+    first = first_seq if first_seq is not None else reserve_seq(run_id, len(entries))
     RunEvent.objects.using(DB).bulk_create(
         RunEvent(
             run_id=run_id,
@@ -546,10 +554,13 @@ def run_target_finished(run_id: uuid.UUID) -> None:
     """A worker finished a target of the run (its result is committed): start the next ones
     or end the run. Cheap when there is nothing to do: most targets of a big run end while
     others still run and none waits."""
-    open_statuses = RunTarget.objects.using(DB).filter(
-        run_id=run_id, status__in=(TargetStatus.PENDING, *TARGET_ACTIVE)
+    open_statuses = set(
+        RunTarget.objects.using(DB)
+        .filter(run_id=run_id, status__in=(TargetStatus.PENDING, *TARGET_ACTIVE))
+        .values_list("status", flat=True)
+        .distinct()
     )
-    if open_statuses.filter(status=TargetStatus.PENDING).exists() or not open_statuses.exists():
+    if TargetStatus.PENDING in open_statuses or not open_statuses:
         run_advance_safely(run_id)
 
 

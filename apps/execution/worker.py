@@ -12,6 +12,7 @@
     UPDATE), which is how the reaper tells a busy worker from a dead one;
   * every ``EXECUTION_REAP_SECONDS`` runs the reaper (``services.run_reap``): any live worker
     accounts for the targets of a dead one;
+  * every ``RELAY_SECONDS`` relays, in one batch, the events of targets finished meanwhile;
   * every minute closes pooled sessions idle for longer than ``EXECUTION_POOL_IDLE_SECONDS``.
 """
 
@@ -31,8 +32,11 @@ from django.utils import timezone
 
 from apps.execution.output import TargetOutput
 from apps.execution.transports.pool import SshPool
+from opsconductor.events.outbox import relay_pending
 
 logger = logging.getLogger(__name__)
+
+RELAY_SECONDS = 0.5  # how often the events of finished targets are relayed, in batches
 
 
 @dataclass
@@ -54,6 +58,7 @@ class WorkerRuntime:
         self._held: dict[uuid.UUID, Holding] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._relay_due = threading.Event()
         self._stop = threading.Event()
 
     # -- targets held -----------------------------------------------------------------------
@@ -72,6 +77,10 @@ class WorkerRuntime:
     def held(self) -> dict[uuid.UUID, Holding]:
         with self._lock:
             return dict(self._held)
+
+    def events_to_relay(self) -> None:
+        """Events were published with ``relay=False``: relay them with the next batch."""
+        self._relay_due.set()
 
     # -- housekeeping -----------------------------------------------------------------------
 
@@ -94,7 +103,8 @@ class WorkerRuntime:
         self.pool.close_all()
 
     def _loop(self) -> None:
-        last = {"cancel": 0.0, "heartbeat": 0.0, "reap": time.monotonic(), "prune": 0.0}
+        last = {"cancel": 0.0, "heartbeat": 0.0, "reap": time.monotonic(), "prune": 0.0,
+                "relay": 0.0}  # fmt: skip
         tick = min(0.2, settings.EXECUTION_OUTPUT_FLUSH_SECONDS)
         while not self._stop.wait(tick):
             now = time.monotonic()
@@ -107,6 +117,12 @@ class WorkerRuntime:
                 if now - last["cancel"] >= settings.EXECUTION_CANCEL_POLL_SECONDS:
                     last["cancel"] = now
                     used_db |= self._check_cancels()
+                if self._relay_due.is_set() and now - last["relay"] >= RELAY_SECONDS:
+                    last["relay"] = now
+                    self._relay_due.clear()
+                    if relay_pending(using="execution", limit=500) >= 500:
+                        self._relay_due.set()  # more where those came from
+                    used_db = True
                 if now - last["heartbeat"] >= settings.EXECUTION_HEARTBEAT_SECONDS:
                     last["heartbeat"] = now
                     used_db |= self._heartbeat()

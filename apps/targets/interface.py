@@ -129,10 +129,16 @@ def connection_for_target(target_id: uuid.UUID) -> ConnectionParams | None:
     it holds the secret in memory. None when the target or its connection method is gone.
     """
     from apps.targets import selectors
-    from apps.targets.models import Target
+    from apps.targets.models import ConnectionMethod
 
-    target = Target.objects.filter(pk=target_id).first()
-    method = selectors.primary_method(target=target) if target else None
+    # one query for target, method and credential (this runs once per target of every run)
+    method = (
+        ConnectionMethod.objects.using("targets")
+        .filter(target_id=target_id)
+        .select_related("target", "credential")
+        .order_by("-is_primary", "priority", "created_at", "id")
+        .first()
+    )
     return selectors.connection_params(method=method) if method else None
 
 

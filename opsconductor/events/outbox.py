@@ -41,7 +41,12 @@ def _json_safe(value: dict) -> dict:
 
 
 def publish(
-    event_type: str, payload: dict, *, actor: Actor | None = None, using: str | None = None
+    event_type: str,
+    payload: dict,
+    *,
+    actor: Actor | None = None,
+    using: str | None = None,
+    relay: bool = True,
 ) -> uuid.UUID:
     """Record ``event_type`` in the outbox, in the caller's transaction, and relay it after commit.
 
@@ -49,6 +54,9 @@ def publish(
     rolls back, the event disappears with it and is never delivered. The alias is the publishing
     app's (derived from the first segment of ``event_type``) unless ``using`` says otherwise.
     Returns the event id.
+
+    ``relay=False`` leaves the relay to a batch: for high-volume events (one per target of a
+    run) whose publisher calls ``relay_pending`` for many of them at once, or to the sweep.
     """
     alias = using or alias_for_event(event_type)
     if not connections[alias].in_atomic_block:
@@ -66,7 +74,8 @@ def publish(
         payload=_json_safe(payload),
         context=current_context(),
     )
-    _relay_after_commit(alias, row.id)
+    if relay:
+        _relay_after_commit(alias, row.id)
     return row.id
 
 

@@ -81,7 +81,7 @@ def test_sigkill_of_a_worker_mid_run_ends_every_target_once(api, workers, sshd_f
     names = register(api, fleet(sshd_factory, 10), per_server=5, tag="kill")
     workers.start("w1", concurrency=15)
     survivor = workers.start("w2", concurrency=15)
-    step_timeout = 10
+    step_timeout = 15
     run = start_run(
         api,
         "kill",

@@ -66,6 +66,7 @@ KEEPALIVE_SECONDS = 15
 _READ_SIZE = 32768
 _POLL_SECONDS = 0.1
 _KILL_GRACE_SECONDS = 2.0
+_IDLE_WAKEUP_SECONDS = 1.0
 _PID_GRACE_SECONDS = 2.0  # how long a cancel waits for the wrapper's pid line to arrive
 _PID_MARKER = b"__OC_PID__:"
 _MARKER_SEARCH_BYTES = 65536  # login-shell noise tolerated before the marker line
@@ -142,6 +143,11 @@ def open_ssh_session(
             raise Unreachable(scrub(str(exc), params)) from None
         if keepalive:
             transport.set_keepalive(keepalive)
+        # paramiko's reader thread wakes up every 0.1 s (its socket timeout) to look at its own
+        # state; a worker holding hundreds of pooled sessions then spends its CPU and the GIL
+        # on those wake-ups. Once authenticated, once a second is plenty (keepalives are 15 s).
+        with contextlib.suppress(OSError):
+            transport.sock.settimeout(_IDLE_WAKEUP_SECONDS)
         return SshSession(transport, params, host_key=presented, host_key_verdict=verdict)
     except BaseException:
         transport.close()
