@@ -8,13 +8,43 @@ when the test ends. See ``tests/winrm_server.py`` and ``docs/winrm-testing.md``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from apps.targets.interface import ConnectionParams, Secret
 from tests.winrm_server import CommandResult, LoggedRequest, WinRMTestServer
 
-__all__ = ["CommandResult", "LoggedRequest", "WinRMTestServer"]
+__all__ = ["CommandResult", "LoggedRequest", "WinRMTestServer", "winrm_params"]
+
+
+def winrm_params(
+    server=None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    transport: str = "basic",
+    scheme: str | None = None,
+    validate_cert: bool = True,
+) -> ConnectionParams:
+    """Connection parameters for ``server`` (a ``WinRMTestServer``), as a worker gets them."""
+    return ConnectionParams(
+        target_id=uuid.uuid4(),
+        target_name="win-app-01",
+        method_id=uuid.uuid4(),
+        protocol="winrm",
+        host=server.host if server else host,
+        port=port if port is not None else server.port,
+        username=username if username is not None else server.username,
+        credential_kind="winrm",
+        password=Secret(password if password is not None else server.password),
+        winrm_scheme=scheme or (server.scheme if server else "http"),
+        winrm_transport=transport,
+        winrm_validate_cert=validate_cert,
+    )
 
 
 @pytest.fixture

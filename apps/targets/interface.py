@@ -66,6 +66,7 @@ __all__ = [
     "scrub",
     "server_key",
     "target_summaries",
+    "tls_failure_reason",
     "validate_selector",
     "winrm_endpoint",
     "winrm_protocol",
@@ -140,6 +141,13 @@ def connection_for_target(target_id: uuid.UUID) -> ConnectionParams | None:
         .first()
     )
     return selectors.connection_params(method=method) if method else None
+
+
+def tls_failure_reason(exc: Exception) -> str:
+    """Why a TLS handshake failed, read from a requests/urllib3 exception (WinRM over https)."""
+    from apps.targets.probes.winrm import _ssl_reason
+
+    return _ssl_reason(exc)
 
 
 def record_host_key_seen(

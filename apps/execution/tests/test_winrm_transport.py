@@ -12,7 +12,6 @@ import logging
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -29,38 +28,12 @@ from apps.execution.transports.winrm import (
     _StderrCleaner,
     open_winrm_session,
 )
-from apps.targets.interface import ConnectionParams, Secret
 from tests.fixtures import wait_for
 from tests.sshd import free_port
+from tests.winrm_fixtures import winrm_params as params_for
 from tests.winrm_server import CommandResult as Fake
 
 CANARY = "canary-Pw-5d1c0e77"
-
-
-def params_for(
-    server=None,
-    *,
-    port: int | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    transport: str = "basic",
-    scheme: str | None = None,
-    validate_cert: bool = True,
-) -> ConnectionParams:
-    return ConnectionParams(
-        target_id=uuid.uuid4(),
-        target_name="win-app-01",
-        method_id=uuid.uuid4(),
-        protocol="winrm",
-        host="127.0.0.1",
-        port=port if port is not None else server.port,
-        username=username if username is not None else server.username,
-        credential_kind="winrm",
-        password=Secret(password if password is not None else server.password),
-        winrm_scheme=scheme or (server.scheme if server else "http"),
-        winrm_transport=transport,
-        winrm_validate_cert=validate_cert,
-    )
 
 
 def open_for(server, **options) -> WinrmSession:

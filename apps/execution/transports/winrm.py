@@ -74,7 +74,13 @@ from apps.execution.transports.base import (
     Unreachable,
     check_env_name,
 )
-from apps.targets.interface import ConnectionParams, scrub, winrm_endpoint, winrm_protocol
+from apps.targets.interface import (
+    ConnectionParams,
+    scrub,
+    tls_failure_reason,
+    winrm_endpoint,
+    winrm_protocol,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +169,7 @@ def _open_failure(
     if isinstance(exc, requests.exceptions.SSLError):
         return fail(
             Unreachable,
-            f"TLS with {endpoint} failed: {_ssl_reason(exc)}; no credential was sent",
+            f"TLS with {endpoint} failed: {tls_failure_reason(exc)}; no credential was sent",
         )
     if isinstance(exc, requests.exceptions.Timeout):
         return fail(Unreachable, f"WinRM at {endpoint} did not answer within {connect_timeout:g}s")
@@ -590,11 +596,6 @@ def _short(text: str) -> str:
 def _fault(exc: WSManFaultError) -> str:
     code = f" (WSManFault {exc.wsman_fault_code})" if exc.wsman_fault_code else ""
     return f"a fault{code}: {_short(str(exc.reason))}"
-
-
-def _ssl_reason(exc: Exception) -> str:
-    match = re.search(r"\[SSL: [A-Z_]+\] ([^(')]+)", str(exc))
-    return match.group(1).strip() if match else "TLS handshake failed"
 
 
 def _connection_reason(exc: Exception) -> str:

@@ -10,7 +10,6 @@ import logging
 import socket
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -20,10 +19,11 @@ import xmltodict
 from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 from winrm.protocol import Protocol
 
-from apps.targets.connection import ConnectionParams, Secret
+from apps.targets.connection import ConnectionParams
 from apps.targets.probes import probe
 from apps.targets.probes import winrm as winrm_probe
 from apps.targets.probes.winrm import probe_winrm
+from tests.winrm_fixtures import winrm_params as params_for
 from tests.winrm_server import FAULT_OPERATION_TIMEOUT, FAULT_SHELL_NOT_FOUND, CommandResult
 
 CANARY = "canary-Pw-7f3e9a2b"
@@ -34,33 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def params_for(
-    server=None,
-    *,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    transport: str = "basic",
-    scheme: str | None = None,
-    validate_cert: bool = True,
-) -> ConnectionParams:
-    return ConnectionParams(
-        target_id=uuid.uuid4(),
-        target_name="win-app-01",
-        method_id=uuid.uuid4(),
-        protocol="winrm",
-        host=server.host if server else host,
-        port=port if port is not None else server.port,
-        username=username if username is not None else server.username,
-        credential_kind="winrm",
-        password=Secret(password if password is not None else server.password),
-        winrm_scheme=scheme or (server.scheme if server else "http"),
-        winrm_transport=transport,
-        winrm_validate_cert=validate_cert,
-    )
 
 
 def session_for(server, *, password: str | None = None, transport: str = "basic"):
