@@ -82,6 +82,8 @@ def test_a_new_credential_or_host_key_does_not_reuse(pool, sshd):
     )
     assert pool_key(other_key) != pool_key(params)
     assert pool.stats.opened == 2
+    # the session opened with the old credential was closed when the new one was asked for
+    assert pool.idle_count() == 1 and pool.stats.closed == 1
     assert "BEGIN" not in repr(pool_key(params))
 
 

@@ -4,8 +4,10 @@ Sessions are keyed by what makes one reusable: the target, the connection method
 the credential (a keyed hash of user and secrets, so a new credential version never reuses a
 session opened with the old one) and the trusted host keys (a newly approved or revoked key
 opens a fresh, re-verified session). An idle session is health-checked before reuse and closed
-after ``idle_timeout`` by ``prune()``; at most ``max_per_key`` sessions (busy + idle) exist per
-key, further ``acquire`` calls wait for one to be released.
+after ``idle_timeout`` by ``prune()``, and at once when the same target is next asked for
+under a new credential or host-key decision (the old session can never be used again). At
+most ``max_per_key`` sessions (busy + idle) exist per key; further ``acquire`` calls wait for
+one to be released.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class SshPool:
             self._checkin(key, session, broken=broken)
 
     def _checkout(self, key: PoolKey, params: ConnectionParams) -> SshSession:
+        self._close_superseded(key)
         end = time.monotonic() + self.wait_timeout
         while True:
             candidate: SshSession | None = None
@@ -170,6 +173,19 @@ class SshPool:
             with self._lock:
                 self.stats.opened += 1
             return session
+
+    def _close_superseded(self, key: PoolKey) -> None:
+        """Close the idle sessions of ``key``'s target opened under another credential, host
+        key decision or address: they will never be used again."""
+        victims: list[SshSession] = []
+        with self._lock:
+            for other, bucket in self._buckets.items():
+                if other.target_id == key.target_id and other != key and bucket.idle:
+                    victims.extend(bucket.idle)
+                    bucket.idle = []
+            self.stats.closed += len(victims)
+        for session in victims:
+            session.close()
 
     def _checkin(self, key: PoolKey, session: SshSession, *, broken: bool) -> None:
         drop = broken or session.closed
