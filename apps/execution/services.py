@@ -354,7 +354,9 @@ def run_advance(run_id: uuid.UUID, *, now=None) -> None:
     now = now or timezone.now()
     to_dispatch: list[uuid.UUID] = []
     with transaction.atomic(using=DB):
-        run = Run.objects.using(DB).select_for_update().filter(pk=run_id).first()
+        # NO KEY UPDATE: workers inserting log entries (foreign keys to the run take KEY
+        # SHARE on its row) are not blocked while the run advances
+        run = Run.objects.using(DB).select_for_update(no_key=True).filter(pk=run_id).first()
         if run is None or run.is_finished:
             return
         entries: list[LogEntry] = []
@@ -568,7 +570,7 @@ def run_cancel(*, run: Run, actor: Actor = SYSTEM) -> Run:
     """Stop ``run``: no new target starts, running steps are interrupted by their workers
     (within about a second) and marked ``canceled``. Idempotent."""
     with transaction.atomic(using=DB):
-        locked = Run.objects.using(DB).select_for_update().get(pk=run.pk)
+        locked = Run.objects.using(DB).select_for_update(no_key=True).get(pk=run.pk)
         if locked.is_finished or locked.cancel_requested_at is not None:
             return locked
         entries: list[LogEntry] = []
