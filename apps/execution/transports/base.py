@@ -7,6 +7,7 @@ keep working). Messages are for users: they name the host, never a secret.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,3 +48,25 @@ class CommandResult:
     timed_out: bool
     canceled: bool
     duration_ms: int
+
+
+class Session:
+    """What every transport's session has: the target it reaches, when it was opened and
+    last used (the pool's idle accounting), whether it is closed; a context manager."""
+
+    def __init__(self, params) -> None:
+        self._params = params
+        self.target_id = params.target_id
+        self.address = params.address
+        self.opened_at = time.monotonic()
+        self.last_used = self.opened_at
+        self.closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError

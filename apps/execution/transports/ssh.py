@@ -38,6 +38,7 @@ from apps.execution.transports.base import (
     CommandResult,
     ConnectionLost,
     OutputCallback,
+    Session,
     TransportError,
     Unreachable,
     check_env_name,
@@ -193,7 +194,7 @@ def _kill_script(pid: int) -> str:
     )
 
 
-class SshSession:
+class SshSession(Session):
     """One authenticated SSH connection; one channel per command. Thread-safe for use by one
     step at a time (the pool hands it out exclusively)."""
 
@@ -205,15 +206,10 @@ class SshSession:
         host_key: PresentedHostKey,
         host_key_verdict: HostKeyVerdict,
     ):
+        super().__init__(params)
         self._transport = transport
-        self._params = params
         self.host_key = host_key
         self.host_key_verdict = host_key_verdict
-        self.target_id = params.target_id
-        self.address = params.address
-        self.opened_at = time.monotonic()
-        self.last_used = self.opened_at
-        self.closed = False
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -221,12 +217,6 @@ class SshSession:
             f"<SshSession {self._params.username}@{self.address} "
             f"target={self._params.target_name!r} {state}>"
         )
-
-    def __enter__(self) -> SshSession:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def close(self) -> None:
         self.closed = True

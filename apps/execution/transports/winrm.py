@@ -70,6 +70,7 @@ from apps.execution.transports.base import (
     CommandResult,
     ConnectionLost,
     OutputCallback,
+    Session,
     TransportError,
     Unreachable,
     check_env_name,
@@ -195,7 +196,7 @@ def _open_failure(
     )
 
 
-class WinrmSession:
+class WinrmSession(Session):
     """One Windows Remote Shell on a target; one WS-Management command per step. For one step
     at a time (a pool hands it out exclusively): a pywinrm protocol is not thread-safe."""
 
@@ -209,17 +210,12 @@ class WinrmSession:
         connect_timeout: float,
         operation_timeout: int,
     ):
+        super().__init__(params)
         self._protocol = protocol
         self._shell_id = shell_id
-        self._params = params
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.operation_timeout = operation_timeout
-        self.target_id = params.target_id
-        self.address = params.address
-        self.opened_at = time.monotonic()
-        self.last_used = self.opened_at
-        self.closed = False
         self.broken = False  # the connection failed: is_alive() is False from now on
 
     def __repr__(self) -> str:
@@ -228,12 +224,6 @@ class WinrmSession:
             f"<WinrmSession {self._params.username}@{self.endpoint} "
             f"target={self._params.target_name!r} {state}>"
         )
-
-    def __enter__(self) -> WinrmSession:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def close(self) -> None:
         """Delete the shell on the host (ending what it still runs) and drop the connection.
