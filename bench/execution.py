@@ -79,16 +79,11 @@ class WorkerProcesses:
 
         from django.conf import settings
 
-        from opsconductor.conf import ALIAS_ENV_VARS
+        from tests.reliability.workers import database_env
 
         self.processes = []
-        env = {**os.environ, "LOG_LEVEL": "INFO"}  # the log file shows "ready"
-        for alias, variable in ALIAS_ENV_VARS.items():
-            db = settings.DATABASES[alias]
-            env[variable] = (
-                f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:"
-                f"{db.get('PORT') or 5432}/{db['NAME']}"
-            )
+        # the log file shows "ready"
+        env = {**os.environ, "LOG_LEVEL": "INFO", **database_env()}
         logdir.mkdir(parents=True, exist_ok=True)
         for index in range(count):
             log = (logdir / f"worker-{index}.log").open("wb")
@@ -129,15 +124,11 @@ class WorkerProcesses:
                 time.sleep(0.1)
 
     def cpu_seconds(self) -> float:
+        from bench.targets import proc_stat
+
         tick = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for process in self.processes:
-            try:
-                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+        fields = [proc_stat(process.pid) for process in self.processes]
+        return sum((int(f[11]) + int(f[12])) / tick for f in fields if f)  # utime + stime
 
     def rss_bytes(self) -> int:
         total = 0

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -35,6 +35,7 @@ from apps.execution.models import (
     TargetStatus,
     Trigger,
 )
+from apps.execution.selectors import target_counts
 from apps.jobs.interface import MASK, JobSnapshot, job_snapshot, resolve_parameters, run_policy
 from apps.targets.interface import SelectorError, resolve_selector, target_summaries
 from opsconductor.events import SYSTEM, Actor, publish
@@ -306,11 +307,6 @@ def run_retry(
 # -- moving runs forward -----------------------------------------------------------------------
 
 
-def _counts(run: Run) -> dict[str, int]:
-    rows = RunTarget.objects.using(DB).filter(run=run).values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
-
-
 def derive_run_status(counts: dict[str, int], stop: str) -> str:
     """A finished run's status from its targets' (the only place this is decided)."""
     if stop == STOP_TIMEOUT:
@@ -390,7 +386,7 @@ def run_advance(run_id: uuid.UUID, *, now=None) -> None:
             _request_stop(run, kind="timeout", actor_dict={"kind": "timeout", "name": "timeout"},
                           reason=f"the run timed out after {run.policy['run_timeout_seconds']} s",
                           entries=entries, now=now)  # fmt: skip
-        counts = _counts(run)
+        counts = target_counts(run)
         pending = counts.get(TargetStatus.PENDING, 0)
         if pending and run.cancel_requested_at is None:
             if _threshold_reached(run.policy, counts, run.target_count):
@@ -403,7 +399,7 @@ def run_advance(run_id: uuid.UUID, *, now=None) -> None:
                 entries.extend(skipped)
             else:
                 to_dispatch = _dispatch(run, counts, now)
-            counts = _counts(run)
+            counts = target_counts(run)
         run.counts = counts
         if not any(counts.get(s) for s in (TargetStatus.PENDING, *TARGET_ACTIVE)):
             _finalize(run, counts, now, entries)
