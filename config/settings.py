@@ -449,6 +449,9 @@ EXECUTION_REAP_SECONDS = env.float("EXECUTION_REAP_SECONDS", default=10.0)
 EXECUTION_WORKER_REAPS = env.bool("EXECUTION_WORKER_REAPS", default=True)
 # A queued target no worker has taken for this long has its unit of work sent again.
 EXECUTION_REQUEUE_AFTER_SECONDS = env.float("EXECUTION_REQUEUE_AFTER_SECONDS", default=120.0)
+# Targets of a run sent to a worker as one unit (claimed, prepared and reported together; each
+# runs in its own thread). A worker process runs up to its Celery concurrency times this many.
+EXECUTION_SLICE_SIZE = env.int("EXECUTION_SLICE_SIZE", default=25)
 EXECUTION_POOL_IDLE_SECONDS = env.float("EXECUTION_POOL_IDLE_SECONDS", default=300.0)
 EXECUTION_POOL_MAX_PER_TARGET = env.int("EXECUTION_POOL_MAX_PER_TARGET", default=4)
 # The live stream polls the run's log this often.

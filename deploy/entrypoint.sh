@@ -13,8 +13,9 @@ case "$cmd" in
     queues=${1:-kernel,accounts,targets,jobs,execution,scheduling,audit}
     [ $# -gt 0 ] && shift
     # threads: the work waits on SSH and the database, and the SSH pool lives in the process
-    # (docs/adr/0008-execution-workers.md); one database connection per thread
-    exec celery -A config worker -Q "$queues" -P threads -c "${WORKER_THREADS:-50}" \
+    # (docs/adr/0008, 0009); one database connection per thread; a thread runs a slice of up to
+    # EXECUTION_SLICE_SIZE targets, each in a thread of its own
+    exec celery -A config worker -Q "$queues" -P threads -c "${WORKER_THREADS:-16}" \
       --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   beat)
     exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \

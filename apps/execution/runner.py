@@ -1,15 +1,22 @@
-"""Running one target of a run, in a worker: the unit of work behind ``tasks.execute_target``.
+"""Running the targets of a run in a worker: the unit of work behind ``tasks.execute_targets``.
 
-1. **Claim** the target (``queued`` → ``running``, conditional: only one worker can), so a
-   redelivered or duplicated unit does nothing.
-2. Unseal the run's parameter values and the target's credential (in memory only), render the
-   steps for the target's OS family, collect every secret to mask.
-3. **Connect** through the worker's pool (SSH) or a fresh WS-Management shell (WinRM), retrying
-   an unreachable host as the run's policy says.
-4. For each step: record that it **started** (from then on it is never run again by anyone),
-   run it with its timeout and the run's cancel event, stream output through ``TargetOutput``
-   (masked, capped) into the run's log, record the result.
-5. **Finish** the target, publish its outcome, and let ``services`` advance the run.
+A unit is a *slice*: some targets of a run (``EXECUTION_SLICE_SIZE`` at most), queued together.
+The slice's own thread does the database work of all its targets at once, then each target runs
+in a thread of its own that never touches the database (what it reports goes through the
+process's ``writer.Writer``, which commits in batches):
+
+1. **Claim** the targets (``queued`` → ``running``, conditional: only one worker can), so a
+   redelivered or duplicated unit does nothing; one UPDATE for the slice.
+2. Unseal the run's parameter values (once per run per worker) and the targets' credentials
+   (one lookup for the slice), render the steps for each OS family, create the step rows (one
+   insert), collect every secret to mask.
+3. Per target, in its thread: **connect** through the worker's pool (SSH) or a fresh
+   WS-Management shell (WinRM), retrying an unreachable host as the run's policy says.
+4. For each step: record that it **started** (committed before it runs: from then on it is never
+   run again by anyone), run it with its timeout and the run's cancel event, stream output
+   through ``TargetOutput`` (masked, capped) into the run's log, record the result.
+5. **Finish** the target; the writer publishes its outcome and lets ``services`` advance the
+   run. The unit returns when everything its targets reported is committed.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import contextlib
 import functools
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,14 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections
 from django.db.models import F
 from django.utils import timezone
 
-from apps.execution import services
 from apps.execution.models import Run, RunStep, RunTarget, StepStatus, TargetStatus
-from apps.execution.output import Chunk, TargetOutput
-from apps.execution.services import DB, LogEntry, log_append, reserve_seq, state_entry
+from apps.execution.output import TargetOutput
+from apps.execution.services import DB
 from apps.execution.transports.ssh import (
     AuthFailed,
     ConnectionLost,
@@ -41,15 +48,15 @@ from apps.execution.transports.ssh import (
     Unreachable,
 )
 from apps.execution.worker import Holding, WorkerRuntime
+from apps.execution.writer import TargetDone, WriteFailed, Writer
 from apps.jobs.interface import MASK, JobSnapshot, mask, render_steps, secret_values
 from apps.targets.interface import (
     ConnectionParams,
     HostKeyVerdict,
-    connection_for_target,
+    connections_for_targets,
     record_host_key_seen,
-    report_connection_outcome,
 )
-from opsconductor.events import Actor, publish
+from opsconductor.events import Actor
 from opsconductor.sealing import SealError, unseal
 
 logger = logging.getLogger(__name__)
@@ -98,32 +105,74 @@ class _Stopped(Exception):
     """The run was asked to stop before the next step could start."""
 
 
-def execute(run_target_id: uuid.UUID, runtime: WorkerRuntime) -> str | None:
-    """Run every step of one target of a run; its final status (None if not claimed)."""
-    claimed = _claim(run_target_id, runtime.id)
-    if claimed is None:
-        return None
-    holding = runtime.hold(claimed.id, claimed.run_id)
+@dataclass
+class _Prepared:
+    """One claimed target, ready for its thread: everything from the database is in here."""
+
+    row: RunTarget
+    holding: Holding
+    context: RunContext | None = None
+    steps: list[dict] | None = None
+    params: ConnectionParams | None = None
+    failure: Outcome | None = None  # decided before connecting (nothing to run)
+
+
+def execute(run_target_ids: list[uuid.UUID], runtime: WorkerRuntime) -> dict[str, str]:
+    """Run every step of the given targets (of one run or several); their final statuses by
+    run target id (targets another worker had claimed, or that had finished, are left out)."""
+    rows = _claim(run_target_ids, runtime.id)
+    if not rows:
+        return {}
+    prepared = [_Prepared(row=row, holding=runtime.hold(row.id, row.run_id)) for row in rows]
+    statuses: dict[str, str] = {}
     try:
-        outcome = _execute_claimed(claimed, runtime, holding)
+        _prepare(prepared)
+    except Exception as exc:  # a bug (or the database) must not leave the targets running
+        logger.exception("preparing %d run targets failed", len(prepared))
+        for item in prepared:
+            item.failure = item.failure or Outcome(
+                TargetStatus.FAILED, f"internal error in the worker ({type(exc).__name__})"
+            )
+    threads = []
+    for item in prepared:
+        if item.failure is not None:
+            _finish(item.row, item.failure, None, runtime.writer)
+            runtime.release(item.row.id)
+            statuses[str(item.row.id)] = item.failure.status
+            continue
+        thread = threading.Thread(
+            target=_target_thread, args=(item, runtime, statuses),
+            name=f"run-target-{item.row.target_name}"[:60], daemon=True,
+        )  # fmt: skip
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    runtime.writer.barrier()
+    return statuses
+
+
+def _target_thread(item: _Prepared, runtime: WorkerRuntime, statuses: dict[str, str]) -> None:
+    try:
+        outcome = _execute_prepared(item, runtime)
     except Exception as exc:  # a bug must not leave the target running
-        logger.exception("run target %s failed unexpectedly", run_target_id)
+        logger.exception("run target %s failed unexpectedly", item.row.id)
         outcome = Outcome(
             TargetStatus.FAILED, f"internal error in the worker ({type(exc).__name__})"
         )
     finally:
-        runtime.release(claimed.id)
-    _finish(claimed, outcome, holding.output)
-    runtime.events_to_relay()
-    services.run_target_finished(claimed.run_id)
-    return outcome.status
+        runtime.release(item.row.id)
+        # nothing here should have opened a database connection; if something did, close it
+        connections.close_all()
+    _finish(item.row, outcome, item.holding.output, runtime.writer)
+    statuses[str(item.row.id)] = outcome.status
 
 
-def _claim(run_target_id: uuid.UUID, worker_id: str) -> RunTarget | None:
+def _claim(run_target_ids: list[uuid.UUID], worker_id: str) -> list[RunTarget]:
     now = timezone.now()
     claimed = (
         RunTarget.objects.using(DB)
-        .filter(pk=run_target_id, status=TargetStatus.QUEUED)
+        .filter(pk__in=run_target_ids, status=TargetStatus.QUEUED)
         .update(
             status=TargetStatus.RUNNING,
             worker=worker_id,
@@ -135,36 +184,82 @@ def _claim(run_target_id: uuid.UUID, worker_id: str) -> RunTarget | None:
         )
     )
     if not claimed:
-        return None
-    # the stream learns the target runs from its first step's start (one write less per target)
-    return RunTarget.objects.using(DB).get(pk=run_target_id)
+        return []
+    # the stream learns a target runs from its first step's start (one write less per target)
+    return list(
+        RunTarget.objects.using(DB)
+        .filter(
+            pk__in=run_target_ids, status=TargetStatus.RUNNING, worker=worker_id, started_at=now
+        )
+        .order_by("position")
+    )
 
 
-def _execute_claimed(row: RunTarget, runtime: WorkerRuntime, holding: Holding) -> Outcome:
-    try:
-        context = _run_context(row.run_id)
-    except SealError:
-        return Outcome(
-            TargetStatus.FAILED,
-            "the run's parameter values cannot be unsealed with the configured keys",
+def _prepare(prepared: list[_Prepared]) -> None:
+    """The database work of a slice, for all its targets at once (see the module docstring)."""
+    contexts: dict[uuid.UUID, RunContext | None] = {}
+    for run_id in {item.row.run_id for item in prepared}:
+        try:
+            contexts[run_id] = _run_context(run_id)
+        except SealError:
+            contexts[run_id] = None
+    params, unsealable = connections_for_targets([item.row.target_id for item in prepared])
+    rendered: dict[tuple[uuid.UUID, str], list[dict]] = {}
+    step_rows: list[RunStep] = []
+    for item in prepared:
+        context = contexts[item.row.run_id]
+        if context is None:
+            item.failure = Outcome(
+                TargetStatus.FAILED,
+                "the run's parameter values cannot be unsealed with the configured keys",
+            )
+            continue
+        if item.row.target_id in unsealable:
+            item.failure = Outcome(
+                TargetStatus.FAILED,
+                "the target's credential cannot be unsealed with the configured keys "
+                "(OPSCONDUCTOR_SEAL_KEYS)",
+            )
+            continue
+        key = (item.row.run_id, item.row.os_family)
+        if key not in rendered:
+            rendered[key] = render_steps(context.snapshot, context.values, os_family=key[1])
+        item.context, item.steps = context, rendered[key]
+        item.params = params.get(item.row.target_id)
+        step_rows += _step_rows(item.row, item.steps)
+        if item.params is None:
+            item.failure = Outcome(
+                TargetStatus.FAILED, "the target or its connection method no longer exists"
+            )
+    # a takeover after a requeue finds them made
+    RunStep.objects.using(DB).bulk_create(step_rows, ignore_conflicts=True)
+
+
+def _step_rows(row: RunTarget, steps: list[dict]) -> list[RunStep]:
+    return [
+        RunStep(
+            run_target_id=row.id,
+            index=index,
+            name=step["name"],
+            kind=step["kind"],
+            status=StepStatus.SKIPPED if step["skipped"] else StepStatus.PENDING,
+            reason=step.get("reason", ""),
         )
-    steps = render_steps(context.snapshot, context.values, os_family=row.os_family)
-    try:
-        params = connection_for_target(row.target_id)
-    except SealError:
-        return Outcome(
-            TargetStatus.FAILED,
-            "the target's credential cannot be unsealed with the configured keys "
-            "(OPSCONDUCTOR_SEAL_KEYS)",
-        )
-    _create_steps(row, steps)
-    if params is None:
-        return Outcome(TargetStatus.FAILED, "the target or its connection method no longer exists")
+        for index, step in enumerate(steps)
+    ]
+
+
+def _execute_prepared(item: _Prepared, runtime: WorkerRuntime) -> Outcome:
+    row, holding, context, steps, params = (
+        item.row, item.holding, item.context, item.steps, item.params
+    )  # fmt: skip
+    assert context is not None and steps is not None and params is not None
+    writer = runtime.writer
     secrets = secret_values(context.snapshot, context.values)
     secrets += [s for s in (params.password.reveal(), params.passphrase.reveal()) if s]
     holding.output = TargetOutput(
         secrets=secrets,
-        sink=functools.partial(_store_output, row.run_id, row.id),
+        sink=functools.partial(writer.output, row.run_id, row.id),
         limit_bytes=settings.EXECUTION_OUTPUT_LIMIT_BYTES,
         flush_interval=settings.EXECUTION_OUTPUT_FLUSH_SECONDS,
     )
@@ -173,40 +268,17 @@ def _execute_claimed(row: RunTarget, runtime: WorkerRuntime, holding: Holding) -
         return Outcome(TargetStatus.SKIPPED, f"no step is for {row.os_family} targets")
     try:
         with _session(params, runtime, context.policy, holding) as session:
-            return _run_steps(row, context, steps, runnable, session, holding, secrets)
+            return _run_steps(row, context, runnable, session, holding, secrets, writer)
     except _Stopped as stopped:
         return Outcome(str(stopped.args[0]), str(stopped.args[1]))
     except TransportError as exc:
-        return _connection_failure(row, params, exc, secrets)
+        return _connection_failure(row, params, exc, secrets, writer)
 
 
-def _create_steps(row: RunTarget, steps: list[dict]) -> None:
-    RunStep.objects.using(DB).bulk_create(
-        [
-            RunStep(
-                run_target_id=row.id,
-                index=index,
-                name=step["name"],
-                kind=step["kind"],
-                status=StepStatus.SKIPPED if step["skipped"] else StepStatus.PENDING,
-                reason=step.get("reason", ""),
-            )
-            for index, step in enumerate(steps)
-        ],
-        ignore_conflicts=True,  # a takeover after a requeue finds them made
-    )
-
-
-def _stop_status(run_id: uuid.UUID) -> tuple[str, str] | None:
-    run = Run.objects.using(DB).filter(pk=run_id).values("cancel_requested_at", "canceled_by",
-                                                          "status_reason").first()  # fmt: skip
-    if not run or run["cancel_requested_at"] is None:
-        return None
-    timed_out = (run["canceled_by"] or {}).get("kind") == "timeout"
-    return (
-        TargetStatus.TIMED_OUT if timed_out else TargetStatus.CANCELED,
-        run["status_reason"] or "the run was stopped",
-    )
+def _stop_status(holding: Holding) -> tuple[str, str]:
+    """How a target ends when its run was asked to stop (set by the housekeeping thread when
+    it saw the request: a cancel, or the run's timeout)."""
+    return holding.stop or (TargetStatus.CANCELED, "canceled")
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -227,12 +299,12 @@ def _session(
                     params, connect_timeout=settings.EXECUTION_CONNECT_TIMEOUT_SECONDS
                 )
                 with contextlib.closing(session):
-                    _report_fresh(params, None)
+                    _report_fresh(params, None, runtime.writer)
                     yield session
                 return
             with runtime.pool.acquire(params) as session:
                 if session.last_used == session.opened_at:  # not used before: just opened
-                    _report_fresh(params, session)
+                    _report_fresh(params, session, runtime.writer)
                 yield session
             return
         except Unreachable:
@@ -245,46 +317,53 @@ def _session(
                 f"{delay} s]\n",
             )
             if holding.cancel.wait(delay):
-                stop = _stop_status(holding.run_id) or (TargetStatus.CANCELED, "canceled")
-                raise _Stopped(*stop) from None
+                raise _Stopped(*_stop_status(holding)) from None
 
 
-def _report_fresh(params: ConnectionParams, session) -> None:
-    """A connection just opened: record a first-use host key, tell targets it is healthy."""
+def _report_fresh(params: ConnectionParams, session, writer: Writer) -> None:
+    """A connection just opened: record a first-use host key, tell targets it is healthy
+    (both through the writer, after its next commit)."""
     if session is not None and session.host_key_verdict == HostKeyVerdict.TRUST_ON_FIRST_USE:
-        record_host_key_seen(
-            method_id=params.method_id,
-            algorithm=session.host_key.algorithm,
-            public_key=session.host_key.public_key,
-            fingerprint=session.host_key.fingerprint,
-            trusted=True,
+        writer.after_commit(
+            functools.partial(
+                record_host_key_seen,
+                method_id=params.method_id,
+                algorithm=session.host_key.algorithm,
+                public_key=session.host_key.public_key,
+                fingerprint=session.host_key.fingerprint,
+                trusted=True,
+            )
         )
-    report_connection_outcome(target_id=params.target_id, status="healthy")
+    writer.health(params.target_id, "healthy")
 
 
 def _connection_failure(
-    row: RunTarget, params: ConnectionParams, exc: TransportError, secrets: list[str]
-) -> Outcome:
+    row: RunTarget, params: ConnectionParams, exc: TransportError, secrets: list[str],
+    writer: Writer,
+) -> Outcome:  # fmt: skip
     message = mask(str(exc), secrets)
     if isinstance(exc, HostKeyRefused):
         if exc.verdict in (HostKeyVerdict.UNKNOWN, HostKeyVerdict.CHANGED):
-            record_host_key_seen(
-                method_id=params.method_id,
-                algorithm=exc.host_key.algorithm,
-                public_key=exc.host_key.public_key,
-                fingerprint=exc.host_key.fingerprint,
-                trusted=False,
+            writer.after_commit(
+                functools.partial(
+                    record_host_key_seen,
+                    method_id=params.method_id,
+                    algorithm=exc.host_key.algorithm,
+                    public_key=exc.host_key.public_key,
+                    fingerprint=exc.host_key.fingerprint,
+                    trusted=False,
+                )
             )
         health = (
             "host_key_unknown" if exc.verdict == HostKeyVerdict.UNKNOWN else "host_key_mismatch"
         )
-        report_connection_outcome(target_id=row.target_id, status=health, message=message)
+        writer.health(row.target_id, health, message)
         return Outcome(TargetStatus.FAILED, f"host key refused: {message}")
     if isinstance(exc, AuthFailed):
-        report_connection_outcome(target_id=row.target_id, status="auth_failed", message=message)
+        writer.health(row.target_id, "auth_failed", message)
         return Outcome(TargetStatus.FAILED, f"authentication failed: {message}")
     if isinstance(exc, Unreachable | ConnectionLost):
-        report_connection_outcome(target_id=row.target_id, status="unreachable", message=message)
+        writer.health(row.target_id, "unreachable", message)
         return Outcome(TargetStatus.UNREACHABLE, message)
     return Outcome(TargetStatus.FAILED, message)
 
@@ -321,47 +400,57 @@ def _plain(value: Any) -> str:
 def _run_steps(
     row: RunTarget,
     context: RunContext,
-    steps: list[dict],
     runnable: list[tuple[int, dict]],
     session,
     holding: Holding,
     secrets: list[str],
+    writer: Writer,
 ) -> Outcome:
     output = holding.output
     assert output is not None
     last_exit: int | None = None
     tolerated = 0
+
+    def skip_rest(position: int, reason: str) -> None:
+        writer.steps_skipped(row.id, [i for i, _ in runnable[position:]], reason)
+
     for position, (index, step) in enumerate(runnable):
         if holding.cancel.is_set():
-            stop = _stop_status(row.run_id) or (TargetStatus.CANCELED, "canceled")
-            _skip_rest(row, [i for i, _ in runnable[position:]], f"not started: {stop[1]}")
+            stop = _stop_status(holding)
+            skip_rest(position, f"not started: {stop[1]}")
             return Outcome(stop[0], stop[1], last_exit)
-        _start_step(row, index, step)
+        try:
+            writer.step_started(row.run_id, row.id, index, step["name"])
+        except WriteFailed as exc:
+            # not on record, so not run: a step that might run twice must never run unrecorded
+            logger.error("could not record the start of step %d of %s: %s", index, row.id, exc)
+            skip_rest(position, "not started: its start could not be recorded")
+            return Outcome(
+                TargetStatus.FAILED,
+                f"step {index + 1} ({step['name']}) was not started: its start could not be "
+                "recorded in the database",
+                last_exit,
+            )
         started = time.monotonic()
         step_status, reason, exit_code = StepStatus.FAILED, "", None
         try:
             result = _run_one(session, row, context, step, index, holding)
         except ConnectionLost as exc:
-            output.end_step(index)
             reason = (
                 f"connection lost during step {index + 1} ({step['name']}): "
                 f"{mask(str(exc), secrets)}"
             )
-            _end_step(row, index, StepStatus.FAILED, reason, None, started)
-            _skip_rest(
-                row, [i for i, _ in runnable[position + 1 :]], "not started: connection lost"
-            )
-            report_connection_outcome(target_id=row.target_id, status="unreachable", message=reason)
+            _end_step(writer, row, index, StepStatus.FAILED, reason, None, started, output)
+            skip_rest(position + 1, "not started: connection lost")
+            writer.health(row.target_id, "unreachable", reason)
             return Outcome(TargetStatus.UNREACHABLE, reason, last_exit)
         except TransportError as exc:
-            output.end_step(index)
             reason = mask(str(exc), secrets)
             result = None
         if result is not None:
             exit_code = result.exit_code
             if result.canceled:
-                stop = _stop_status(row.run_id) or (TargetStatus.CANCELED, "canceled")
-                step_status, reason = stop[0], stop[1]
+                step_status, reason = _stop_status(holding)
             elif result.timed_out:
                 step_status = StepStatus.TIMED_OUT
                 reason = (
@@ -374,7 +463,7 @@ def _run_steps(
                 reason = "the command was killed by a signal"
             else:
                 reason = f"exit code {exit_code}"
-        _end_step(row, index, step_status, reason, exit_code, started, output)
+        _end_step(writer, row, index, step_status, reason, exit_code, started, output)
         if exit_code is not None:
             last_exit = exit_code
         if step_status == StepStatus.SUCCEEDED:
@@ -384,16 +473,12 @@ def _run_steps(
             and result
             and result.canceled
         ):
-            _skip_rest(row, [i for i, _ in runnable[position + 1 :]], f"not started: {reason}")
+            skip_rest(position + 1, f"not started: {reason}")
             return Outcome(step_status, reason, last_exit)
         if step["continue_on_error"]:
             tolerated += 1
             continue
-        _skip_rest(
-            row,
-            [i for i, _ in runnable[position + 1 :]],
-            f"not started: step {index + 1} ({step['name']}) did not succeed",
-        )
+        skip_rest(position + 1, f"not started: step {index + 1} ({step['name']}) did not succeed")
         status = (
             TargetStatus.TIMED_OUT if step_status == StepStatus.TIMED_OUT else TargetStatus.FAILED
         )
@@ -464,168 +549,49 @@ def _ps_quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _start_step(row: RunTarget, index: int, step: dict) -> None:
-    seq = reserve_seq(row.run_id)
-    now = timezone.now()
-    with transaction.atomic(using=DB):
-        RunTarget.objects.using(DB).filter(pk=row.id).update(
-            step_started=index, heartbeat_at=now, updated_at=now
-        )
-        RunStep.objects.using(DB).filter(run_target_id=row.id, index=index).update(
-            status=StepStatus.RUNNING, started_at=now, updated_at=now
-        )
-        log_append(
-            row.run_id,
-            [
-                state_entry(
-                    type="step",
-                    run_target_id=row.id,
-                    step=index,
-                    name=step["name"],
-                    status=StepStatus.RUNNING,
-                )
-            ],
-            first_seq=seq,
-        )
-
-
 def _end_step(
+    writer: Writer,
     row: RunTarget,
     index: int,
     status: str,
     reason: str,
     exit_code: int | None,
     started: float,
-    output: TargetOutput | None = None,
+    output: TargetOutput,
 ) -> None:
-    """Record a step's result, with the output it still had buffered, in one transaction."""
-    chunks = output.end_step(index, flush=False) if output is not None else []
-    entries = [_output_entry(row.id, chunk) for chunk in chunks]
-    now = timezone.now()
-    duration = round((time.monotonic() - started) * 1000)
-    entries.append(
-        state_entry(
-            type="step",
-            run_target_id=row.id,
-            step=index,
-            status=status,
-            exit_code=exit_code,
-            reason=reason,
-            duration_ms=duration,
-        )
-    )
-    seq = reserve_seq(row.run_id, len(entries))
-    with transaction.atomic(using=DB):
-        RunStep.objects.using(DB).filter(run_target_id=row.id, index=index).update(
-            status=status,
-            reason=reason[:1000],
-            exit_code=exit_code,
-            finished_at=now,
-            duration_ms=duration,
-            updated_at=now,
-        )
-        log_append(row.run_id, entries, first_seq=seq)
+    """Queue a step's result, with the output it still had buffered (one write together)."""
+    writer.step_ended(
+        row.run_id, row.id, index, status=status, reason=reason, exit_code=exit_code,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        chunks=output.end_step(index, flush=False),
+    )  # fmt: skip
 
 
-def _output_entry(run_target_id: uuid.UUID, chunk: Chunk) -> LogEntry:
-    return LogEntry(
-        kind="output",
-        data=chunk.text,
-        run_target_id=run_target_id,
-        step_index=chunk.step_index if chunk.step_index >= 0 else None,
-        stream=chunk.stream,
-    )
-
-
-def _skip_rest(row: RunTarget, indexes: list[int], reason: str) -> None:
-    if indexes:
-        RunStep.objects.using(DB).filter(
-            run_target_id=row.id, index__in=indexes, status=StepStatus.PENDING
-        ).update(status=StepStatus.SKIPPED, reason=reason[:1000], updated_at=timezone.now())
-
-
-def _store_output(run_id: uuid.UUID, run_target_id: uuid.UUID, chunks: list[Chunk]) -> None:
-    seq = reserve_seq(run_id, len(chunks))
-    with transaction.atomic(using=DB):
-        log_append(run_id, [_output_entry(run_target_id, c) for c in chunks], first_seq=seq)
-
-
-def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None) -> None:
+def _finish(row: RunTarget, outcome: Outcome, output: TargetOutput | None, writer: Writer) -> None:
+    fields: dict[str, Any] = {}
     if output is not None:
         output.close()
-    now = timezone.now()
-    fields: dict[str, Any] = {
-        "status": outcome.status,
-        "reason": outcome.reason[:1000],
-        "exit_code": outcome.exit_code,
-        "finished_at": now,
-        "updated_at": now,
-    }
-    if output is not None:
-        fields.update(
-            output_bytes=output.stored_bytes + output.dropped_bytes,
-            output_truncated=output.truncated,
-            output_digest=output.digest,
-            output_sample=(
+        fields = {
+            "output_bytes": output.stored_bytes + output.dropped_bytes,
+            "output_truncated": output.truncated,
+            "output_digest": output.digest,
+            "output_sample": (
                 output.sample_of_step(outcome.step_index) if outcome.step_index is not None else ""
             )
             or output.sample,
+        }
+    writer.target_done(
+        TargetDone(
+            run_id=row.run_id,
+            run_target_id=row.id,
+            target_id=row.target_id,
+            target_name=row.target_name,
+            status=outcome.status,
+            reason=outcome.reason,
+            exit_code=outcome.exit_code,
+            output=fields,
         )
-    seq = reserve_seq(row.run_id)
-    with transaction.atomic(using=DB):
-        updated = (
-            RunTarget.objects.using(DB)
-            .filter(pk=row.id, status=TargetStatus.RUNNING)
-            .update(**fields)
-        )
-        if not updated:  # the reaper declared it lost meanwhile: its verdict stands
-            log_append(
-                row.run_id,
-                [
-                    state_entry(
-                        type="note",
-                        run_target_id=row.id,
-                        name=row.target_name,
-                        message=f"a late result ({outcome.status}) was discarded: the "
-                        "target had been declared lost",
-                    )
-                ],
-                first_seq=seq,
-            )
-            return
-        RunStep.objects.using(DB).filter(
-            run_target_id=row.id, status__in=(StepStatus.PENDING, StepStatus.RUNNING)
-        ).update(
-            status=StepStatus.SKIPPED, reason=outcome.reason[:1000] or "not run", updated_at=now
-        )
-        log_append(
-            row.run_id,
-            [
-                state_entry(
-                    type="target",
-                    run_target_id=row.id,
-                    name=row.target_name,
-                    status=outcome.status,
-                    exit_code=outcome.exit_code,
-                    reason=outcome.reason,
-                )
-            ],
-            first_seq=seq,
-        )
-        # one event per target of a run: relayed in batches by the worker (worker.py)
-        publish(
-            "execution.target.finished",
-            {
-                "run_id": str(row.run_id),
-                "run_target_id": str(row.id),
-                "target_id": str(row.target_id),
-                "target_name": row.target_name,
-                "status": outcome.status,
-                "exit_code": outcome.exit_code,
-                "reason": outcome.reason,
-            },
-            relay=False,
-        )
+    )
 
 
 __all__ = ["MASK", "execute"]

@@ -479,14 +479,18 @@ def _dispatch(run: Run, counts: dict[str, int], now) -> list[uuid.UUID]:
 
 
 def _send(run_target_ids: list[uuid.UUID]) -> None:
-    from apps.execution.tasks import execute_target
+    """Queue the targets for workers, in slices of ``EXECUTION_SLICE_SIZE`` (one message each:
+    a worker claims, prepares and reports a slice's targets together; see runner.py)."""
+    from apps.execution.tasks import execute_targets
 
-    for run_target_id in run_target_ids:
+    size = max(1, settings.EXECUTION_SLICE_SIZE)
+    for start in range(0, len(run_target_ids), size):
+        piece = [str(run_target_id) for run_target_id in run_target_ids[start : start + size]]
         try:
-            execute_target.delay(str(run_target_id))
+            execute_targets.delay(piece)
         except Exception:
-            # the broker is away: the reaper sends it again (see run_reap)
-            logger.exception("could not queue run target %s; the reaper will", run_target_id)
+            # the broker is away: the reaper sends them again (see run_reap)
+            logger.exception("could not queue %d run targets; the reaper will", len(piece))
 
 
 def _finish_pending(run: Run, status: str, reason: str, now) -> list[LogEntry]:

@@ -3,13 +3,16 @@
 - ``WorkerRuntime.id``: how this process names itself on the targets it holds
   (``<celery hostname or host>:<pid>:<boot id>``).
 - the SSH connection pool (``transports.pool.SshPool``), shared by every unit in the process;
+- the writer (``writer.Writer``): one thread that commits, in batches, what every target the
+  process runs reports (the targets' own threads never touch the database);
 - the targets it is running, each with a cancel ``threading.Event``;
 - one housekeeping thread that, while the process lives:
   * every ``EXECUTION_CANCEL_POLL_SECONDS`` asks the database which of the runs it works on were
-    asked to stop (cancel or run timeout) and sets their targets' cancel events;
+    asked to stop (cancel or run timeout), notes how their targets end and sets their cancel
+    events;
   * flushes buffered output that has waited ``EXECUTION_OUTPUT_FLUSH_SECONDS``;
   * every ``EXECUTION_HEARTBEAT_SECONDS`` stamps ``heartbeat_at`` on the targets it holds (one
-    UPDATE), which is how the reaper tells a busy worker from a dead one;
+    UPDATE, written by the writer), which is how the reaper tells a busy worker from a dead one;
   * every ``EXECUTION_REAP_SECONDS`` runs the reaper (``services.run_reap``): any live worker
     accounts for the targets of a dead one;
   * every ``RELAY_SECONDS`` relays, in one batch, the events of targets finished meanwhile;
@@ -28,10 +31,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 
 from apps.execution.output import TargetOutput
 from apps.execution.transports.pool import SshPool
+from apps.execution.writer import Writer
 from opsconductor.events.outbox import relay_pending
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class Holding:
     run_id: uuid.UUID
     cancel: threading.Event = field(default_factory=threading.Event)
     output: TargetOutput | None = None
+    stop: tuple[str, str] | None = None  # (target status, reason) once the run is stopping
 
 
 class WorkerRuntime:
@@ -55,6 +59,7 @@ class WorkerRuntime:
             idle_timeout=settings.EXECUTION_POOL_IDLE_SECONDS,
             max_per_key=settings.EXECUTION_POOL_MAX_PER_TARGET,
         )
+        self.writer = Writer(report_health=_report_health, on_targets_done=self._targets_done)
         self._held: dict[uuid.UUID, Holding] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -82,6 +87,17 @@ class WorkerRuntime:
         """Events were published with ``relay=False``: relay them with the next batch."""
         self._relay_due.set()
 
+    def _targets_done(self, run_ids: set[uuid.UUID]) -> None:
+        """The writer committed targets' results: advance their runs, relay their events."""
+        from apps.execution.services import run_target_finished
+
+        self.events_to_relay()
+        for run_id in run_ids:
+            try:
+                run_target_finished(run_id)
+            except Exception:  # the reaper advances it later
+                logger.exception("could not advance run %s", run_id)
+
     # -- housekeeping -----------------------------------------------------------------------
 
     def ensure_started(self) -> None:
@@ -100,6 +116,7 @@ class WorkerRuntime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.writer.stop()
         self.pool.close_all()
 
     def _loop(self) -> None:
@@ -146,29 +163,34 @@ class WorkerRuntime:
         held = self.held()
         if not held:
             return False
-        from apps.execution.models import Run
+        from apps.execution.models import Run, TargetStatus
 
         run_ids = {h.run_id for h in held.values()}
-        stopping = set(
-            Run.objects.using("execution")
+        stopping = {
+            run["id"]: (
+                TargetStatus.TIMED_OUT
+                if (run["canceled_by"] or {}).get("kind") == "timeout"
+                else TargetStatus.CANCELED,
+                run["status_reason"] or "the run was stopped",
+            )
+            for run in Run.objects.using("execution")
             .filter(pk__in=run_ids, cancel_requested_at__isnull=False)
-            .values_list("id", flat=True)
-        )
+            .values("id", "canceled_by", "status_reason")
+        }
         for holding in held.values():
-            if holding.run_id in stopping:
+            if holding.run_id in stopping and not holding.cancel.is_set():
+                holding.stop = stopping[holding.run_id]
                 holding.cancel.set()
         return True
 
     def _heartbeat(self) -> bool:
+        """Stamp the targets this process holds, through the writer: every write this process
+        makes to its targets' rows goes through that one thread, so they cannot deadlock
+        with each other."""
         held = self.held()
-        if not held:
-            return False
-        from apps.execution.models import RunTarget, TargetStatus
-
-        RunTarget.objects.using("execution").filter(
-            pk__in=list(held), status=TargetStatus.RUNNING, worker=self.id
-        ).update(heartbeat_at=timezone.now())
-        return True
+        if held:
+            self.writer.heartbeat(list(held), self.id)
+        return False
 
     def _reap(self) -> None:
         from apps.execution.services import run_reap
@@ -176,6 +198,12 @@ class WorkerRuntime:
         done = run_reap()
         if any(done.get(key) for key in ("lost", "requeued", "resent")):
             logger.warning("execution reaper: %s", done)
+
+
+def _report_health(outcomes: list[tuple[uuid.UUID, str, str]]) -> None:
+    from apps.targets.interface import report_connection_outcomes
+
+    report_connection_outcomes(outcomes)
 
 
 _runtime: WorkerRuntime | None = None

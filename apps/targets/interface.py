@@ -143,6 +143,28 @@ def connection_for_target(target_id: uuid.UUID) -> ConnectionParams | None:
     return selectors.connection_params(method=method) if method else None
 
 
+def connections_for_targets(
+    target_ids: list[uuid.UUID],
+) -> tuple[dict[uuid.UUID, ConnectionParams], set[uuid.UUID]]:
+    """``connection_for_target`` for many targets in a few queries (a worker starting a slice
+    of a run). Returns the parameters by target id, and the ids of targets whose credential
+    cannot be unsealed with the configured keys; a target or method that is gone is in
+    neither. The same rules apply: keep the result in the worker's memory only."""
+    from apps.targets import selectors
+    from opsconductor.sealing import SealError
+
+    found: dict[uuid.UUID, ConnectionParams] = {}
+    unsealable: set[uuid.UUID] = set()
+    for target_id, method in selectors.primary_methods(list(target_ids)).items():
+        try:
+            found[target_id] = selectors.connection_params(
+                method=method, host_keys=list(method.host_keys.all())
+            )
+        except SealError:
+            unsealable.add(target_id)
+    return found, unsealable
+
+
 def tls_failure_reason(exc: Exception) -> str:
     """Why a TLS handshake failed, read from a requests/urllib3 exception (WinRM over https)."""
     from apps.targets.probes.winrm import _ssl_reason
@@ -177,6 +199,14 @@ def report_connection_outcome(*, target_id: uuid.UUID, status: str, message: str
     from apps.targets.services import health
 
     health.target_record_outcome(target_id=target_id, status=status, message=message)
+
+
+def report_connection_outcomes(outcomes: list[tuple[uuid.UUID, str, str]]) -> None:
+    """``report_connection_outcome`` for many targets at once: ``(target_id, status,
+    message)`` each, in one transaction (the last one per target counts)."""
+    from apps.targets.services import health
+
+    health.targets_record_outcomes(outcomes)
 
 
 def winrm_endpoint(params: ConnectionParams) -> str:

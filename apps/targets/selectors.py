@@ -31,7 +31,9 @@ def primary_method(*, target: Target) -> ConnectionMethod | None:
     )
 
 
-def connection_params(*, method: ConnectionMethod) -> ConnectionParams:
+def connection_params(
+    *, method: ConnectionMethod, host_keys: list[HostKey] | None = None
+) -> ConnectionParams:
     """Everything a worker needs to open a session through ``method``, secret included.
 
     The credential is unsealed here, into ``Secret`` wrappers; the result must stay in the
@@ -48,6 +50,10 @@ def connection_params(*, method: ConnectionMethod) -> ConnectionParams:
             passphrase = secret.get("passphrase")
         else:
             password = secret.get("password")
+    if host_keys is None:
+        host_keys = list(
+            HostKey.objects.using(DB).filter(method=method).order_by("created_at", "id")
+        )
     known = tuple(
         KnownHostKey(
             algorithm=key.algorithm,
@@ -56,7 +62,7 @@ def connection_params(*, method: ConnectionMethod) -> ConnectionParams:
             trusted=key.state == HostKey.State.TRUSTED,
             rejected=key.state == HostKey.State.REJECTED,
         )
-        for key in HostKey.objects.using(DB).filter(method=method).order_by("created_at", "id")
+        for key in host_keys
     )
     return ConnectionParams(
         target_id=target.id,
@@ -76,6 +82,26 @@ def connection_params(*, method: ConnectionMethod) -> ConnectionParams:
         winrm_transport=method.winrm_transport or ConnectionMethod.WinrmTransport.NTLM,
         winrm_validate_cert=method.winrm_validate_cert,
     )
+
+
+def primary_methods(target_ids: list[uuid.UUID]) -> dict[uuid.UUID, ConnectionMethod]:
+    """Each target's primary connection method (as ``connection_params`` wants it: target,
+    credential and host keys loaded), in three queries for any number of targets."""
+    from django.db.models import Prefetch
+
+    methods = (
+        ConnectionMethod.objects.using(DB)
+        .filter(target_id__in=target_ids)
+        .select_related("target", "credential")
+        .prefetch_related(
+            Prefetch("host_keys", queryset=HostKey.objects.using(DB).order_by("created_at", "id"))
+        )
+        .order_by("target_id", "-is_primary", "priority", "created_at", "id")
+    )
+    chosen: dict[uuid.UUID, ConnectionMethod] = {}
+    for method in methods:
+        chosen.setdefault(method.target_id, method)
+    return chosen
 
 
 def health_batch(*, batch_id: uuid.UUID) -> QuerySet[HealthCheck]:

@@ -79,6 +79,39 @@ def publish(
     return row.id
 
 
+def publish_many(
+    event_type: str,
+    payloads: list[dict],
+    *,
+    actor: Actor | None = None,
+    using: str | None = None,
+) -> list[uuid.UUID]:
+    """``publish`` for many events of one type at once (one insert), each left to a batched
+    relay (``relay=False``): for a publisher that writes many changes in one transaction and
+    calls ``relay_pending`` afterwards. The same transaction rule as ``publish``."""
+    alias = using or alias_for_event(event_type)
+    if not connections[alias].in_atomic_block:
+        raise TransactionRequired(
+            f"publish_many({event_type!r}) must run inside transaction.atomic(using={alias!r})."
+        )
+    now = timezone.now()
+    actor_dict = (actor or SYSTEM).as_dict()
+    context = current_context()
+    rows = [
+        OutboxEvent(
+            id=uuid.uuid4(),
+            event_type=event_type,
+            occurred_at=now,
+            actor=actor_dict,
+            payload=_json_safe(payload),
+            context=context,
+        )
+        for payload in payloads
+    ]
+    OutboxEvent.objects.using(alias).bulk_create(rows)
+    return [row.id for row in rows]
+
+
 class _RelayBatch:
     """The events one transaction published on one alias, relayed together after its commit."""
 

@@ -162,6 +162,44 @@ def _set_target_health(
         )
 
 
+def targets_record_outcomes(
+    outcomes: list[tuple[uuid.UUID, str, str]], *, actor: Actor = SYSTEM
+) -> None:
+    """``target_record_outcome`` for many targets in one transaction: targets whose health does
+    not change get one UPDATE together; a change is saved and published one by one."""
+    latest: dict[uuid.UUID, tuple[str, str]] = {}
+    for target_id, status, message in outcomes:
+        if status not in Target.Health.values or status == Target.Health.UNKNOWN:
+            raise ValueError(f"not a health status: {status!r}")
+        latest[target_id] = (status, message[:2000])
+    if not latest:
+        return
+    at = timezone.now()
+    with transaction.atomic(using=DB):
+        targets = (
+            Target.objects.using(DB)
+            .select_for_update()
+            .filter(pk__in=list(latest))
+            .order_by("id")  # one lock order for every caller: no deadlocks between them
+            .only("id", "name", "health_status", "health_message")
+        )
+        unchanged: dict[tuple[str, str], list[uuid.UUID]] = {}
+        for target in targets:
+            status, message = latest[target.id]
+            if target.health_status == status:
+                unchanged.setdefault((status, message), []).append(target.id)
+                continue
+            _set_target_health(
+                target=target, status=status, message=message, latency_ms=None, at=at,
+                actor=actor,
+            )  # fmt: skip
+        for (_status, message), ids in unchanged.items():
+            Target.objects.using(DB).filter(pk__in=ids).update(
+                health_message=message, health_latency_ms=None, health_checked_at=at,
+                updated_at=at,
+            )  # fmt: skip
+
+
 def target_check_health(
     *,
     target_id: uuid.UUID,

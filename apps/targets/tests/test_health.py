@@ -512,3 +512,59 @@ def test_a_connection_outcome_from_a_run_sets_the_health():
     assert len(events("targets.target.health_changed")) == 1
     with pytest.raises(ValueError):
         health.target_record_outcome(target_id=target.id, status="fine")
+
+
+@pytest.mark.django_db(databases=[DB])
+def test_connection_outcomes_of_many_targets_are_recorded_together():
+    a, b, c = (Target.objects.using(DB).create(name=n) for n in ("a", "b", "c"))
+    health.targets_record_outcomes([(a.id, "healthy", ""), (b.id, "healthy", "")])
+    before = len(events("targets.target.health_changed"))
+
+    # b unchanged (one UPDATE with a, also unchanged), c changes; the last outcome per target wins
+    health.targets_record_outcomes(
+        [
+            (a.id, "healthy", ""),
+            (b.id, "unreachable", "x"),
+            (b.id, "healthy", ""),
+            (c.id, "auth_failed", "denied"),
+        ]
+    )
+
+    rows = {t.name: t for t in Target.objects.using(DB).all()}
+    assert rows["a"].health_status == rows["b"].health_status == "healthy"
+    assert (rows["c"].health_status, rows["c"].health_message) == ("auth_failed", "denied")
+    assert rows["a"].health_checked_at is not None
+    changed = events("targets.target.health_changed")[before:]
+    assert [e.payload["name"] for e in changed] == ["c"]
+    with pytest.raises(ValueError):
+        health.targets_record_outcomes([(a.id, "fine", "")])
+
+
+@pytest.mark.django_db(databases=[DB])
+def test_connection_params_of_many_targets_in_a_few_queries(
+    sshd_factory, django_assert_max_num_queries
+):
+    from apps.targets.interface import connections_for_targets
+
+    server = sshd_factory()
+    credential = make_credential(username=server.username, private_key=server.client_key_text)
+    targets = [ssh_target(server, name=f"web-{i}", credential=credential) for i in range(5)]
+    broken = ssh_target(server, name="broken", credential=make_credential(private_key="K"))
+    Credential.objects.using(DB).filter(pk=broken.connection_methods.get().credential_id).update(
+        secret="not-sealed"
+    )
+    bare = Target.objects.using(DB).create(name="no-method")
+    ids = [t.id for t in targets] + [broken.id, bare.id, uuid.uuid4()]
+
+    with django_assert_max_num_queries(3, using=DB):
+        found, unsealable = connections_for_targets(ids)
+
+    assert set(found) == {t.id for t in targets}
+    assert unsealable == {broken.id}
+    one = found[targets[0].id]
+    assert one.private_key.reveal() == server.client_key_text
+    assert [k.trusted for k in one.known_host_keys] == [True]
+    single = selectors.connection_params(method=targets[0].connection_methods.get())
+    assert (one.host, one.port, one.username, one.known_host_keys) == (
+        single.host, single.port, single.username, single.known_host_keys
+    )  # fmt: skip
