@@ -204,6 +204,29 @@ def _cleanup() -> None:
     Credential.objects.filter(name__startswith=NAME_PREFIX).delete()
 
 
+def _print_timeline(run_id, started_wall: float) -> None:
+    """Where a run's time went: when its targets were queued, claimed by a worker, started
+    their first step and finished (seconds after the API call: min / p50 / max)."""
+    from apps.execution.models import Run, RunStep, RunTarget
+
+    def spread(values) -> str:
+        times = sorted(v.timestamp() - started_wall for v in values if v)
+        if not times:
+            return "-"
+        return f"{times[0]:.2f} / {times[len(times) // 2]:.2f} / {times[-1]:.2f}"
+
+    rows = list(RunTarget.objects.filter(run_id=run_id).values("queued_at", "started_at",
+                                                                "finished_at"))  # fmt: skip
+    first_steps = RunStep.objects.filter(run_target__run_id=run_id, index=0)
+    run = Run.objects.get(pk=run_id)
+    print(f"  timeline (s after the API call, min / p50 / max): run created "
+          f"{run.created_at.timestamp() - started_wall:.2f}; queued "
+          f"{spread(r['queued_at'] for r in rows)}; claimed "
+          f"{spread(r['started_at'] for r in rows)}; first step started "
+          f"{spread(first_steps.values_list('started_at', flat=True))}; "
+          f"finished {spread(r['finished_at'] for r in rows)}")  # fmt: skip
+
+
 def _opsconductor_run(
     client, job, targets, mode: str, sampler_cls, *, only: str = "", workers=None
 ):
@@ -246,6 +269,8 @@ def _opsconductor_run(
             "  CPU by thread kind:",
             {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.01},
         )
+    if os.environ.get("BENCH_TIMELINE"):
+        _print_timeline(run_id, started_wall)
     rows = list(RunTarget.objects.filter(run_id=run_id).values("status", "finished_at", "reason"))
     latencies = [r["finished_at"].timestamp() - started_wall for r in rows if r["finished_at"]]
     ok = sum(r["status"] == "succeeded" for r in rows)
