@@ -166,7 +166,9 @@ def _database(alias: str) -> dict:
     else:
         config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         config["CONN_HEALTH_CHECKS"] = True
-    config["TEST"] = {"SERIALIZE": False}
+    # no alias waits for "default" to be set up first: a test using one app's alias only
+    # (SQLite: a file per alias) runs on its own
+    config["TEST"] = {"SERIALIZE": False, "DEPENDENCIES": []}
     return config
 
 
@@ -373,6 +375,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.execution.tasks.reap_runs",
         "schedule": env.float("EXECUTION_REAP_SECONDS", default=10.0),
     },
+    # The scheduler's clock (docs/adr/0010): one tick a second fires what is due. A tick that
+    # waited in the queue longer than a few seconds is dropped (the next one does its work).
+    "scheduling-tick": {
+        "task": "apps.scheduling.tasks.fire_due",
+        "schedule": env.float("SCHEDULING_TICK_SECONDS", default=1.0),
+        "options": {"expires": 5},
+    },
+    "scheduling-alert-retries": {
+        "task": "apps.scheduling.tasks.retry_notifications",
+        "schedule": 30.0,
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -431,6 +444,16 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+
+# --- Scheduling (docs/scheduling.md) -------------------------------------------------------------
+# The time zone of a schedule created without one (an IANA name).
+SCHEDULING_DEFAULT_TIMEZONE = env.str("SCHEDULING_DEFAULT_TIMEZONE", default=TIME_ZONE)
+# How often Celery beat sends the scheduler's tick; a tick also waits for due times within it.
+SCHEDULING_TICK_SECONDS = env.float("SCHEDULING_TICK_SECONDS", default=1.0)
+SCHEDULING_WEBHOOK_TIMEOUT_SECONDS = env.float("SCHEDULING_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+SCHEDULING_WEBHOOK_MAX_ATTEMPTS = env.int("SCHEDULING_WEBHOOK_MAX_ATTEMPTS", default=5)
+SCHEDULING_WEBHOOK_BACKOFF_SECONDS = env.float("SCHEDULING_WEBHOOK_BACKOFF_SECONDS", default=30.0)
 
 
 # --- Execution (docs/execution.md) ---------------------------------------------------------

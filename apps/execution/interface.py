@@ -44,24 +44,49 @@ def start_run(
     policy: dict[str, Any] | None = None,
     actor: Actor,
     schedule_id: uuid.UUID | None = None,
+    schedule_firing_id: uuid.UUID | None = None,
 ) -> RunRef:
     """Start a run of a job (``trigger`` ``schedule`` when ``schedule_id`` is given, else
     ``manual``). Raises ``rest_framework.exceptions.ValidationError`` keyed by field when the
-    job, version, parameters, selector or policy are not usable."""
+    job, version, parameters, selector or policy are not usable.
+
+    ``schedule_firing_id`` makes it idempotent per firing: if a run of that firing exists
+    (a retried or redelivered firing), it is returned and nothing new starts."""
+    from django.db import IntegrityError
+
     from apps.execution.models import Trigger
     from apps.execution.services import run_create
 
-    run = run_create(
-        job_id=job_id,
-        version=version,
-        parameters=parameters,
-        selector=selector,
-        policy=policy,
-        trigger=Trigger.SCHEDULE if schedule_id else Trigger.MANUAL,
-        actor=actor,
-        schedule_id=schedule_id,
-    )
+    if schedule_firing_id is not None:
+        existing = run_for_firing(schedule_firing_id)
+        if existing is not None:
+            return existing
+    try:
+        run = run_create(
+            job_id=job_id,
+            version=version,
+            parameters=parameters,
+            selector=selector,
+            policy=policy,
+            trigger=Trigger.SCHEDULE if schedule_id else Trigger.MANUAL,
+            actor=actor,
+            schedule_id=schedule_id,
+            schedule_firing_id=schedule_firing_id,
+        )
+    except IntegrityError:  # the same firing started concurrently: that run is the one
+        existing = run_for_firing(schedule_firing_id) if schedule_firing_id else None
+        if existing is None:
+            raise
+        return existing
     return _ref(run)
+
+
+def run_for_firing(schedule_firing_id: uuid.UUID) -> RunRef | None:
+    """The run a schedule firing started, or None."""
+    from apps.execution.models import Run
+
+    run = Run.objects.using("execution").filter(schedule_firing_id=schedule_firing_id).first()
+    return _ref(run) if run else None
 
 
 def run_ref(run_id: uuid.UUID) -> RunRef | None:

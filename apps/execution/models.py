@@ -86,6 +86,9 @@ class Run(BaseModel):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
     schedule_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # The schedule firing that started it: at most one run per firing (a redelivered or retried
+    # firing finds its run instead of starting a second one).
+    schedule_firing_id = models.UUIDField(null=True, blank=True, unique=True)
 
     status = models.CharField(
         max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True

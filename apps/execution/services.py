@@ -150,6 +150,7 @@ def run_create(
     actor: Actor = SYSTEM,
     requested_by_user_id: uuid.UUID | None = None,
     schedule_id: uuid.UUID | None = None,
+    schedule_firing_id: uuid.UUID | None = None,
 ) -> Run:
     """Snapshot a job version with ``parameters`` on the targets ``selector`` picks (default:
     the job's default selector) and start it. Raises ``ValidationError`` keyed by field."""
@@ -186,6 +187,7 @@ def run_create(
         actor=actor,
         requested_by_user_id=requested_by_user_id,
         schedule_id=schedule_id,
+        schedule_firing_id=schedule_firing_id,
     )
 
 
@@ -211,6 +213,7 @@ def _create(
     actor: Actor,
     requested_by_user_id: uuid.UUID | None,
     schedule_id: uuid.UUID | None = None,
+    schedule_firing_id: uuid.UUID | None = None,
     retry_of: Run | None = None,
     masked_parameters: dict[str, Any] | None = None,
 ) -> Run:
@@ -235,6 +238,7 @@ def _create(
             requested_by=actor.as_dict(),
             requested_by_user_id=requested_by_user_id,
             schedule_id=schedule_id,
+            schedule_firing_id=schedule_firing_id,
             retry_of=retry_of,
             target_count=len(ordered),
             counts={TargetStatus.PENDING: len(ordered)},
@@ -543,6 +547,8 @@ def _finalize(run: Run, counts: dict[str, int], now, entries: list[LogEntry]) ->
             "run_id": str(run.id),
             "job_id": str(run.job_id),
             "job_name": run.job_name,
+            "trigger": run.trigger,
+            "schedule_id": str(run.schedule_id) if run.schedule_id else None,
             "status": run.status,
             "counts": counts,
             "duration_ms": int((now - run.started_at).total_seconds() * 1000),

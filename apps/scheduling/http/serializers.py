@@ -1,0 +1,187 @@
+"""Serializers of the scheduling API: shapes and types here, meaning in ``services``."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from rest_framework import serializers
+
+from apps.scheduling.models import (
+    AlertEvent,
+    AlertRule,
+    Firing,
+    IntervalUnit,
+    Kind,
+    MisfirePolicy,
+    NotificationChannel,
+    NotificationDelivery,
+    OverlapPolicy,
+    Schedule,
+)
+
+
+class WallClockDateTimeField(serializers.DateTimeField):
+    """A date-time that may be given without an offset: then it is a wall-clock time in the
+    schedule's own time zone (services convert it with the DST rules), not in the server's."""
+
+    def enforce_timezone(self, value):
+        return value
+
+
+class NotifySerializer(serializers.Serializer):
+    channel = serializers.CharField(max_length=100, help_text="A notification channel's name.")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=AlertEvent.choices), allow_empty=False
+    )
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id")
+    parameters = serializers.JSONField(
+        required=False, help_text="Parameter values; secret ones are shown as ********."
+    )
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    interval_unit = serializers.ChoiceField(
+        choices=IntervalUnit.choices, required=False, allow_blank=True
+    )
+    timezone = serializers.CharField(
+        max_length=64, required=False, help_text="IANA time zone, e.g. Europe/Berlin."
+    )
+    run_at = WallClockDateTimeField(required=False, allow_null=True)
+    start_at = WallClockDateTimeField(
+        required=False, allow_null=True, help_text="Also the anchor of an interval schedule."
+    )
+    end_at = WallClockDateTimeField(required=False, allow_null=True)
+    misfire_policy = serializers.ChoiceField(choices=MisfirePolicy.choices, required=False)
+    overlap_policy = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False)
+    notify = serializers.SerializerMethodField()
+    next_fire_local = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = (
+            "id", "name", "description", "job", "job_name", "job_version", "parameters",
+            "selector", "kind", "cron", "interval_every", "interval_unit", "run_at", "timezone",
+            "start_at", "end_at", "max_firings", "enabled", "misfire_policy",
+            "misfire_grace_seconds", "overlap_policy", "notify", "next_fire_at",
+            "next_fire_local", "revision", "fired_count", "last_fired_at", "finished_reason",
+            "created_by", "updated_by", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = (
+            "id", "job_name", "next_fire_at", "revision", "fired_count", "last_fired_at",
+            "finished_reason", "created_by", "updated_by", "created_at", "updated_at",
+        )  # fmt: skip
+        extra_kwargs = {
+            "interval_every": {"min_value": 1},
+            "misfire_grace_seconds": {"min_value": 0},
+        }
+
+    def get_notify(self, schedule: Schedule) -> list[dict]:
+        return [
+            {"channel": rule.channel.name, "events": rule.events}
+            for rule in schedule.alert_rules.all()
+        ]
+
+    def get_next_fire_local(self, schedule: Schedule) -> str | None:
+        if schedule.next_fire_at is None:
+            return None
+        return schedule.next_fire_at.astimezone(ZoneInfo(schedule.timezone)).isoformat()
+
+    def to_internal_value(self, data):
+        notify = data.get("notify") if hasattr(data, "get") else None
+        values = super().to_internal_value(data)
+        if notify is not None:
+            items = NotifySerializer(data=notify, many=True)
+            if not items.is_valid():
+                raise serializers.ValidationError({"notify": items.errors})
+            values["notify"] = [dict(item) for item in items.validated_data]
+        if "job_id" in values:
+            values["job"] = values.pop("job_id")
+        return values
+
+
+class PreviewSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    cron = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    interval_every = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    interval_unit = serializers.ChoiceField(
+        choices=IntervalUnit.choices, required=False, allow_blank=True
+    )
+    run_at = WallClockDateTimeField(required=False, allow_null=True)
+    timezone = serializers.CharField(max_length=64, required=False)
+    start_at = WallClockDateTimeField(required=False, allow_null=True)
+    end_at = WallClockDateTimeField(required=False, allow_null=True)
+    after = serializers.DateTimeField(
+        required=False, help_text="Fire times after this instant (default: now)."
+    )
+    count = serializers.IntegerField(min_value=1, max_value=500, default=10)
+
+
+class PreviewItemSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="The instant, in UTC.")
+    local = serializers.CharField(help_text="The same instant in the schedule's time zone.")
+    utc_offset = serializers.CharField()
+    abbreviation = serializers.CharField()
+    note = serializers.CharField(help_text="Set when a DST change affects this firing.")
+
+
+class PreviewResponseSerializer(serializers.Serializer):
+    timezone = serializers.CharField()
+    items = PreviewItemSerializer(many=True)
+
+
+class FiringSerializer(serializers.ModelSerializer):
+    schedule = serializers.UUIDField(source="schedule_id", read_only=True)
+
+    class Meta:
+        model = Firing
+        fields = (
+            "id", "schedule", "scheduled_for", "fired_at", "outcome", "reason", "catch_up",
+            "revision", "run_id", "run_status", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=False, max_length=500,
+        help_text="Webhook only: the HMAC-SHA256 key the body is signed with. Never shown again.",
+    )  # fmt: skip
+    secret_set = serializers.SerializerMethodField()
+    recipients = serializers.ListField(child=serializers.EmailField(), required=False)
+
+    class Meta:
+        model = NotificationChannel
+        fields = (
+            "id", "name", "description", "kind", "url", "secret", "secret_set", "recipients",
+            "enabled", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def get_secret_set(self, channel: NotificationChannel) -> bool:
+        return bool(channel.sealed_secret)
+
+
+class JobAlertRuleSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id")
+    channel = serializers.SlugRelatedField(
+        slug_field="name", queryset=NotificationChannel.objects.using("scheduling").all()
+    )
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=AlertEvent.choices), allow_empty=False
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = ("id", "job", "channel", "events", "created_at")
+        read_only_fields = ("id", "created_at")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NotificationDelivery
+        fields = (
+            "id", "channel_name", "event", "subject", "payload", "status", "attempts",
+            "last_error", "response_status", "delivered_at", "next_attempt_at", "created_at",
+        )  # fmt: skip
+        read_only_fields = fields
