@@ -552,15 +552,14 @@ def _previous_run_active(schedule: Schedule) -> uuid.UUID | None:
 
 
 def _publish_firing(schedule: Schedule, firing: Firing) -> None:
+    if firing.outcome == FiringOutcome.STARTING:
+        return  # its outcome (fired or failed to start) follows in a moment
     event = {
-        FiringOutcome.STARTING: "scheduling.firing.claimed",
         FiringOutcome.FIRED: "scheduling.firing.fired",
         FiringOutcome.SKIPPED: "scheduling.firing.skipped",
         FiringOutcome.MISSED: "scheduling.firing.missed",
         FiringOutcome.FAILED_TO_START: "scheduling.firing.failed_to_start",
     }[firing.outcome]
-    if firing.outcome == FiringOutcome.STARTING:
-        return  # its outcome (fired or failed to start) follows in a moment
     publish(
         event,
         {

@@ -111,6 +111,43 @@ class Workers:
             time.sleep(0.1)
         return worker
 
+    def start_beat(self, name: str, **env_extra) -> WorkerProcess:
+        """A ``celery -A config beat`` process as production runs it (django-celery-beat's
+        DatabaseScheduler, here on the test databases), sending the periodic tasks (the
+        scheduler's tick among them) to this prefix's queues. Its schedule and pid files are its
+        own, so several can run side by side. Stopped by ``stop_all`` like the workers."""
+        log = self.tmp / f"beat-{name}.log"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            "CELERY_QUEUE_PREFIX": self.prefix,
+            "CELERY_QUEUE_EXPIRES_SECONDS": "0",  # declared like the workers and the test do
+            **database_env(),
+            **FAST,
+            **{k: str(v) for k, v in env_extra.items()},
+        }
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "beat",
+            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+            "--schedule", str(self.tmp / f"beat-{name}.schedule"),
+            "--pidfile", str(self.tmp / f"beat-{name}.pid"),
+            "--loglevel", "INFO",
+        ]  # fmt: skip
+        handle = log.open("wb")
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        beat = WorkerProcess(name=name, process=process, log=log)
+        self.started.append(beat)
+        # "Sending due task" once its DatabaseScheduler has set up its entries and sent one
+        deadline = time.monotonic() + 60
+        while b"Sending due task" not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"beat {name} did not start:\n{beat.output()[-3000:]}")
+            time.sleep(0.1)
+        return beat
+
     def stop_all(self) -> None:
         for worker in self.started:
             worker.stop()

@@ -403,3 +403,32 @@ def test_the_firings_api_links_each_firing_to_its_run(manager_api, viewer_api, m
     assert run["schedule_id"] == str(every.id)
     only = ok(viewer_api.get(f"/api/v1/schedules/{every.id}/firings/?outcome=fired"))
     assert [f["id"] for f in only["results"]] == [fired["id"]]
+
+
+def test_a_firing_left_starting_by_a_crashed_scheduler_is_finished_once(make_job, manager_api):
+    from collections import Counter
+
+    from apps.execution.interface import start_run
+
+    job = make_job()
+    every = create(job, utc(2026, 6, 1, 12), cron="0 * * * *", timezone="UTC")
+    # the scheduler claims the 13:00 due time, creates the run, and dies before recording it
+    (claimed,) = services._claim_due(utc(2026, 6, 1, 13), 10, "crashed", Counter())[0]
+    made = start_run(job_id=every.job_id, parameters={}, actor=SYSTEM, schedule_id=every.id,
+                     schedule_firing_id=claimed.firing_id)  # fmt: skip
+    assert Firing.objects.get(pk=claimed.firing_id).outcome == "starting"
+    # and another claim died before even creating its run
+    every.refresh_from_db()
+    (lost,) = services._claim_due(utc(2026, 6, 1, 14), 10, "crashed", Counter())[0]
+
+    Firing.objects.filter(pk__in=[claimed.firing_id, lost.firing_id]).update(
+        created_at=utc(2026, 6, 1, 14)
+    )
+    done = services.schedules_fire_due(now=utc(2026, 6, 1, 14, 10))
+
+    first, second = Firing.objects.filter(schedule=every).order_by("scheduled_for")
+    assert (first.outcome, first.run_id) == ("fired", made.id)  # linked, not started again
+    assert second.outcome == "fired" and second.run_id not in (None, made.id)
+    assert done["recovered"] == 2
+    runs = ok(manager_api.get(f"/api/v1/runs/?schedule={every.id}"))
+    assert runs["count"] == 2
