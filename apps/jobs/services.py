@@ -288,10 +288,16 @@ def job_delete(*, job: Job, actor: Actor) -> None:
     """Delete a job that never ran. A job with runs is archived instead: its runs keep their
     snapshot, but the history of who defined what would lose its subject."""
     from apps.execution.interface import job_has_runs
+    from apps.scheduling.interface import schedules_of_job
 
     if job_has_runs(job.pk):
         raise Conflict(
             "This job has runs; archive it instead (POST .../archive/) to keep their history."
+        )
+    if schedules := schedules_of_job(job.pk):
+        raise Conflict(
+            f"{len(schedules)} schedule(s) run this job; delete them first "
+            "(GET /api/v1/schedules/?job=<id>)."
         )
     with transaction.atomic(using=DB):
         payload = _event(job, None, versions=job.latest_version)

@@ -267,7 +267,8 @@ def schedule_create(*, data: dict[str, Any], actor: Actor, now: datetime | None 
     """A new schedule from validated serializer data. Raises ``ValidationError`` by field.
     ``now``: the clock (tests pass their own)."""
     now = now or timezone.now()
-    checked = _check(dict(data), now)
+    # an interval without a start is anchored here, on a whole second
+    checked = _check(dict(data), now.replace(microsecond=0))
     schedule = Schedule(created_by=actor.as_dict(), updated_by=actor.as_dict())
     _apply(schedule, checked, now)
     if schedule.enabled:

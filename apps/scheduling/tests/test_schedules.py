@@ -432,3 +432,13 @@ def test_a_firing_left_starting_by_a_crashed_scheduler_is_finished_once(make_job
     assert done["recovered"] == 2
     runs = ok(manager_api.get(f"/api/v1/runs/?schedule={every.id}"))
     assert runs["count"] == 2
+
+
+def test_a_job_with_schedules_cannot_be_deleted(manager_api, make_job):
+    job = make_job()
+    made = ok(manager_api.post("/api/v1/schedules/", schedule_body(job), format="json"), 201)
+
+    refused = manager_api.delete(f"/api/v1/jobs/{job['id']}/")
+    assert refused.status_code == 409 and "schedule" in refused.json()["error"]["message"]
+    ok(manager_api.delete(f"/api/v1/schedules/{made['id']}/"), 204)
+    ok(manager_api.delete(f"/api/v1/jobs/{job['id']}/"), 204)
