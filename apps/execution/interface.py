@@ -81,6 +81,76 @@ def start_run(
     return _ref(run)
 
 
+@dataclass(frozen=True)
+class RunStart:
+    """One run to start with ``start_runs`` (the arguments of ``start_run``, as data)."""
+
+    job_id: uuid.UUID
+    actor: Actor
+    version: int | None = None
+    parameters: dict[str, Any] | None = None
+    selector: str | None = None
+    policy: dict[str, Any] | None = None
+    schedule_id: uuid.UUID | None = None
+    schedule_firing_id: uuid.UUID | None = None
+
+
+def start_runs(starts: list[RunStart]) -> list[RunRef | Exception]:
+    """``start_run`` for many runs at once (a scheduler's burst of due times): each job
+    version and selector is looked up once and the runs are created in one transaction. A
+    result per start, in order: the run, or the exception (usually a
+    ``rest_framework.exceptions.ValidationError`` keyed by field) that refused it. Idempotent
+    per ``schedule_firing_id`` like ``start_run``."""
+    from django.db import IntegrityError
+
+    from apps.execution.models import Run, Trigger
+    from apps.execution.services import RunRequest, runs_create
+
+    firing_ids = [s.schedule_firing_id for s in starts if s.schedule_firing_id]
+    existing = {
+        run.schedule_firing_id: _ref(run)
+        for run in Run.objects.using("execution").filter(schedule_firing_id__in=firing_ids)
+    }
+    todo = [s for s in starts if s.schedule_firing_id not in existing or not s.schedule_firing_id]
+    requests = [
+        RunRequest(
+            job_id=s.job_id,
+            version=s.version,
+            parameters=s.parameters,
+            selector=s.selector,
+            policy=s.policy,
+            trigger=Trigger.SCHEDULE if s.schedule_id else Trigger.MANUAL,
+            actor=s.actor,
+            schedule_id=s.schedule_id,
+            schedule_firing_id=s.schedule_firing_id,
+        )
+        for s in todo
+    ]
+    try:
+        made = iter(runs_create(requests))
+    except IntegrityError:  # one of them was started concurrently: go one by one
+        made = iter(_one(s) for s in todo)
+    results: list[RunRef | Exception] = []
+    for start in starts:
+        if start.schedule_firing_id and start.schedule_firing_id in existing:
+            results.append(existing[start.schedule_firing_id])
+            continue
+        result = next(made)
+        results.append(_ref(result) if not isinstance(result, Exception | RunRef) else result)
+    return results
+
+
+def _one(start: RunStart) -> RunRef | Exception:
+    try:
+        return start_run(
+            job_id=start.job_id, version=start.version, parameters=start.parameters,
+            selector=start.selector, policy=start.policy, actor=start.actor,
+            schedule_id=start.schedule_id, schedule_firing_id=start.schedule_firing_id,
+        )  # fmt: skip
+    except Exception as exc:
+        return exc
+
+
 def run_for_firing(schedule_firing_id: uuid.UUID) -> RunRef | None:
     """The run a schedule firing started, or None."""
     from apps.execution.models import Run

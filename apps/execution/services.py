@@ -139,6 +139,22 @@ def _batches(count: int, batch_size: int | None) -> list[int]:
     return [position // batch_size for position in range(count)]
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """One run to start (``runs_create``): what ``run_create`` takes, as data."""
+
+    job_id: uuid.UUID
+    version: int | None = None
+    parameters: dict[str, Any] | None = None
+    selector: str | None = None
+    policy: dict[str, Any] | None = None
+    trigger: str = Trigger.MANUAL
+    actor: Actor = SYSTEM
+    requested_by_user_id: uuid.UUID | None = None
+    schedule_id: uuid.UUID | None = None
+    schedule_firing_id: uuid.UUID | None = None
+
+
 def run_create(
     *,
     job_id: uuid.UUID,
@@ -154,40 +170,83 @@ def run_create(
 ) -> Run:
     """Snapshot a job version with ``parameters`` on the targets ``selector`` picks (default:
     the job's default selector) and start it. Raises ``ValidationError`` keyed by field."""
-    snapshot = job_snapshot(job_id, version)
-    if snapshot is None:
-        field = "version" if version and job_snapshot(job_id) else "job"
-        raise ValidationError({field: ["No such job or version."]})
-    if snapshot.archived:
-        raise ValidationError({"job": ["The job is archived; restore it to run it."]})
-    try:
-        values = resolve_parameters(snapshot, parameters or {})
-    except DjangoValidationError as exc:
-        raise ValidationError(
-            {f"parameters.{name}": messages for name, messages in exc.message_dict.items()}
-        ) from exc
-    effective_policy = _policy(snapshot, policy)
-    text = (selector if selector is not None else snapshot.definition["default_selector"]).strip()
-    if not text:
-        raise ValidationError(
-            {"selector": ["The job has no default selector: say which targets to run on."]}
-        )
-    try:
-        target_ids = resolve_selector(text)
-    except SelectorError as exc:
-        raise ValidationError({"selector": [str(exc)]}) from exc
-    return _create(
-        snapshot=snapshot,
-        values=values,
-        sealed=seal({"values": values}),
-        selector=text,
-        policy=effective_policy,
-        target_ids=target_ids,
+    request = RunRequest(
+        job_id=job_id,
+        version=version,
+        parameters=parameters,
+        selector=selector,
+        policy=policy,
         trigger=trigger,
         actor=actor,
         requested_by_user_id=requested_by_user_id,
         schedule_id=schedule_id,
         schedule_firing_id=schedule_firing_id,
+    )
+    (result,) = runs_create([request])
+    if isinstance(result, ValidationError):
+        raise result
+    return result
+
+
+def runs_create(requests: list[RunRequest]) -> list[Run | ValidationError]:
+    """``run_create`` for many runs at once (a scheduler's burst of due times): each job
+    version, selector and set of targets is looked up once, and the runs are created and
+    started in one transaction. A result per request, in order: the run, or the
+    ``ValidationError`` that refused it (the others are created all the same)."""
+    snapshots: dict[tuple[uuid.UUID, int | None], JobSnapshot | None] = {}
+    selected: dict[str, list[uuid.UUID] | SelectorError] = {}
+    results: list[Run | ValidationError | _NewRun] = []
+    for request in requests:
+        try:
+            results.append(_new_run(request, snapshots, selected))
+        except ValidationError as exc:
+            results.append(exc)
+    created = iter(_create_many([r for r in results if isinstance(r, _NewRun)]))
+    return [next(created) if isinstance(r, _NewRun) else r for r in results]
+
+
+def _new_run(request: RunRequest, snapshots: dict, selected: dict) -> _NewRun:
+    key = (request.job_id, request.version)
+    if key not in snapshots:
+        snapshots[key] = job_snapshot(request.job_id, request.version)
+    snapshot = snapshots[key]
+    if snapshot is None:
+        field = "version" if request.version and job_snapshot(request.job_id) else "job"
+        raise ValidationError({field: ["No such job or version."]})
+    if snapshot.archived:
+        raise ValidationError({"job": ["The job is archived; restore it to run it."]})
+    try:
+        values = resolve_parameters(snapshot, request.parameters or {})
+    except DjangoValidationError as exc:
+        raise ValidationError(
+            {f"parameters.{name}": messages for name, messages in exc.message_dict.items()}
+        ) from exc
+    effective_policy = _policy(snapshot, request.policy)
+    default = snapshot.definition["default_selector"]
+    text = (request.selector if request.selector is not None else default).strip()
+    if not text:
+        raise ValidationError(
+            {"selector": ["The job has no default selector: say which targets to run on."]}
+        )
+    if text not in selected:
+        try:
+            selected[text] = resolve_selector(text)
+        except SelectorError as exc:
+            selected[text] = exc
+    if isinstance(selected[text], SelectorError):
+        raise ValidationError({"selector": [str(selected[text])]})
+    return _NewRun(
+        snapshot=snapshot,
+        masked=_masked_values(snapshot, values),
+        sealed=seal({"values": values}),
+        selector=text,
+        policy=effective_policy,
+        target_ids=list(selected[text]),
+        trigger=request.trigger,
+        actor=request.actor,
+        requested_by_user_id=request.requested_by_user_id,
+        schedule_id=request.schedule_id,
+        schedule_firing_id=request.schedule_firing_id,
     )
 
 
@@ -201,51 +260,122 @@ def _policy(snapshot: JobSnapshot, overrides: dict[str, Any] | None) -> dict[str
         ) from exc
 
 
-def _create(
-    *,
-    snapshot: JobSnapshot,
-    values: dict[str, Any] | None,
-    sealed: str,
-    selector: str,
-    policy: dict[str, Any],
-    target_ids: list[uuid.UUID],
-    trigger: str,
-    actor: Actor,
-    requested_by_user_id: uuid.UUID | None,
-    schedule_id: uuid.UUID | None = None,
-    schedule_firing_id: uuid.UUID | None = None,
-    retry_of: Run | None = None,
-    masked_parameters: dict[str, Any] | None = None,
-) -> Run:
-    summaries = target_summaries(target_ids)
-    ordered = [summaries[t] for t in target_ids if t in summaries]
-    if not ordered:
-        raise ValidationError({"selector": ["Selects no active target."]})
-    batches = _batches(len(ordered), policy.get("batch_size"))
-    with transaction.atomic(using=DB):
-        run = Run.objects.using(DB).create(
-            job_id=snapshot.job_id,
-            job_name=snapshot.name,
-            job_version=snapshot.version,
-            definition=snapshot.definition,
-            parameters=masked_parameters
-            if masked_parameters is not None
-            else _masked_values(snapshot, values or {}),
-            sealed_parameters=sealed,
-            selector=selector,
-            policy=policy,
-            trigger=trigger,
-            requested_by=actor.as_dict(),
-            requested_by_user_id=requested_by_user_id,
-            schedule_id=schedule_id,
-            schedule_firing_id=schedule_firing_id,
-            retry_of=retry_of,
+@dataclass
+class _NewRun:
+    snapshot: JobSnapshot
+    masked: dict[str, Any]
+    sealed: str
+    selector: str
+    policy: dict[str, Any]
+    target_ids: list[uuid.UUID]
+    trigger: str
+    actor: Actor
+    requested_by_user_id: uuid.UUID | None = None
+    schedule_id: uuid.UUID | None = None
+    schedule_firing_id: uuid.UUID | None = None
+    retry_of: Run | None = None
+
+
+def _limit_reason(policy: dict) -> str:
+    return f"parallelism limit: {policy['max_parallel']} targets at a time"
+
+
+def _batch_reason(later: int, current: int) -> str:
+    return f"batch {later + 1} starts when batch {current + 1} has finished"
+
+
+def _overlap_reason(blocker: uuid.UUID) -> str:
+    return (
+        f"another run of this job is still going (run {blocker}); this one starts when it "
+        "ends (the job does not allow overlapping runs)"
+    )
+
+
+def _requested_event(run: Run, item: _NewRun) -> dict[str, Any]:
+    return {
+        "run_id": str(run.id),
+        "job_id": str(run.job_id),
+        "job_name": run.job_name,
+        "job_version": run.job_version,
+        "trigger": run.trigger,
+        "selector": run.selector,
+        "targets": run.target_count,
+        "parameters": run.parameters,
+        "retry_of": str(item.retry_of.id) if item.retry_of else None,
+        "schedule_id": str(run.schedule_id) if run.schedule_id else None,
+    }
+
+
+def _start_new(run: Run, targets: list[RunTarget], now) -> list[uuid.UUID]:
+    """Start a run being created: what ``run_advance`` does to a pending run with no failure
+    and no blocker (queue its first batch up to the parallelism limit, say why the rest
+    waits). The targets queued."""
+    run.status, run.started_at, run.pending_reason = RunStatus.RUNNING, now, ""
+    run.deadline_at = now + timedelta(seconds=run.policy["run_timeout_seconds"])
+    room = run.policy["max_parallel"]
+    queued = []
+    for target in targets:
+        if target.batch == 0 and room > 0:
+            target.status, target.queued_at = TargetStatus.QUEUED, now
+            target.pending_reason = "waiting for a worker"
+            queued.append(target.id)
+            room -= 1
+        elif target.batch == 0:
+            target.pending_reason = _limit_reason(run.policy)
+        else:
+            target.pending_reason = _batch_reason(target.batch, 0)
+    return queued
+
+
+def _create_many(new: list[_NewRun]) -> list[Run | ValidationError]:
+    """Create and start runs in one transaction (see ``runs_create``). Each run is stored with
+    its targets and, unless an earlier run of its job that does not allow overlap is still
+    going, started at once as ``run_advance`` would have (``_start_new``); from then on
+    ``run_advance`` moves it as before."""
+    if not new:
+        return []
+    now = timezone.now()
+    summaries = target_summaries(list({t for item in new for t in item.target_ids}))
+    exclusive = {item.snapshot.job_id for item in new if not item.policy.get("allow_overlap")}
+    going: dict[uuid.UUID, uuid.UUID] = dict(  # job -> its oldest active run
+        Run.objects.using(DB)
+        .filter(job_id__in=exclusive, status__in=(RunStatus.PENDING, RunStatus.RUNNING))
+        .order_by("-created_at")
+        .values_list("job_id", "id")
+    )
+    results: list[Run | ValidationError] = []
+    rows: list[RunTarget] = []
+    logs: list[tuple[Run, list[LogEntry]]] = []
+    events: list[tuple[str, dict[str, Any], Actor]] = []
+    queued: list[uuid.UUID] = []
+    for item in new:
+        ordered = [summaries[t] for t in item.target_ids if t in summaries]
+        if not ordered:
+            results.append(ValidationError({"selector": ["Selects no active target."]}))
+            continue
+        run = Run(
+            id=uuid.uuid4(),
+            job_id=item.snapshot.job_id,
+            job_name=item.snapshot.name,
+            job_version=item.snapshot.version,
+            definition=item.snapshot.definition,
+            parameters=item.masked,
+            sealed_parameters=item.sealed,
+            selector=item.selector,
+            policy=item.policy,
+            trigger=item.trigger,
+            requested_by=item.actor.as_dict(),
+            requested_by_user_id=item.requested_by_user_id,
+            schedule_id=item.schedule_id,
+            schedule_firing_id=item.schedule_firing_id,
+            retry_of=item.retry_of,
             target_count=len(ordered),
-            counts={TargetStatus.PENDING: len(ordered)},
             pending_reason="waiting to be started",
         )
-        RunTarget.objects.using(DB).bulk_create(
+        batches = _batches(len(ordered), item.policy.get("batch_size"))
+        targets = [
             RunTarget(
+                id=uuid.uuid4(),
                 run=run,
                 target_id=summary.id,
                 target_name=summary.name,
@@ -255,27 +385,76 @@ def _create(
                 pending_reason="run not started",
             )
             for position, summary in enumerate(ordered)
+        ]
+        entries = [state_entry(type="run", status=RunStatus.PENDING, targets=len(ordered))]
+        events.append(("execution.run.requested", _requested_event(run, item), item.actor))
+        blocker = None if item.policy.get("allow_overlap") else going.get(run.job_id)
+        if blocker is None:
+            queued += _start_new(run, targets, now)
+            entries.append(state_entry(type="run", status=RunStatus.RUNNING))
+            started = {"run_id": str(run.id), "job_id": str(run.job_id), "job_name": run.job_name}
+            events.append(("execution.run.started", started, item.actor))
+        else:
+            run.pending_reason = _overlap_reason(blocker)
+        if not item.policy.get("allow_overlap"):
+            going.setdefault(run.job_id, run.id)
+        run.counts = dict(Counter(t.status for t in targets))
+        run.event_seq = len(entries)  # a new run's log starts at 1: nothing to reserve
+        rows += targets
+        logs.append((run, entries))
+        results.append(run)
+    with transaction.atomic(using=DB):
+        Run.objects.using(DB).bulk_create([run for run, _ in logs])
+        RunTarget.objects.using(DB).bulk_create(rows)
+        RunEvent.objects.using(DB).bulk_create(
+            RunEvent(
+                run_id=run.id,
+                seq=offset + 1,
+                kind=e.kind,
+                run_target_id=e.run_target_id,
+                step_index=e.step_index,
+                stream=e.stream,
+                data=e.data,
+            )
+            for run, entries in logs
+            for offset, e in enumerate(entries)
         )
-        log_append(run.id, [state_entry(type="run", status=run.status, targets=len(ordered))])
-        publish(
-            "execution.run.requested",
-            {
-                "run_id": str(run.id),
-                "job_id": str(run.job_id),
-                "job_name": run.job_name,
-                "job_version": run.job_version,
-                "trigger": trigger,
-                "selector": selector,
-                "targets": len(ordered),
-                "parameters": run.parameters,
-                "retry_of": str(retry_of.id) if retry_of else None,
-                "schedule_id": str(schedule_id) if schedule_id else None,
-            },
-            actor=actor,
-        )
-    run_advance_safely(run.id)
-    run.refresh_from_db(using=DB)
-    return run
+        for event_type, payload, actor in events:  # one relay after commit for all of them
+            publish(event_type, payload, actor=actor)
+        if queued:
+            transaction.on_commit(lambda: _send(queued), using=DB)
+    return results
+
+
+def _create(
+    *,
+    snapshot: JobSnapshot,
+    sealed: str,
+    selector: str,
+    policy: dict[str, Any],
+    target_ids: list[uuid.UUID],
+    trigger: str,
+    actor: Actor,
+    requested_by_user_id: uuid.UUID | None,
+    retry_of: Run | None,
+    masked_parameters: dict[str, Any],
+) -> Run:
+    item = _NewRun(
+        snapshot=snapshot,
+        masked=masked_parameters,
+        sealed=sealed,
+        selector=selector,
+        policy=policy,
+        target_ids=target_ids,
+        trigger=trigger,
+        actor=actor,
+        requested_by_user_id=requested_by_user_id,
+        retry_of=retry_of,
+    )
+    (result,) = _create_many([item])
+    if isinstance(result, ValidationError):
+        raise result
+    return result
 
 
 def run_retry(
@@ -295,7 +474,6 @@ def run_retry(
         raise ValidationError({"only": ["Every target of this run succeeded: nothing to retry."]})
     return _create(
         snapshot=_snapshot_of(run),
-        values=None,
         sealed=run.sealed_parameters,
         selector=run.selector,
         policy=run.policy,
@@ -363,10 +541,7 @@ def run_advance(run_id: uuid.UUID, *, now=None) -> None:
         if run.status == RunStatus.PENDING and run.cancel_requested_at is None:
             blocker = _overlapping_run(run)
             if blocker is not None:
-                reason = (
-                    f"another run of this job is still going (run {blocker}); this one "
-                    "starts when it ends (the job does not allow overlapping runs)"
-                )
+                reason = _overlap_reason(blocker)
                 if run.pending_reason != reason:
                     run.pending_reason = reason
                     run.save(update_fields=["pending_reason", "updated_at"], using=DB)
@@ -467,7 +642,7 @@ def _dispatch(run: Run, counts: dict[str, int], now) -> list[uuid.UUID]:
                 pending_reason="waiting for a worker",
                 updated_at=now,
             )
-    limit_reason = f"parallelism limit: {run.policy['max_parallel']} targets at a time"
+    limit_reason = _limit_reason(run.policy)
     waiting = RunTarget.objects.using(DB).filter(run=run, status=TargetStatus.PENDING)
     waiting.filter(batch=batch).exclude(pending_reason=limit_reason).update(
         pending_reason=limit_reason, updated_at=now
@@ -475,7 +650,7 @@ def _dispatch(run: Run, counts: dict[str, int], now) -> list[uuid.UUID]:
     for later in (
         waiting.filter(batch__gt=batch).values_list("batch", flat=True).distinct().order_by()
     ):
-        reason = f"batch {later + 1} starts when batch {batch + 1} has finished"
+        reason = _batch_reason(later, batch)
         waiting.filter(batch=later).exclude(pending_reason=reason).update(
             pending_reason=reason, updated_at=now
         )

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from apps.execution.interface import run_for_firing, run_ref, start_run
+from apps.execution.interface import RunStart, run_for_firing, run_ref, start_runs
 from apps.jobs.interface import MASK, job_snapshot, resolve_parameters
 from apps.scheduling import alerts, timing
 from apps.scheduling.models import (
@@ -39,6 +39,7 @@ from apps.scheduling.models import (
 )
 from apps.targets.interface import SelectorError, validate_selector
 from opsconductor.events import SYSTEM, Actor, publish
+from opsconductor.events.outbox import publish_many
 from opsconductor.sealing import SealError, seal, unseal
 
 DB = "scheduling"
@@ -402,11 +403,10 @@ def schedules_fire_due(
     while True:
         at = now or timezone.now()
         to_start, claimed = _claim_due(at, limit, worker, done)
-        for item in to_start:
-            _start(item, done)
+        _start_many(to_start, done, now=now)
         if claimed < limit:
             break
-    _recover_starting(now or timezone.now(), done)
+    _recover_starting(now or timezone.now(), done, clock=now)
     return done
 
 
@@ -552,92 +552,146 @@ def _previous_run_active(schedule: Schedule) -> uuid.UUID | None:
     return last if ref is not None and ref.status in ACTIVE_RUN else None
 
 
+_FIRING_EVENTS = {
+    FiringOutcome.FIRED: "scheduling.firing.fired",
+    FiringOutcome.SKIPPED: "scheduling.firing.skipped",
+    FiringOutcome.MISSED: "scheduling.firing.missed",
+    FiringOutcome.FAILED_TO_START: "scheduling.firing.failed_to_start",
+}
+
+
+def _schedule_actor(schedule: Schedule) -> Actor:
+    return Actor(kind="schedule", id=str(schedule.id), name=schedule.name)
+
+
+def _firing_payload(schedule: Schedule, firing: Firing) -> dict[str, Any]:
+    return {
+        "firing_id": str(firing.id),
+        "schedule_id": str(schedule.id),
+        "schedule_name": schedule.name,
+        "job_id": str(schedule.job_id),
+        "scheduled_for": firing.scheduled_for,
+        "fired_at": firing.fired_at,
+        "outcome": firing.outcome,
+        "reason": firing.reason,
+        "run_id": str(firing.run_id) if firing.run_id else None,
+        "catch_up": firing.catch_up,
+        "revision": firing.revision,
+    }
+
+
 def _publish_firing(schedule: Schedule, firing: Firing) -> None:
     if firing.outcome == FiringOutcome.STARTING:
         return  # its outcome (fired or failed to start) follows in a moment
-    event = {
-        FiringOutcome.FIRED: "scheduling.firing.fired",
-        FiringOutcome.SKIPPED: "scheduling.firing.skipped",
-        FiringOutcome.MISSED: "scheduling.firing.missed",
-        FiringOutcome.FAILED_TO_START: "scheduling.firing.failed_to_start",
-    }[firing.outcome]
     publish(
-        event,
-        {
-            "firing_id": str(firing.id),
-            "schedule_id": str(schedule.id),
-            "schedule_name": schedule.name,
-            "job_id": str(schedule.job_id),
-            "scheduled_for": firing.scheduled_for,
-            "fired_at": firing.fired_at,
-            "outcome": firing.outcome,
-            "reason": firing.reason,
-            "run_id": str(firing.run_id) if firing.run_id else None,
-            "catch_up": firing.catch_up,
-            "revision": firing.revision,
-        },
-        actor=Actor(kind="schedule", id=str(schedule.id), name=schedule.name),
+        _FIRING_EVENTS[firing.outcome],
+        _firing_payload(schedule, firing),
+        actor=_schedule_actor(schedule),
     )
 
 
 def _start(item: _ToStart, done: Counter) -> None:
-    """Start the run of a claimed firing (outside the claiming transaction: the run lives in
-    another app's database) and record how it went."""
-    schedule = Schedule.objects.using(DB).filter(pk=item.schedule_id).first()
-    if schedule is None:
+    """Start the run of one claimed firing (see ``_start_many``)."""
+    _start_many([item], done)
+
+
+def _start_many(items: list[_ToStart], done: Counter, *, now: datetime | None = None) -> None:
+    """Start the runs of claimed firings (outside the claiming transaction: runs live in
+    another app's database), all in one call to execution, and record how each went, all in
+    one transaction. A firing whose schedule was changed or paused since it was claimed is
+    skipped: the old definition never fires."""
+    if not items:
         return
-    actor = Actor(kind="schedule", id=str(schedule.id), name=schedule.name)
-    if schedule.revision != item.revision or not schedule.enabled:
-        # changed or paused between claiming this due time and starting it: the old
-        # definition never fires
-        why = "changed" if schedule.revision != item.revision else "paused"
-        _record_start(schedule, item.firing_id, FiringOutcome.SKIPPED,
-                      f"the schedule was {why} before this due time started", None)  # fmt: skip
-        done["skipped"] += 1
-        return
-    outcome, reason, ref = FiringOutcome.FIRED, "", None
-    try:
-        values = unseal(schedule.sealed_parameters)["values"] if schedule.sealed_parameters else {}
-        ref = start_run(
-            job_id=schedule.job_id,
-            version=schedule.job_version,
-            parameters=values,
+    schedules = Schedule.objects.using(DB).in_bulk({item.schedule_id for item in items})
+    outcomes: dict[uuid.UUID, tuple[str, str, Any]] = {}  # firing -> (outcome, reason, run)
+    starts: list[tuple[_ToStart, RunStart]] = []
+    for item in items:
+        schedule = schedules.get(item.schedule_id)
+        if schedule is None:
+            continue  # deleted meanwhile: its firings went with it
+        if schedule.revision != item.revision or not schedule.enabled:
+            why = "changed" if schedule.revision != item.revision else "paused"
+            outcomes[item.firing_id] = (
+                FiringOutcome.SKIPPED, f"the schedule was {why} before this due time started", None
+            )  # fmt: skip
+            continue
+        try:
+            values = (
+                unseal(schedule.sealed_parameters)["values"] if schedule.sealed_parameters else {}
+            )
+        except SealError:
+            outcomes[item.firing_id] = (
+                FiringOutcome.FAILED_TO_START,
+                "the schedule's parameter values cannot be unsealed with the configured keys",
+                None,
+            )
+            continue
+        starts.append((item, RunStart(
+            job_id=schedule.job_id, version=schedule.job_version, parameters=values,
             selector=schedule.selector or None,
             policy={"allow_overlap": schedule.overlap_policy != OverlapPolicy.QUEUE},
-            actor=actor,
-            schedule_id=schedule.id,
-            schedule_firing_id=item.firing_id,
-        )
-    except SealError:
-        outcome, reason = (
-            FiringOutcome.FAILED_TO_START,
-            ("the schedule's parameter values cannot be unsealed with the configured keys"),
-        )
-    except ValidationError as exc:
-        outcome, reason = FiringOutcome.FAILED_TO_START, _flatten(exc.detail)
-    except Exception as exc:  # the run could not be created: say so on the firing
-        logger.exception("schedule %s: starting the run failed", schedule.id)
-        outcome, reason = FiringOutcome.FAILED_TO_START, f"internal error ({type(exc).__name__})"
-    _record_start(schedule, item.firing_id, outcome, reason, ref)
-    done["started" if outcome == FiringOutcome.FIRED else "failed_to_start"] += 1
+            actor=Actor(kind="schedule", id=str(schedule.id), name=schedule.name),
+            schedule_id=schedule.id, schedule_firing_id=item.firing_id,
+        )))  # fmt: skip
+    try:
+        results = start_runs([start for _, start in starts])
+    except Exception as exc:  # execution is unreachable: every one of them failed to start
+        logger.exception("starting %d scheduled runs failed", len(starts))
+        results = [exc] * len(starts)
+    for (item, _), result in zip(starts, results, strict=True):
+        if isinstance(result, ValidationError):
+            outcomes[item.firing_id] = (
+                FiringOutcome.FAILED_TO_START,
+                _flatten(result.detail),
+                None,
+            )
+        elif isinstance(result, Exception):
+            outcomes[item.firing_id] = (
+                FiringOutcome.FAILED_TO_START, f"internal error ({type(result).__name__})", None
+            )  # fmt: skip
+        else:
+            outcomes[item.firing_id] = (FiringOutcome.FIRED, "", result)
+    _record_starts(schedules, outcomes, now=now)
+    for outcome, _, _ in outcomes.values():
+        done["started" if outcome == FiringOutcome.FIRED else outcome] += 1
 
 
-def _record_start(schedule: Schedule, firing_id, outcome: str, reason: str, ref) -> None:
+def _record_starts(
+    schedules: dict, outcomes: dict[uuid.UUID, tuple[str, str, Any]], *, now=None
+) -> None:
+    """Record the outcome of firings that were ``starting`` (one transaction): ``fired_at`` is
+    when the run was created (``now``: a controlled clock, else the time of recording)."""
+    if not outcomes:
+        return
+    now = now or timezone.now()
     with transaction.atomic(using=DB):
-        firing = (
-            Firing.objects.using(DB).select_for_update().filter(
-                pk=firing_id, outcome=FiringOutcome.STARTING).first()
-        )  # fmt: skip
-        if firing is None:
-            return
-        firing.outcome = outcome
-        firing.reason = (reason or firing.reason)[:1000]
-        if ref is not None:
-            firing.run_id = ref.id
-            firing.run_status = ref.status
-        firing.save(using=DB, update_fields=["outcome", "reason", "run_id", "run_status",
-                                              "updated_at"])  # fmt: skip
-        _publish_firing(schedule, firing)
+        firings = list(
+            Firing.objects.using(DB)
+            .select_for_update()
+            .filter(pk__in=list(outcomes), outcome=FiringOutcome.STARTING)
+        )
+        for firing in firings:
+            outcome, reason, ref = outcomes[firing.id]
+            firing.outcome = outcome
+            firing.reason = (reason or firing.reason)[:1000]
+            firing.fired_at = now if outcome == FiringOutcome.FIRED else firing.fired_at
+            if ref is not None:
+                firing.run_id, firing.run_status = ref.id, ref.status
+            firing.updated_at = now
+        Firing.objects.using(DB).bulk_update(
+            firings, ["outcome", "reason", "fired_at", "run_id", "run_status", "updated_at"]
+        )
+        by_outcome: dict[str, list[Firing]] = {}
+        for firing in firings:
+            by_outcome.setdefault(firing.outcome, []).append(firing)
+        for outcome, group in by_outcome.items():
+            publish_many(
+                _FIRING_EVENTS[outcome],
+                [_firing_payload(schedules[f.schedule_id], f) for f in group],
+                actor=[_schedule_actor(schedules[f.schedule_id]) for f in group],
+                using=DB,
+                relay=True,
+            )
 
 
 def _flatten(detail: Any, prefix: str = "") -> str:
@@ -648,23 +702,27 @@ def _flatten(detail: Any, prefix: str = "") -> str:
     return f"{prefix}{detail}"
 
 
-def _recover_starting(now: datetime, done: Counter) -> None:
+def _recover_starting(now: datetime, done: Counter, *, clock: datetime | None = None) -> None:
     """Firings left ``starting`` by a scheduler that died between claiming and starting: the
     run exists (it is recorded) or it is started now (start_run is idempotent per firing)."""
     stale = Firing.objects.using(DB).filter(
         outcome=FiringOutcome.STARTING,
         created_at__lt=now - timedelta(seconds=STARTING_STALE_SECONDS),
     )
-    for firing in stale.select_related("schedule")[:100]:
+    rows = list(stale.select_related("schedule")[:200])
+    linked = {}
+    for firing in rows:
         ref = run_for_firing(firing.id)
         if ref is not None:
-            _record_start(firing.schedule, firing.id, FiringOutcome.FIRED, "", ref)
-        else:
-            _start(
-                _ToStart(firing.id, firing.schedule_id, firing.scheduled_for, firing.revision),
-                done,
-            )
-        done["recovered"] += 1
+            linked[firing.id] = (FiringOutcome.FIRED, "", ref)
+    _record_starts({f.schedule_id: f.schedule for f in rows}, linked, now=clock)
+    _start_many(
+        [_ToStart(f.id, f.schedule_id, f.scheduled_for, f.revision) for f in rows
+         if f.id not in linked],
+        done,
+        now=clock,
+    )  # fmt: skip
+    done["recovered"] += len(rows)
 
 
 # -- runs finishing -----------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def fire_due() -> dict[str, int]:
     done: dict[str, int] = {}
     window_end = time.monotonic() + settings.SCHEDULING_TICK_SECONDS * 0.9
     while True:
-        for key, count in services.schedules_fire_due(worker=WORKER).items():
+        fired = services.schedules_fire_due(worker=WORKER)
+        for key, count in fired.items():
             done[key] = done.get(key, 0) + count
         soonest = selectors.soonest_due()
         if soonest is None:
@@ -39,6 +40,9 @@ def fire_due() -> dict[str, int]:
             break
         if wait > 0:
             time.sleep(wait)
+        elif not fired:
+            # due but not claimable here (another scheduler holds it): do not spin
+            time.sleep(0.05)
     return done
 
 

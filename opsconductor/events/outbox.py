@@ -83,32 +83,37 @@ def publish_many(
     event_type: str,
     payloads: list[dict],
     *,
-    actor: Actor | None = None,
+    actor: Actor | list[Actor] | None = None,
     using: str | None = None,
+    relay: bool = False,
 ) -> list[uuid.UUID]:
-    """``publish`` for many events of one type at once (one insert), each left to a batched
-    relay (``relay=False``): for a publisher that writes many changes in one transaction and
-    calls ``relay_pending`` afterwards. The same transaction rule as ``publish``."""
+    """``publish`` for many events of one type at once (one insert). ``actor``: one for all,
+    or one per payload. By default each is left to a batched relay (``relay=False``: for a
+    publisher that calls ``relay_pending`` itself); ``relay=True`` relays them after the
+    commit like ``publish``. The same transaction rule as ``publish``."""
     alias = using or alias_for_event(event_type)
     if not connections[alias].in_atomic_block:
         raise TransactionRequired(
             f"publish_many({event_type!r}) must run inside transaction.atomic(using={alias!r})."
         )
     now = timezone.now()
-    actor_dict = (actor or SYSTEM).as_dict()
+    actors = actor if isinstance(actor, list) else [actor] * len(payloads)
     context = current_context()
     rows = [
         OutboxEvent(
             id=uuid.uuid4(),
             event_type=event_type,
             occurred_at=now,
-            actor=actor_dict,
+            actor=(who or SYSTEM).as_dict(),
             payload=_json_safe(payload),
             context=context,
         )
-        for payload in payloads
+        for payload, who in zip(payloads, actors, strict=True)
     ]
     OutboxEvent.objects.using(alias).bulk_create(rows)
+    if relay:
+        for row in rows:
+            _relay_after_commit(alias, row.id)
     return [row.id for row in rows]
 
 
