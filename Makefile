@@ -13,7 +13,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	SCHEDULING_DATABASE_URL=$(PG_URL)/oc_split_scheduling \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
-.PHONY: install run test test-split lint format bench bench-execution clean
+.PHONY: install run test test-split lint format bench bench-execution bench-scheduling clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -33,8 +33,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# the real-time tests of minutes (marker slow) run once, in `make test`
 test-split: $(STAMP)
-	$(SPLIT_ENV) $(BIN)/pytest
+	$(SPLIT_ENV) $(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -54,6 +55,12 @@ bench: $(STAMP)
 TARGETS ?= 200
 bench-execution: $(STAMP)
 	$(BIN)/python -m bench execution --targets $(TARGETS)
+
+# SCHEDULES schedules fired by beat + a worker for MINUTES minutes while edited (docs/benchmarks.md).
+SCHEDULES ?= 10000
+MINUTES ?= 3
+bench-scheduling: $(STAMP)
+	$(BIN)/python -m bench scheduling --schedules $(SCHEDULES) --minutes $(MINUTES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

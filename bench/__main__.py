@@ -3,6 +3,10 @@
 `python -m bench execution [--targets N] ...`: OpsConductor end to end vs ansible-core, cold
 and warm, on N local sshd targets (bench/execution.py).
 
+`python -m bench scheduling [--schedules N] [--minutes M] [--edits-per-second E]`: N schedules
+fired by the real scheduler (beat + worker processes) while they are edited: firing lag, edit
+and tick costs (bench/scheduling.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -21,6 +25,11 @@ if __name__ == "__main__":
         from bench import execution
 
         execution.main(names[1:])
+        sys.exit(0)
+    if names[0] == "scheduling":
+        from bench import scheduling
+
+        scheduling.main(names[1:])
         sys.exit(0)
     if names[0] == "ansible":
         from bench import ansible_side

@@ -276,6 +276,10 @@ class _NewRun:
     retry_of: Run | None = None
 
 
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value else None
+
+
 def _limit_reason(policy: dict) -> str:
     return f"parallelism limit: {policy['max_parallel']} targets at a time"
 
@@ -392,7 +396,8 @@ def _create_many(new: list[_NewRun]) -> list[Run | ValidationError]:
         if blocker is None:
             queued += _start_new(run, targets, now)
             entries.append(state_entry(type="run", status=RunStatus.RUNNING))
-            started = {"run_id": str(run.id), "job_id": str(run.job_id), "job_name": run.job_name}
+            started = {"run_id": str(run.id), "job_id": str(run.job_id), "job_name": run.job_name,
+                       "schedule_firing_id": _str_or_none(run.schedule_firing_id)}  # fmt: skip
             events.append(("execution.run.started", started, item.actor))
         else:
             run.pending_reason = _overlap_reason(blocker)
@@ -553,7 +558,12 @@ def run_advance(run_id: uuid.UUID, *, now=None) -> None:
             entries.append(state_entry(type="run", status=run.status))
             publish(
                 "execution.run.started",
-                {"run_id": str(run.id), "job_id": str(run.job_id), "job_name": run.job_name},
+                {
+                    "run_id": str(run.id),
+                    "job_id": str(run.job_id),
+                    "job_name": run.job_name,
+                    "schedule_firing_id": _str_or_none(run.schedule_firing_id),
+                },
                 actor=Actor.from_dict(run.requested_by),
             )
         if (
@@ -723,7 +733,8 @@ def _finalize(run: Run, counts: dict[str, int], now, entries: list[LogEntry]) ->
             "job_id": str(run.job_id),
             "job_name": run.job_name,
             "trigger": run.trigger,
-            "schedule_id": str(run.schedule_id) if run.schedule_id else None,
+            "schedule_id": _str_or_none(run.schedule_id),
+            "schedule_firing_id": _str_or_none(run.schedule_firing_id),
             "status": run.status,
             "counts": counts,
             "duration_ms": int((now - run.started_at).total_seconds() * 1000),

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -676,11 +677,20 @@ def _record_starts(
             firing.reason = (reason or firing.reason)[:1000]
             firing.fired_at = now if outcome == FiringOutcome.FIRED else firing.fired_at
             if ref is not None:
-                firing.run_id, firing.run_status = ref.id, ref.status
+                firing.run_id = ref.id
+                # the run's events may have told its status already (it can finish before
+                # this is recorded): that one is newer
+                firing.run_status = firing.run_status or ref.status
             firing.updated_at = now
         Firing.objects.using(DB).bulk_update(
             firings, ["outcome", "reason", "fired_at", "run_id", "run_status", "updated_at"]
         )
+        # a due time skipped at the last moment (its schedule changed) did not fire
+        for firing in firings:
+            if firing.outcome == FiringOutcome.SKIPPED:
+                Schedule.objects.using(DB).filter(pk=firing.schedule_id, fired_count__gt=0).update(
+                    fired_count=F("fired_count") - 1
+                )
         by_outcome: dict[str, list[Firing]] = {}
         for firing in firings:
             by_outcome.setdefault(firing.outcome, []).append(firing)
@@ -728,13 +738,18 @@ def _recover_starting(now: datetime, done: Counter, *, clock: datetime | None = 
 # -- runs finishing -----------------------------------------------------------------------------
 
 
-def firing_run_status(*, run_id: uuid.UUID, status: str) -> None:
+def firing_run_status(
+    *, run_id: uuid.UUID, status: str, firing_id: uuid.UUID | None = None
+) -> None:
     """Keep the run status shown on a firing current (called for run events, which may arrive
-    out of order: a run shown as finished never goes back to running)."""
-    rows = Firing.objects.using(DB).filter(run_id=run_id)
+    out of order, and even before the scheduler has recorded which run its firing started:
+    the firing is then found by its id and linked here). A run shown as finished never goes
+    back to running."""
+    match = Q(run_id=run_id) | Q(pk=firing_id) if firing_id else Q(run_id=run_id)
+    rows = Firing.objects.using(DB).filter(match)
     if status == "running":
         rows = rows.filter(run_status__in=("", "pending"))
-    rows.update(run_status=status, updated_at=timezone.now())
+    rows.update(run_status=status, run_id=run_id, updated_at=timezone.now())
 
 
 def run_finished(*, payload: dict[str, Any]) -> None:
@@ -742,7 +757,10 @@ def run_finished(*, payload: dict[str, Any]) -> None:
     are told (failed, succeeded, recovered). Runs inside the subscriber's transaction."""
     run_id = uuid.UUID(payload["run_id"])
     status = payload["status"]
-    firing_run_status(run_id=run_id, status=status)
+    firing_id = payload.get("schedule_firing_id")
+    firing_run_status(
+        run_id=run_id, status=status, firing_id=uuid.UUID(firing_id) if firing_id else None
+    )
     job_id = uuid.UUID(payload["job_id"])
     schedule_id = uuid.UUID(payload["schedule_id"]) if payload.get("schedule_id") else None
     details = {

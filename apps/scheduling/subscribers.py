@@ -11,7 +11,12 @@ from opsconductor.events import Event, subscriber
 
 @subscriber(app="scheduling", events=["execution.run.started"])
 def run_started(event: Event) -> None:
-    services.firing_run_status(run_id=uuid.UUID(event.payload["run_id"]), status="running")
+    firing_id = event.payload.get("schedule_firing_id")
+    services.firing_run_status(
+        run_id=uuid.UUID(event.payload["run_id"]),
+        status="running",
+        firing_id=uuid.UUID(firing_id) if firing_id else None,
+    )
 
 
 @subscriber(app="scheduling", events=["execution.run.finished"])

@@ -442,3 +442,29 @@ def test_a_job_with_schedules_cannot_be_deleted(manager_api, make_job):
     assert refused.status_code == 409 and "schedule" in refused.json()["error"]["message"]
     ok(manager_api.delete(f"/api/v1/schedules/{made['id']}/"), 204)
     ok(manager_api.delete(f"/api/v1/jobs/{job['id']}/"), 204)
+
+
+def test_a_run_that_ends_before_its_firing_is_recorded_still_shows_its_final_status(
+    make_job, monkeypatch
+):
+    from django.db import transaction
+
+    job = make_job()
+    every = create(job, utc(2026, 6, 1, 12), cron="0 * * * *", timezone="UTC")
+    real_start_runs = services.start_runs
+
+    def start_and_finish_at_once(starts):
+        refs = real_start_runs(starts)
+        for ref, start in zip(refs, starts, strict=True):  # the run fails at once (refused)
+            with transaction.atomic(using="scheduling"):
+                services.run_finished(payload={
+                    "run_id": str(ref.id), "job_id": job["id"], "status": "failed",
+                    "schedule_id": str(every.id),
+                    "schedule_firing_id": str(start.schedule_firing_id)})  # fmt: skip
+        return refs
+
+    monkeypatch.setattr(services, "start_runs", start_and_finish_at_once)
+    services.schedules_fire_due(now=utc(2026, 6, 1, 13))
+
+    (row,) = Firing.objects.filter(schedule=every)
+    assert (row.outcome, row.run_status) == ("fired", "failed") and row.run_id is not None
