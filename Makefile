@@ -13,7 +13,8 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	SCHEDULING_DATABASE_URL=$(PG_URL)/oc_split_scheduling \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
-.PHONY: install run test test-split lint format bench bench-execution bench-scheduling clean
+.PHONY: install run test test-split lint format bench bench-execution bench-scheduling bench-audit \
+	clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -61,6 +62,16 @@ SCHEDULES ?= 10000
 MINUTES ?= 3
 bench-scheduling: $(STAMP)
 	$(BIN)/python -m bench scheduling --schedules $(SCHEDULES) --minutes $(MINUTES)
+
+# Audit: RATE events/s for DURATION seconds through the outbox into the trail, then queries on
+# RECORDS records, on a disposable database of its own (docs/benchmarks.md).
+RATE ?= 5000
+DURATION ?= 60
+RECORDS ?= 1000000
+AUDIT_BENCH_DB ?= $(PG_URL)/oc_bench_audit
+bench-audit: $(STAMP)
+	DATABASE_URL=$(AUDIT_BENCH_DB) $(BIN)/python -m bench audit \
+	  --rate $(RATE) --seconds $(DURATION) --records $(RECORDS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

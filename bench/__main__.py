@@ -7,6 +7,10 @@ and warm, on N local sshd targets (bench/execution.py).
 fired by the real scheduler (beat + worker processes) while they are edited: firing lag, edit
 and tick costs (bench/scheduling.py).
 
+`python -m bench audit [--rate 5000] [--seconds 60] [--records 1000000]`: audit ingestion end to
+end (producer, outbox relay, real worker processes) at a steady rate, then filtered queries of
+the API on a million records (bench/audit.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -30,6 +34,11 @@ if __name__ == "__main__":
         from bench import scheduling
 
         scheduling.main(names[1:])
+        sys.exit(0)
+    if names[0] == "audit":
+        from bench import audit
+
+        audit.main(names[1:])
         sys.exit(0)
     if names[0] == "ansible":
         from bench import ansible_side

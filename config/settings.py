@@ -107,6 +107,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "opsconductor.observability.middleware.RequestContextMiddleware",
+    "opsconductor.observability.middleware.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -264,6 +265,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "apps.execution.models.RunStatus",
         "RunTargetStatusEnum": "apps.execution.models.TargetStatus",
+        "ScheduleKindEnum": "apps.scheduling.models.Kind",
+        "ChannelKindEnum": "apps.scheduling.models.NotificationChannel.ChannelKind",
+        "AlertEventEnum": "apps.scheduling.models.AlertEvent",
     },
     # The Swagger UI assets are served from this server (no CDN), for networks without internet.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -382,6 +386,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SCHEDULING_TICK_SECONDS", default=1.0),
         "options": {"expires": 5},
     },
+    "audit-retention": {
+        "task": "apps.audit.tasks.purge_expired",
+        "schedule": env.float("AUDIT_RETENTION_CHECK_SECONDS", default=86400.0),
+    },
     "scheduling-alert-retries": {
         "task": "apps.scheduling.tasks.retry_notifications",
         "schedule": 30.0,
@@ -402,6 +410,23 @@ EVENT_DELIVERY_RETRY_DELAY = env.float("EVENT_DELIVERY_RETRY_DELAY", default=2.0
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 # The sweep relays rows left unrelayed for longer than this (a crash between commit and relay).
 OUTBOX_SWEEP_GRACE_SECONDS = env.int("OUTBOX_SWEEP_GRACE_SECONDS", default=10)
+
+# --- Metrics (GET /metrics; docs/operations.md, "Metrics") --------------------------------------
+# A scraper gets in with "Authorization: Bearer <METRICS_TOKEN>" (when set) or from an address in
+# METRICS_ALLOWED_NETWORKS (comma-separated CIDRs; empty: none). Anyone else: 401/403.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(value.strip(), strict=False)
+        for value in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+        if value.strip()
+    ]
+except ValueError as exc:
+    raise ConfigurationError(f"METRICS_ALLOWED_NETWORKS: {exc}") from exc
+# The run and target duration histograms cover what finished in this window.
+METRICS_DURATION_WINDOW_SECONDS = env.int("METRICS_DURATION_WINDOW_SECONDS", default=3600)
+# How long a scrape waits for the broker (queue depths) before reporting it down.
+METRICS_BROKER_TIMEOUT_SECONDS = env.float("METRICS_BROKER_TIMEOUT_SECONDS", default=2.0)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -444,6 +469,18 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+
+# A 403 of the API is recorded by this function (an event for the audit trail).
+API_DENIAL_RECORDER = "apps.accounts.interface.record_permission_denied"
+
+# --- Audit (docs/audit.md) -----------------------------------------------------------------------
+# Records older than this are purged (daily, oldest first), leaving a signed checkpoint.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# If set, each purged batch is first written there as JSON Lines.
+AUDIT_RETENTION_EXPORT_DIR = env.str("AUDIT_RETENTION_EXPORT_DIR", default="")
+# HMAC key of retention checkpoints (default: derived from SECRET_KEY).
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
 
 
 # --- Scheduling (docs/scheduling.md) -------------------------------------------------------------

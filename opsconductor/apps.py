@@ -11,4 +11,8 @@ class KernelConfig(AppConfig):
     def ready(self) -> None:
         # Each app declares its event subscribers in apps/<app>/subscribers.py.
         autodiscover_modules("subscribers")
+        # ... and its Prometheus collectors in apps/<app>/metrics.py (GET /metrics).
+        from opsconductor.observability import metrics
+
+        metrics.autodiscover()
         from opsconductor.observability import celery_context  # noqa: F401  (signal hooks)

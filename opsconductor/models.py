@@ -1,5 +1,6 @@
-"""Kernel models Django discovers: the event outbox tables (present on every alias)."""
+"""Kernel models Django discovers: the event outbox tables and its counters (present on every
+alias)."""
 
-from opsconductor.events.models import ConsumedEvent, FailedDelivery, OutboxEvent
+from opsconductor.events.models import ConsumedEvent, FailedDelivery, OutboxCounter, OutboxEvent
 
-__all__ = ["ConsumedEvent", "FailedDelivery", "OutboxEvent"]
+__all__ = ["ConsumedEvent", "FailedDelivery", "OutboxCounter", "OutboxEvent"]

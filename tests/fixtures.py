@@ -105,3 +105,17 @@ def sshd_factory(tmp_path_factory):
 def sshd_rekey(sshd_factory):
     """``sshd_rekey(server)``: stop ``server``, start an sshd with ANOTHER host key on its port."""
     return sshd_factory.restart_with_new_host_key
+
+
+@pytest.fixture(autouse=True)
+def _celery_worker_idle_before_the_database_is_flushed(request, _django_db_marker):
+    """A test that used the in-process worker ends with the worker idle: a task still writing
+    (an audit batch, a run's result) while the database is flushed deadlocks the flush."""
+    yield
+    if "celery_worker" not in request.fixturenames:
+        return
+    from celery.worker import state
+
+    deadline = time.monotonic() + 15
+    while state.active_requests and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -72,3 +72,25 @@ def actor_for_request(request) -> Actor:
     if isinstance(auth, ApiToken):
         return Actor(kind="token", id=str(auth.pk), name=f"{user.username} via {auth.name}")
     return Actor(kind="user", id=str(user.pk), name=user.username)
+
+
+def record_permission_denied(*, request, reason: str) -> None:
+    """Publish ``accounts.permission.denied`` for a 403 answered to ``request`` (who, what
+    method and path, why), for the audit trail (the kernel's API error handler calls this)."""
+    from django.db import transaction
+
+    from opsconductor.events import publish
+
+    actor = actor_for_request(request)
+    with transaction.atomic(using="default"):
+        publish(
+            "accounts.permission.denied",
+            {
+                "user_id": actor.id if actor.kind == "user" else None,
+                "username": getattr(getattr(request, "user", None), "username", "") or "",
+                "method": request.method,
+                "path": request.path[:500],
+                "reason": reason[:500],
+            },
+            actor=actor,
+        )

@@ -1,11 +1,33 @@
-"""Writes of the audit context."""
+"""Writes of the audit context: appending events to the chain, verifying it, retention.
+
+Appending locks ``AuditChainHead`` (one row) for the transaction, so concurrent writers append
+one after the other and the chain never forks; events arrive in batches (the audit subscriber
+is a batch subscriber), so the lock is taken once per batch, not per event. An event already
+recorded (a redelivery) is skipped: its id is the record's id.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from apps.audit.models import AuditRecord
-from opsconductor.events import Event
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from apps.audit import integrity
+from apps.audit.describe import describe, masked
+from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditRecord
+from opsconductor.events import SYSTEM, Event, publish
+
+DB = "audit"
+logger = logging.getLogger(__name__)
+VERIFY_CHUNK = 5000
 
 
 def _ip_or_none(value: str | None) -> str | None:
@@ -15,20 +37,228 @@ def _ip_or_none(value: str | None) -> str | None:
         return None
 
 
+def _head() -> AuditChainHead:
+    head = AuditChainHead.objects.using(DB).select_for_update().filter(pk=1).first()
+    if head is None:  # a database made before the chain existed: start it
+        AuditChainHead.objects.using(DB).get_or_create(pk=1, defaults={"hash": integrity.GENESIS})
+        head = AuditChainHead.objects.using(DB).select_for_update().get(pk=1)
+    return head
+
+
+def audit_record_events(*, events: list[Event]) -> list[AuditRecord]:
+    """Append ``events`` to the trail, each once (redeliveries change nothing); the records
+    made. One transaction and one lock of the chain's head for the whole batch."""
+    now = timezone.now()
+    with transaction.atomic(using=DB):
+        head = _head()
+        ids = [event.id for event in events]
+        seen = set(AuditRecord.objects.using(DB).filter(id__in=ids).values_list("id", flat=True))
+        sequence, previous = head.sequence, head.hash
+        rows = []
+        for event in events:
+            if event.id in seen:
+                continue
+            seen.add(event.id)
+            payload = masked(event.payload)
+            values = {
+                "id": event.id,
+                "sequence": sequence + 1,
+                "action": event.type[:100],
+                "occurred_at": event.occurred_at,
+                "recorded_at": now,
+                "actor_kind": event.actor.kind[:20],
+                "actor_id": (event.actor.id or "")[:64],
+                "actor_name": (event.actor.name or "")[:150],
+                "source_ip": _ip_or_none(event.context.get("ip")),
+                "user_agent": (event.context.get("user_agent") or "")[:400],
+                "request_id": (event.context.get("request_id") or "")[:128],
+                **describe(event.type, payload),
+                "details": payload,
+            }
+            # the hash covers the values as the database will give them back
+            values["details"] = json.loads(json.dumps(values["details"], default=str))
+            values["changes"] = json.loads(json.dumps(values["changes"], default=str))
+            digest = integrity.chain_hash(previous, values)
+            rows.append(AuditRecord(**values, prev_hash=previous, hash=digest))
+            sequence, previous = sequence + 1, digest
+        if rows:
+            AuditRecord.objects.using(DB).bulk_create(rows)
+            head.sequence, head.hash = sequence, previous
+            head.save(using=DB, update_fields=["sequence", "hash"])
+    return rows
+
+
 def audit_record_event(*, event: Event) -> AuditRecord:
-    """Store ``event`` in the trail (once: a second call with the same event id changes nothing)."""
-    record, _ = AuditRecord.objects.get_or_create(
-        id=event.id,
-        defaults={
-            "action": event.type,
-            "occurred_at": event.occurred_at,
-            "actor_kind": event.actor.kind,
-            "actor_id": event.actor.id or "",
-            "actor_name": event.actor.name,
-            "source_ip": _ip_or_none(event.context.get("ip")),
-            "user_agent": (event.context.get("user_agent") or "")[:400],
-            "request_id": event.context.get("request_id", ""),
-            "details": event.payload,
-        },
+    """``audit_record_events`` for one event; its record (the existing one on a redelivery)."""
+    made = audit_record_events(events=[event])
+    return made[0] if made else AuditRecord.objects.using(DB).get(pk=event.id)
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    first_sequence: int | None
+    last_sequence: int | None
+    problem: str = ""  # which record and what is wrong with it
+    record_id: str = ""
+
+
+def _records_from(sequence: int) -> Iterator[AuditRecord]:
+    """Records from ``sequence`` on, in order, in chunks (a million rows never in memory)."""
+    last = sequence - 1
+    while True:
+        chunk = list(
+            AuditRecord.objects.using(DB)
+            .filter(sequence__gt=last)
+            .order_by("sequence")[:VERIFY_CHUNK]
+        )
+        if not chunk:
+            return
+        yield from chunk
+        last = chunk[-1].sequence
+
+
+def audit_verify(*, from_checkpoint: bool = False) -> Verdict:
+    """Walk the chain and name the first record that was altered, inserted or removed.
+
+    From the start of the trail (after the latest retention checkpoint, whose signature is
+    checked, if records were purged), or with ``from_checkpoint`` from the latest checkpoint of
+    any kind."""
+    checkpoints = AuditCheckpoint.objects.using(DB).order_by("-sequence")
+    checkpoint = (
+        checkpoints.first() if from_checkpoint else checkpoints.filter(kind="retention").first()
     )
-    return record
+    expected_sequence, previous = 1, integrity.GENESIS
+    if checkpoint is not None:
+        if not integrity.checkpoint_is_authentic(checkpoint):
+            return Verdict(False, 0, None, None,
+                           f"checkpoint at sequence {checkpoint.sequence} has a bad signature "
+                           "(it was altered or forged)")  # fmt: skip
+        expected_sequence, previous = checkpoint.sequence + 1, checkpoint.hash
+    checked, first = 0, None
+    for record in _records_from(expected_sequence):
+        first = first or record.sequence
+        if record.sequence != expected_sequence:
+            what = "removed" if record.sequence > expected_sequence else "duplicated"
+            return Verdict(False, checked, first, record.sequence,
+                           f"record {expected_sequence} was {what}: the chain jumps to "
+                           f"{record.sequence} (id {record.id})", str(record.id))  # fmt: skip
+        if record.prev_hash != previous:
+            return Verdict(False, checked, first, record.sequence,
+                           f"record {record.sequence} (id {record.id}) does not follow record "
+                           f"{record.sequence - 1}: a record was inserted or removed before it",
+                           str(record.id))  # fmt: skip
+        if integrity.chain_hash(previous, integrity.record_values(record)) != record.hash:
+            return Verdict(False, checked, first, record.sequence,
+                           f"record {record.sequence} (id {record.id}) was altered: its content "
+                           "does not match its hash", str(record.id))  # fmt: skip
+        previous = record.hash
+        expected_sequence += 1
+        checked += 1
+    head = AuditChainHead.objects.using(DB).filter(pk=1).first()
+    if head is not None and head.sequence >= expected_sequence:
+        return Verdict(False, checked, first, expected_sequence - 1,
+                       f"records {expected_sequence} to {head.sequence} were removed from the "
+                       "end of the chain")  # fmt: skip
+    if head is not None and head.sequence == expected_sequence - 1 and head.hash != previous:
+        problem = f"the last record ({head.sequence}) does not match the chain's head"
+        return Verdict(False, checked, first, head.sequence, problem)
+    return Verdict(True, checked, first, expected_sequence - 1)
+
+
+# -- retention ------------------------------------------------------------------------------------
+
+
+def audit_purge(
+    *, older_than: timedelta | None = None, export_dir: str | None = None, batch: int = 10_000
+) -> dict[str, int | str]:
+    """Remove the records older than the retention period (``AUDIT_RETENTION_DAYS``), oldest
+    first, in batches: only a prefix of the chain, so that what stays is verifiable from a
+    signed checkpoint of what was removed. With ``export_dir`` (or
+    ``AUDIT_RETENTION_EXPORT_DIR``) each batch is first written there as JSON Lines. The purge
+    is itself recorded (event ``audit.retention.purged``)."""
+    older_than = older_than or timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    export_dir = export_dir if export_dir is not None else settings.AUDIT_RETENTION_EXPORT_DIR
+    cutoff = timezone.now() - older_than
+    # the prefix: every record before the first one that is still within the period
+    keep_from = (
+        AuditRecord.objects.using(DB).filter(occurred_at__gte=cutoff).order_by("sequence")
+        .values_list("sequence", flat=True).first()
+    )  # fmt: skip
+    upto = (keep_from - 1) if keep_from is not None else (
+        AuditRecord.objects.using(DB).order_by("-sequence").values_list("sequence", flat=True)
+        .first() or 0
+    )  # fmt: skip
+    first = (
+        AuditRecord.objects.using(DB).order_by("sequence").values_list("sequence", flat=True)
+        .first()
+    )  # fmt: skip
+    if first is None or upto < first:
+        return {"removed": 0}
+    removed, exported = 0, ""
+    start = first
+    while start <= upto:
+        end = min(start + batch - 1, upto)
+        with transaction.atomic(using=DB):
+            rows = list(
+                AuditRecord.objects.using(DB).filter(sequence__gte=start, sequence__lte=end)
+                .order_by("sequence")
+            )  # fmt: skip
+            if export_dir:
+                exported = str(_export(rows, Path(export_dir)))
+            last = rows[-1]
+            checkpoint = AuditCheckpoint(
+                kind="retention", sequence=last.sequence, hash=last.hash,
+                removed_count=removed + len(rows), removed_until=cutoff,
+                first_removed_sequence=first, export_path=exported,
+            )  # fmt: skip
+            checkpoint.signature = integrity.sign_checkpoint(checkpoint)
+            checkpoint.save(using=DB)
+            _delete_range(start, end)
+        removed += len(rows)
+        start = end + 1
+    with transaction.atomic(using=DB):
+        publish(
+            "audit.retention.purged",
+            {"removed": removed, "up_to_sequence": upto, "older_than": cutoff,
+             "export_path": exported},
+            actor=SYSTEM,
+        )  # fmt: skip
+    logger.info("audit retention removed %d records (up to sequence %d)", removed, upto)
+    return {"removed": removed, "up_to_sequence": upto, "export_path": exported}
+
+
+def _delete_range(start: int, end: int) -> None:
+    """The one path that deletes audit records (the PostgreSQL trigger lets it through)."""
+    connection = connections[DB]
+    table = connection.ops.quote_name(AuditRecord._meta.db_table)
+    column = connection.ops.quote_name("sequence")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL opsconductor.audit_retention = 'on'")
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {column} BETWEEN %s AND %s",  # noqa: S608
+            [start, end],
+        )
+
+
+def _export(rows: list[AuditRecord], directory: Path) -> Path:
+    from apps.audit.export import record_as_dict
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"audit-{rows[0].sequence:012d}-{rows[-1].sequence:012d}.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(record_as_dict(row), default=str) + "\n")
+    return path
+
+
+def latest_recorded_at() -> datetime | None:
+    return (
+        AuditRecord.objects.using(DB).order_by("-sequence").values_list("recorded_at", flat=True)
+        .first()
+    )  # fmt: skip

@@ -1,9 +1,10 @@
-"""The audit app consumes every event of every app (DESIGN.md, rule 4)."""
+"""The audit app consumes every event of every app (DESIGN.md, rule 4), in batches: one chain
+append per relay chunk (services.audit_record_events skips events it already holds)."""
 
-from apps.audit.services import audit_record_event
+from apps.audit.services import audit_record_events
 from opsconductor.events import Event, subscriber
 
 
-@subscriber(app="audit", events=["*"])
-def record_every_event(event: Event) -> None:
-    audit_record_event(event=event)
+@subscriber(app="audit", events=["*"], batch=True)
+def record_every_event(events: list[Event]) -> None:
+    audit_record_events(events=events)

@@ -110,6 +110,12 @@ class Run(BaseModel):
         indexes = [
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["job_id", "status"]),
+            # the runs that finished lately (/metrics); unfinished runs are not in it
+            models.Index(
+                fields=["finished_at"],
+                name="run_finished_idx",
+                condition=models.Q(finished_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -158,6 +164,13 @@ class RunTarget(BaseModel):
         indexes = [
             models.Index(fields=["run", "status"]),
             models.Index(fields=["status", "heartbeat_at"]),
+            # the targets that finished lately (/metrics); partial, so the heartbeats of running
+            # targets never touch it
+            models.Index(
+                fields=["finished_at"],
+                name="run_target_finished_idx",
+                condition=models.Q(finished_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

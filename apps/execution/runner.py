@@ -62,6 +62,7 @@ from opsconductor.sealing import SealError, unseal
 logger = logging.getLogger(__name__)
 
 _ENV_NAME = re.compile(r"[^A-Za-z0-9_]")
+BARRIER_TIMEOUT_SECONDS = 120  # a unit of work waits this long at most for its writes
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ def execute(run_target_ids: list[uuid.UUID], runtime: WorkerRuntime) -> dict[str
         threads.append(thread)
     for thread in threads:
         thread.join()
-    runtime.writer.barrier()
+    if not runtime.writer.barrier(timeout=BARRIER_TIMEOUT_SECONDS):
+        logger.error("the results of %d targets were not written within %d s; the reaper "
+                     "accounts for them", len(prepared), BARRIER_TIMEOUT_SECONDS)  # fmt: skip
     return statuses
 
 

@@ -223,8 +223,11 @@ class Writer:
         return self._wait(Barrier(), timeout=timeout, raise_error=False)
 
     def _put(self, op: _Op) -> None:
-        self.ensure_started()
-        self._queue.put(op)
+        # under the lock: the thread cannot decide to end between this put and its check
+        with self._lock:
+            self._queue.put(op)
+            if self._thread is None or not self._thread.is_alive():
+                self._start_locked()
 
     def _wait(self, op: _Op, *, timeout: float | None = None, raise_error: bool = True) -> bool:
         op.done = threading.Event()
@@ -238,47 +241,52 @@ class Writer:
     # -- the thread -----------------------------------------------------------------------------
 
     def ensure_started(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="execution-writer", daemon=True
-                )
-                self._thread.start()
+                self._start_locked()
+
+    def _start_locked(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="execution-writer", daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Write what is queued, then end the thread."""
-        if self._thread is not None and self._thread.is_alive():
+        """Write what is queued, then end the thread (a later report starts it again)."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
             self._queue.put(None)
-            self._thread.join(timeout)
+            thread.join(timeout)
 
     def _loop(self) -> None:
+        stopping = False
         while True:
             try:
-                first = self._queue.get(timeout=IDLE_CLOSE_SECONDS)
-            except queue.Empty:  # idle: hold no database connection meanwhile
-                connections.close_all()
+                first = self._queue.get(timeout=0 if stopping else IDLE_CLOSE_SECONDS)
+            except queue.Empty:
+                if stopping:
+                    with self._lock:  # nothing left, and nobody can add without seeing this
+                        if self._queue.empty():
+                            self._thread = None
+                            break
+                    continue
+                connections.close_all()  # idle: hold no database connection meanwhile
                 continue
             if first is None:
-                break
+                stopping = True  # write what is still queued, then end
+                continue
             ops = [first]
-            stop = False
             while len(ops) < MAX_BATCH:
                 try:
                     op = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if op is None:
-                    stop = True
-                    break
+                    stopping = True
+                    continue
                 ops.append(op)
             try:
                 self._write(ops)
             except BaseException:  # never let the thread die: the process would stop writing
                 logger.exception("the execution writer failed on a batch of %d", len(ops))
-            if stop:
-                break
         connections.close_all()
 
     def _write(self, ops: list[_Op]) -> None:

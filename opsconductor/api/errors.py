@@ -126,8 +126,26 @@ def exception_handler(exc, context):
         if response.status_code == 401 and code is None:
             code = "not_authenticated"
         body = error_body(response.status_code, message, code=code)
+        if response.status_code == 403:
+            _record_denial(context.get("request"), message)
     response.data = body
     return response
+
+
+def _record_denial(request, message: str) -> None:
+    """A 403 is an event of the audit trail: ``API_DENIAL_RECORDER`` (a dotted path, the
+    accounts app's by default: the kernel imports no app) records it. Never fails the
+    response."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    path = getattr(settings, "API_DENIAL_RECORDER", "")
+    if not path or request is None:
+        return
+    try:
+        import_string(path)(request=request, reason=message)
+    except Exception:
+        logger.exception("could not record a permission denial")
 
 
 def _json_error(status_code: int, message: str) -> JsonResponse:

@@ -80,3 +80,19 @@ class FailedDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber} failed on {self.event_type} {self.event_id}"
+
+
+class OutboxCounter(models.Model):
+    """Running totals of the outbox (``relayed``: events handed to the broker), one row per name
+    and database. Relayed rows are purged after ``OUTBOX_RETENTION_DAYS``, so counting rows
+    would go down; this only grows, which is what a Prometheus counter must do."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        app_label = "opsconductor"
+        db_table = "kernel_outbox_counter"
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

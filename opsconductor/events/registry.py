@@ -14,7 +14,8 @@ class Subscriber:
     name: str
     app: str  # the app label: its Celery queue and the database alias of its ledger
     patterns: tuple[str, ...]
-    handler: Handler
+    handler: Handler  # with ``batch``: called with a list of events
+    batch: bool = False
 
     def wants(self, event_type: str) -> bool:
         return any(fnmatchcase(event_type, pattern) for pattern in self.patterns)
@@ -23,16 +24,24 @@ class Subscriber:
 _subscribers: dict[str, Subscriber] = {}
 
 
-def subscriber(*, app: str, events: Iterable[str]) -> Callable[[Handler], Handler]:
+def subscriber(
+    *, app: str, events: Iterable[str], batch: bool = False
+) -> Callable[[Handler], Handler]:
     """Register the decorated function to receive events whose type matches a pattern.
 
     Patterns are shell-style (``accounts.*``, ``*``). The handler runs in a Celery task on the
     ``app`` queue, inside a transaction on ``app``'s database alias, at most once per event id.
+
+    ``batch=True``: the handler gets a *list* of events (up to a relay chunk, one task per
+    chunk instead of one per event: for a subscriber of every event, like audit). No ledger is
+    kept for it: the handler must itself skip events it has already handled (by event id).
     """
 
     def register(handler: Handler) -> Handler:
         name = f"{handler.__module__}.{handler.__qualname__}"
-        _subscribers[name] = Subscriber(name=name, app=app, patterns=tuple(events), handler=handler)
+        _subscribers[name] = Subscriber(
+            name=name, app=app, patterns=tuple(events), handler=handler, batch=batch
+        )
         return handler
 
     return register

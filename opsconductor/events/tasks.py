@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 
 from opsconductor.events.message import Event
-from opsconductor.events.outbox import consume, record_failed_delivery, sweep
+from opsconductor.events.outbox import consume, consume_batch, record_failed_delivery, sweep
 from opsconductor.events.registry import get_subscriber
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,32 @@ def deliver_event(self, subscriber_name: str, message: dict) -> bool:
                 message.get("id"), message.get("type"), attempt, subscriber_name, exc,
             )  # fmt: skip
             return False
+        delay = min(settings.EVENT_DELIVERY_RETRY_DELAY * 2**self.request.retries, 300)
+        raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+
+
+@shared_task(name="opsconductor.events.tasks.deliver_events", bind=True)
+def deliver_events(self, subscriber_name: str, messages: list[dict]) -> int:
+    """Run one batch subscriber's handler for a chunk of events (``subscriber(batch=True)``),
+    retried like ``deliver_event``; after the last retry every event of the chunk is kept as a
+    ``FailedDelivery``."""
+    sub = get_subscriber(subscriber_name)
+    if sub is None:
+        logger.error("%d events for unknown subscriber %s dropped", len(messages), subscriber_name)
+        return 0
+    try:
+        consume_batch(sub, [Event.from_message(message) for message in messages])
+        return len(messages)
+    except Exception as exc:
+        attempt = self.request.retries + 1
+        if self.request.retries >= settings.EVENT_DELIVERY_MAX_RETRIES:
+            for message in messages:
+                record_failed_delivery(sub, message, error=exc, attempts=attempt)
+            logger.error(
+                "a batch of %d events failed %d times in %s; kept as failed deliveries: %s",
+                len(messages), attempt, subscriber_name, exc,
+            )  # fmt: skip
+            return 0
         delay = min(settings.EVENT_DELIVERY_RETRY_DELAY * 2**self.request.retries, 300)
         raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
 

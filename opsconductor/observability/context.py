@@ -1,4 +1,4 @@
-"""Per-request (or per-task) context: request id, client address, user agent.
+"""Per-request (or per-task) context: request id, client address, user agent, actor.
 
 Set by the request middleware and by Celery task hooks; read by logging and by ``publish``.
 """
@@ -10,8 +10,14 @@ import contextvars
 import uuid
 from collections.abc import Iterator
 
+from django.utils.functional import SimpleLazyObject, empty
+
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _client: contextvars.ContextVar[dict | None] = contextvars.ContextVar("client", default=None)
+# The HTTP request being answered (its user, once authenticated, is the actor of log lines),
+# or the actor a task acts for (``actor_bound``).
+_request: contextvars.ContextVar[object | None] = contextvars.ContextVar("request", default=None)
+_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("actor", default=None)
 
 
 def new_request_id() -> str:
@@ -41,3 +47,47 @@ def bound(*, request_id: str | None = None, **client: str | None) -> Iterator[No
     finally:
         _request_id.reset(token_id)
         _client.reset(token_client)
+
+
+def current_actor() -> str:
+    """Who the current request or task acts for, as in ``Actor.label`` (``user:alice``), for
+    log lines; ``-`` when not known (yet).
+
+    Read from the request's user only once authentication has resolved it: a log line never
+    triggers a database query of its own.
+    """
+    bound_actor = _actor.get()
+    if bound_actor:
+        return bound_actor
+    request = _request.get()
+    if request is None:
+        return "-"
+    # set on the request by AuthenticationMiddleware (lazily) and by DRF once it authenticated
+    user = getattr(request, "__dict__", {}).get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    if user is None:
+        return "-"
+    if not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    return f"user:{user.get_username() or user.pk}"
+
+
+@contextlib.contextmanager
+def request_bound(request) -> Iterator[None]:
+    """Make ``request`` the one whose user log lines name as the actor, for a block."""
+    token = _request.set(request)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+@contextlib.contextmanager
+def actor_bound(actor: str | None) -> Iterator[None]:
+    """Name ``actor`` (an ``Actor.label``) as the actor of log lines, for a block."""
+    token = _actor.set(actor or None)
+    try:
+        yield
+    finally:
+        _actor.reset(token)

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 
 from django.conf import settings
 
-from opsconductor.observability.context import bound, new_request_id
+from opsconductor.observability.context import bound, new_request_id, request_bound
+from opsconductor.observability.metrics import observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
@@ -48,11 +50,28 @@ class RequestContextMiddleware:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
         request.request_id = request_id
-        with bound(
-            request_id=request_id,
-            ip=client_ip(request),
-            user_agent=request.headers.get("User-Agent", "")[:400],
+        with (
+            bound(
+                request_id=request_id,
+                ip=client_ip(request),
+                user_agent=request.headers.get("User-Agent", "")[:400],
+            ),
+            request_bound(request),
         ):
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class HttpMetricsMiddleware:
+    """Counts every request this process answers, by route template, method and status, and
+    times it (``opsconductor_http_requests_total``, ``..._request_duration_seconds``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        observe_request(request, response.status_code, time.perf_counter() - started)
         return response

@@ -1,6 +1,7 @@
 import ipaddress
 
 import django_filters
+from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
 from apps.audit.models import AuditRecord
@@ -13,10 +14,23 @@ class AuditRecordFilter(django_filters.FilterSet):
     )
     actor = django_filters.CharFilter(field_name="actor_name", help_text="Actor's name")
     actor_id = django_filters.CharFilter()
+    actor_kind = django_filters.CharFilter()
+    object_type = django_filters.CharFilter()
+    object_id = django_filters.CharFilter()
+    object = django_filters.CharFilter(
+        method="filter_object", help_text="`<type>:<id>` (e.g. target:6f1c…) or an object name"
+    )
+    outcome = django_filters.CharFilter(
+        help_text="success, failure, denied, missed, or a run status"
+    )
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     request_id = django_filters.CharFilter()
     source_ip = django_filters.CharFilter(method="filter_source_ip")
+    q = django_filters.CharFilter(
+        method="filter_text",
+        help_text="Free text: in the action, actor, object name, request id or user agent",
+    )
 
     class Meta:
         model = AuditRecord
@@ -28,3 +42,21 @@ class AuditRecordFilter(django_filters.FilterSet):
         except ValueError as exc:
             raise ValidationError({"source_ip": ["Enter a valid IPv4 or IPv6 address."]}) from exc
         return queryset.filter(source_ip=str(address))
+
+    def filter_object(self, queryset, name, value):
+        kind, sep, ident = value.partition(":")
+        if sep:
+            return queryset.filter(object_type=kind.strip(), object_id=ident.strip())
+        return queryset.filter(object_name=value.strip())
+
+    def filter_text(self, queryset, name, value):
+        text = value.strip()
+        if not text:
+            return queryset
+        return queryset.filter(
+            Q(action__icontains=text)
+            | Q(actor_name__icontains=text)
+            | Q(object_name__icontains=text)
+            | Q(request_id=text)
+            | Q(user_agent__icontains=text)
+        )

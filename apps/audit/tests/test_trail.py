@@ -82,7 +82,7 @@ def test_only_admins_and_auditors_read_the_trail(api):
     assert api("viewer", is_auditor=True).get("/api/v1/audit/events/").status_code == 200
     response = api("admin").get("/api/v1/audit/events/")
     assert response.status_code == 200
-    assert response.json()["count"] == 1
+    assert len(response.json()["results"]) == 1 and "next" in response.json()
     assert response.json()["results"][0]["actor"] == {"kind": "user", "id": "7", "name": "alice"}
 
 

@@ -198,3 +198,18 @@ def test_a_step_start_that_cannot_be_recorded_raises_in_the_targets_thread():
     with pytest.raises(WriteFailed):
         writer.step_started(run.id, uuid.uuid4(), 0, "s0")  # no such target: nothing to start
     writer.stop()
+
+
+def test_reports_queued_while_the_writer_stops_are_still_written():
+    run, (row,) = make_run(targets=1)
+    writer = Recorder().writer()
+    writer.output(run.id, row.id, [Chunk(0, "stdout", "before\n")])
+    writer._queue.put(None)  # the worker is shutting down (what stop() queues)
+    writer.output(run.id, row.id, [Chunk(0, "stdout", "after\n")])
+    assert writer.barrier(timeout=10)  # answered, not left waiting forever
+    writer.stop()
+    writer.output(run.id, row.id, [Chunk(0, "stdout", "later\n")])  # starts it again
+    assert writer.barrier(timeout=10)
+    writer.stop()
+
+    assert [e["data"] for e in log_of(run)] == ["before\n", "after\n", "later\n"]
