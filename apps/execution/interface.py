@@ -8,6 +8,7 @@ instances (docs/architecture.md).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,10 +127,11 @@ def start_runs(starts: list[RunStart]) -> list[RunRef | Exception]:
         )
         for s in todo
     ]
+    made: Iterator[Any]
     try:
         made = iter(runs_create(requests))
     except IntegrityError:  # one of them was started concurrently: go one by one
-        made = iter(_one(s) for s in todo)
+        made = iter([_one(s) for s in todo])
     results: list[RunRef | Exception] = []
     for start in starts:
         if start.schedule_firing_id and start.schedule_firing_id in existing:

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 RETRIES = 3  # of a batch that failed with a lost connection, before going one by one
 MAX_BATCH = 2000  # operations written in one transaction at most
+START_TIMEOUT_SECONDS = 60  # a step whose start cannot be recorded by then is not run
 IDLE_CLOSE_SECONDS = 2.0  # an idle writer closes its database connection after this long
 
 
@@ -182,8 +183,11 @@ class Writer:
             self._put(Output(run_id=run_id, run_target_id=run_target_id, chunks=list(chunks)))
 
     def step_started(self, run_id: uuid.UUID, run_target_id: uuid.UUID, index: int, name: str):
-        """Record that a step starts; returns once that is committed (raises ``WriteFailed``)."""
-        self._wait(StepStart(run_id=run_id, run_target_id=run_target_id, index=index, name=name))
+        """Record that a step starts; returns once that is committed (raises ``WriteFailed``,
+        also when that takes longer than ``START_TIMEOUT_SECONDS``)."""
+        op = StepStart(run_id=run_id, run_target_id=run_target_id, index=index, name=name)
+        if not self._wait(op, timeout=START_TIMEOUT_SECONDS):
+            raise WriteFailed(f"the step's start was not written within {START_TIMEOUT_SECONDS} s")
 
     def step_ended(self, run_id: uuid.UUID, run_target_id: uuid.UUID, index: int, *, status: str,
                    reason: str, exit_code: int | None, duration_ms: int,
@@ -285,8 +289,12 @@ class Writer:
                 ops.append(op)
             try:
                 self._write(ops)
-            except BaseException:  # never let the thread die: the process would stop writing
+            except BaseException as exc:  # never let the thread die: the process would stop
                 logger.exception("the execution writer failed on a batch of %d", len(ops))
+                for op in ops:  # and never leave a waiting target behind
+                    if op.done is not None and not op.done.is_set():
+                        op.error = op.error or exc
+                        op.done.set()
         connections.close_all()
 
     def _write(self, ops: list[_Op]) -> None:

@@ -7,6 +7,7 @@ import logging
 import uuid
 import weakref
 from datetime import timedelta
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, transaction
@@ -293,7 +294,8 @@ def consume(sub: Subscriber, event: Event) -> bool:
             ),
             actor_bound(event.actor.label),
         ):
-            sub.handler(event)
+            handler: Any = sub.handler  # a Handler (registered without batch)
+            handler(event)
     return True
 
 
@@ -301,8 +303,9 @@ def consume_batch(sub: Subscriber, events: list[Event]) -> None:
     """Run a batch subscriber's handler for ``events`` in one transaction on its app's alias
     (no ledger: a batch handler skips what it has seen itself, see ``subscriber``)."""
     alias = alias_for_app(sub.app)
+    handler: Any = sub.handler  # a BatchHandler (registered with batch=True)
     with transaction.atomic(using=alias):
-        sub.handler(events)
+        handler(events)
 
 
 def record_failed_delivery(sub: Subscriber, message: dict, *, error: Exception, attempts: int):

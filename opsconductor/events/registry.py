@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 from opsconductor.events.message import Event
 
 Handler = Callable[[Event], None]
+BatchHandler = Callable[[list[Event]], None]
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class Subscriber:
     name: str
     app: str  # the app label: its Celery queue and the database alias of its ledger
     patterns: tuple[str, ...]
-    handler: Handler  # with ``batch``: called with a list of events
+    handler: Handler | BatchHandler  # with ``batch``: called with a list of events
     batch: bool = False
 
     def wants(self, event_type: str) -> bool:

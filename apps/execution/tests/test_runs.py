@@ -182,7 +182,7 @@ def test_secret_parameter_and_password_are_masked_in_output_stream_and_events(
     assert b"env=********" in stream and canary.encode() not in stream
     assert canary not in json.dumps(ok(admin_api.get(f"/api/v1/runs/{run['id']}/")))
     wait_for(
-        lambda: ok(admin_api.get("/api/v1/audit/events/?action=execution.run.finished"))["count"],
+        lambda: ok(admin_api.get("/api/v1/audit/events/?action=execution.run.finished"))["results"],
         what="the run's events to reach the audit trail",
     )
     audit = ok(admin_api.get("/api/v1/audit/events/?page_size=500"))
