@@ -26,6 +26,10 @@ PostgreSQL on a 2-core machine with the outbox backlog returning to zero; filter
    lag ``recorded_at - occurred_at`` per 10 s of the run; ``audit_verify()`` over the whole
    trail. Always measured in-process too: ``audit_record_events`` on a batch of 500 and
    ``relay_pending`` of 500 (cProfile tables when the rate was not sustained or ``--profile``).
+   Then **a backlog** (``--backlog`` events, 0: none): written into the outboxes unrelayed
+   (``publish_many(relay=False)``), then relayed the sweep's way (``relay_pending(using=alias)``
+   in chunks of 500, one thread, as fast as it goes) while the same workers ingest: what the
+   audit side takes when events arrive in full chunks, and how fast a backlog returns to zero.
 2. **Queries on ``--records`` records.** The trail is emptied (TRUNCATE), then loaded by
    ``services.audit_record_events`` itself in batches of 5,000 in-process (real chain, hashes,
    masking; this is also the in-process ingestion rate without broker), the same mix spread
@@ -45,6 +49,7 @@ not a row operation). The database is disposable: ``dropdb oc_bench_audit``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
@@ -428,22 +433,39 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
 
 
-def _cpu_by_command(names: tuple[str, ...]) -> dict[str, float]:
-    """CPU seconds of every process of these command names (machine-wide: PostgreSQL's backends
-    serve whoever else uses the server too)."""
+def _cpu_by_command(names: tuple[str, ...]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of every process of these command names, by pid (machine-wide:
+    PostgreSQL's backends serve whoever else uses the server too)."""
     from bench.targets import proc_pids, read_proc
 
     tick = os.sysconf("SC_CLK_TCK")
-    total = dict.fromkeys(names, 0.0)
+    found: dict[str, dict[int, float]] = {name: {} for name in names}
     for pid in proc_pids():
         data = read_proc(f"/proc/{pid}/stat")
         if not data:
             continue
         comm = data[data.index(b"(") + 1 : data.rindex(b")")].decode(errors="replace")
-        if comm in total:
+        if comm in found:
             fields = data[data.rindex(b")") + 2 :].split()
-            total[comm] += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            found[comm][pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds between two snapshots (``_cpu_snapshot``); for the processes of a command,
+    those alive at the end (a process that exited meanwhile is not counted: a lower bound)."""
+    spent = {}
+    for key, value in after.items():
+        if isinstance(value, dict):
+            spent[key] = sum(cpu - before[key].get(pid, 0.0) for pid, cpu in value.items())
+        else:
+            spent[key] = value - before[key]
+    return spent
+
+
+def _cpu_snapshot(workers) -> dict:
+    return {"bench": _own_cpu(), "workers": workers.cpu_seconds(),
+            **_cpu_by_command(("postgres", "beam.smp"))}  # fmt: skip
 
 
 def _machine_busy() -> tuple[float, float]:
@@ -539,15 +561,19 @@ class Workers:
 
         self.helper = Helper(workdir, settings.CELERY_QUEUE_PREFIX)
         self.processes = []
-        for index in range(count):
-            self.processes.append(
-                self.helper.start(
-                    f"bench-audit-{index}", concurrency=threads, queues=("audit",),
-                    DJANGO_SETTINGS_MODULE="config.settings",
-                    CELERY_QUEUE_EXPIRES_SECONDS=os.environ["CELERY_QUEUE_EXPIRES_SECONDS"],
-                    LOG_LEVEL="INFO", EXECUTION_WORKER_REAPS="false",
-                )
-            )  # fmt: skip
+        try:
+            for index in range(count):
+                self.processes.append(
+                    self.helper.start(
+                        f"bench-audit-{index}", concurrency=threads, queues=("audit",),
+                        DJANGO_SETTINGS_MODULE="config.settings",
+                        CELERY_QUEUE_EXPIRES_SECONDS=os.environ["CELERY_QUEUE_EXPIRES_SECONDS"],
+                        LOG_LEVEL="INFO", EXECUTION_WORKER_REAPS="false",
+                    )
+                )  # fmt: skip
+        except BaseException:
+            self.helper.stop_all()  # the ones that did start
+            raise
 
     def cpu_seconds(self) -> float:
         return sum(_cpu_of(worker.process.pid) for worker in self.processes)
@@ -758,7 +784,7 @@ def _profiled(function, *args, **kwargs):
     profile.disable()
     took = time.perf_counter() - began
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(14)
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(22)
     return result, took, out.getvalue()
 
 
@@ -881,8 +907,7 @@ def backlog_phase(args, mix: Mix, workers: Workers) -> dict:
     sequence_before = _head_sequence()
     relay = BacklogRelay(args.drain_timeout)
     sampler = Sampler(relay, workers, sequence_before, sweep=False)
-    cpu = {"bench": _own_cpu(), "workers": workers.cpu_seconds(),
-           **_cpu_by_command(("postgres", "beam.smp"))}  # fmt: skip
+    cpu = _cpu_snapshot(workers)
     busy_before = _machine_busy()
     began = time.monotonic()
     sampler.start()
@@ -896,8 +921,7 @@ def backlog_phase(args, mix: Mix, workers: Workers) -> dict:
     relay.join(timeout=60)
     sampler.stopping.set()
     sampler.join(timeout=10)
-    cpu_after = {"bench": _own_cpu(), "workers": workers.cpu_seconds(),
-                 **_cpu_by_command(("postgres", "beam.smp"))}  # fmt: skip
+    cpu_after = _cpu_snapshot(workers)
     busy_after = _machine_busy()
     recorded = _head_sequence() - sequence_before
     print(f"backlog: relayed in {relay.elapsed:.1f} s, {recorded:,} recorded "
@@ -906,7 +930,7 @@ def backlog_phase(args, mix: Mix, workers: Workers) -> dict:
     return {
         "filled": filled, "fill_s": fill_s, "relay": relay, "sampler": sampler,
         "recorded": recorded, "recorded_s": recorded_s,
-        "cpu": {k: cpu_after[k] - cpu[k] for k in cpu},
+        "cpu": _cpu_spent(cpu, cpu_after),
         "machine": (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]),
         "machine_s": busy_after[0] - busy_before[0],
     }  # fmt: skip
@@ -976,8 +1000,7 @@ def ingestion(args, mix: Mix, workdir: Path) -> dict:
         sequence_before = _head_sequence()
         producer = Producer(mix, args.rate, args.seconds, args.tick_ms / 1000)
         sampler = Sampler(producer, workers, sequence_before)
-        cpu = {"bench": _own_cpu(), "workers": workers.cpu_seconds(),
-               **_cpu_by_command(("postgres", "beam.smp"))}  # fmt: skip
+        cpu = _cpu_snapshot(workers)
         busy_before = _machine_busy()
         started_wall = timezone.now()
         sampler.start()
@@ -986,8 +1009,7 @@ def ingestion(args, mix: Mix, workdir: Path) -> dict:
         if producer.error is not None:
             raise RuntimeError("the producer failed") from producer.error
         at_stop = sampler.sample()
-        cpu_after = {"bench": _own_cpu(), "workers": workers.cpu_seconds(),
-                     **_cpu_by_command(("postgres", "beam.smp"))}  # fmt: skip
+        cpu_after = _cpu_snapshot(workers)
         busy_after = _machine_busy()
         print(f"producer stopped after {producer.elapsed:.1f}s: {producer.published:,} "
               f"published, {at_stop['recorded']:,} recorded", flush=True)  # fmt: skip
@@ -1012,7 +1034,7 @@ def ingestion(args, mix: Mix, workdir: Path) -> dict:
         "producer": producer, "sampler": sampler, "at_stop": at_stop, "drained": drained,
         "lag": lag, "costs": costs, "verdict": verdict, "verify_s": verify_s,
         "failed_deliveries": failed_deliveries,
-        "cpu": {k: cpu_after[k] - cpu[k] for k in cpu},
+        "cpu": _cpu_spent(cpu, cpu_after),
         "machine": (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]),
         "machine_s": busy_after[0] - busy_before[0],
         "sequence_before": sequence_before, "backlog": backlog,
@@ -1414,37 +1436,42 @@ def main(argv=()) -> None:
     os.environ.setdefault("CELERY_QUEUE_EXPIRES_SECONDS", "0")
     django_for_bench()
     _refuse_foreign_databases()
+    from django.conf import settings
+
+    if not settings.CELERY_QUEUE_PREFIX:
+        sys.exit("bench audit needs a CELERY_QUEUE_PREFIX of its own (it deletes its queues)")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     mix = Mix(random.Random(args.seed))
-    ingested = queried = None
+    print(" ".join(platform.uname()), flush=True)
     _truncate()
     try:
         if not args.skip_ingestion:
-            ingested = ingestion(args, mix, workdir)
+            _print_ingestion(ingestion(args, mix, workdir), args)
         if not args.skip_queries:
-            queried = queries(args, mix)
+            figures = queries(args, mix)
+            print()
+            print(_query_tables(figures, args), flush=True)
     finally:
-        _delete_queues()
+        with contextlib.suppress(Exception):  # the broker may be down: the run's error matters
+            _delete_queues()
         if not args.keep:
             _truncate()
         if not args.keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"worker logs in {workdir}")
+
+
+def _print_ingestion(ingested: dict, args) -> None:
     print()
-    print(" ".join(platform.uname()))
-    if ingested:
+    print(_ingestion_tables(ingested, args))
+    if ingested["backlog"]:
         print()
-        print(_ingestion_tables(ingested, args))
+        print(_backlog_tables(ingested["backlog"], args))
+    sustained, _ = _sustained(ingested, args.rate)
+    if not sustained or args.profile:
         costs = ingested["costs"]
-        sustained, _ = _sustained(ingested, args.rate)
-        if ingested["backlog"]:
-            print()
-            print(_backlog_tables(ingested["backlog"], args))
-        if not sustained or args.profile:
-            print("\ncProfile of audit_record_events on 500 events:\n" + costs["record_profile"])
-            print("cProfile of relay_pending of 500 events:\n" + costs["relay_profile"])
-    if queried:
-        print()
-        print(_query_tables(queried, args))
+        print("\ncProfile of audit_record_events on 500 events:\n" + costs["record_profile"])
+        print("cProfile of relay_pending of 500 events:\n" + costs["relay_profile"])
+    print(flush=True)
