@@ -97,19 +97,24 @@ class Workers:
             "--hostname", f"{name}-{self.prefix.strip('-')}@%h", "--without-gossip", "--without-mingle",
             "--without-heartbeat", "--loglevel", "INFO",
         ]  # fmt: skip
+        return self._spawn(name, command, env, log, ready=b" ready.", what="worker")
+
+    def _spawn(self, name: str, command: list[str], env: dict, log: Path, *, ready: bytes,
+               what: str) -> WorkerProcess:  # fmt: skip
+        """Start ``command`` logging to ``log``; wait until the log shows ``ready``."""
         handle = log.open("wb")
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        worker = WorkerProcess(name=name, process=process, log=log)
-        self.started.append(worker)
+        started = WorkerProcess(name=name, process=process, log=log)
+        self.started.append(started)
         deadline = time.monotonic() + 60
-        while b" ready." not in log.read_bytes():
+        while ready not in log.read_bytes():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker {name} did not start:\n{worker.output()[-3000:]}")
+                raise RuntimeError(f"{what} {name} did not start:\n{started.output()[-3000:]}")
             time.sleep(0.1)
-        return worker
+        return started
 
     def start_beat(self, name: str, **env_extra) -> WorkerProcess:
         """A ``celery -A config beat`` process as production runs it (django-celery-beat's
@@ -133,20 +138,8 @@ class Workers:
             "--pidfile", str(self.tmp / f"beat-{name}.pid"),
             "--loglevel", "INFO",
         ]  # fmt: skip
-        handle = log.open("wb")
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        beat = WorkerProcess(name=name, process=process, log=log)
-        self.started.append(beat)
         # "Sending due task" once its DatabaseScheduler has set up its entries and sent one
-        deadline = time.monotonic() + 60
-        while b"Sending due task" not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"beat {name} did not start:\n{beat.output()[-3000:]}")
-            time.sleep(0.1)
-        return beat
+        return self._spawn(name, command, env, log, ready=b"Sending due task", what="beat")
 
     def stop_all(self) -> None:
         for worker in self.started:
