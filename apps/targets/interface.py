@@ -130,17 +130,13 @@ def connection_for_target(target_id: uuid.UUID) -> ConnectionParams | None:
     it holds the secret in memory. None when the target or its connection method is gone.
     """
     from apps.targets import selectors
-    from apps.targets.models import ConnectionMethod
 
-    # one query for target, method and credential (this runs once per target of every run)
-    method = (
-        ConnectionMethod.objects.using("targets")
-        .filter(target_id=target_id)
-        .select_related("target", "credential")
-        .order_by("-is_primary", "priority", "created_at", "id")
-        .first()
+    method = selectors.primary_methods([target_id]).get(target_id)
+    return (
+        selectors.connection_params(method=method, host_keys=list(method.host_keys.all()))
+        if method
+        else None
     )
-    return selectors.connection_params(method=method) if method else None
 
 
 def connections_for_targets(
