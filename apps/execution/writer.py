@@ -244,11 +244,6 @@ class Writer:
 
     # -- the thread -----------------------------------------------------------------------------
 
-    def ensure_started(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._start_locked()
-
     def _start_locked(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="execution-writer", daemon=True)
         self._thread.start()
