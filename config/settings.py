@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "apps.scheduling",
     "apps.audit",
     "legacy_bridge",
+    "legacy_bridge.importing.apps.LegacyImportConfig",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +186,7 @@ DATABASE_APP_ALIASES = {
     "token_blacklist": "default",
     "django_celery_beat": "scheduling",
     "legacy_bridge": "default",
+    "legacy_import": "default",
 }
 DATABASE_ROUTERS = ["opsconductor.db.router.AppDatabaseRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -521,3 +523,9 @@ EXECUTION_STREAM_POLL_SECONDS = env.float("EXECUTION_STREAM_POLL_SECONDS", defau
 # of a run (measured: most of a warm run's time). Connections are closed after this many tasks
 # per thread instead, and CONN_MAX_AGE / health checks still apply.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+
+# --- Legacy import (docs/migration.md) ----------------------------------------------------------
+# The legacy backend's PostgreSQL database (read only) and its SECRET_KEY, which unseals the
+# legacy credentials. Environment only: never a command-line argument (it would show in `ps`).
+LEGACY_DATABASE_URL = env.str("LEGACY_DATABASE_URL", default="")
+LEGACY_SECRET_KEY = env.str("LEGACY_SECRET_KEY", default="")
