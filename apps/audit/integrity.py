@@ -59,6 +59,28 @@ def chain_hash(prev_hash: str, values: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+def canonical_parts(values: dict[str, Any]) -> tuple[bytes, bytes]:
+    """``canonical(values)`` without its sequence, cut where the sequence goes: a writer
+    prepares these before it knows the record's place in the chain (outside the chain's lock)
+    and finishes with ``chain_hash_of_parts``. ``FIELDS`` are dumped with sorted keys, so the
+    fields before "sequence" and those after it are two runs of the same JSON."""
+    text = canonical({**values, "sequence": 0}).decode()
+    marker = ',"sequence":0,'
+    cut = text.rindex(marker)  # the last one: only user_agent and source_ip, strings, follow
+    return text[: cut + len(marker) - 2].encode(), text[cut + len(marker) - 1 :].encode()
+
+
+def chain_hash_of_parts(prev_hash: str, parts: tuple[bytes, bytes], sequence: int) -> str:
+    """``chain_hash`` of the record whose ``canonical_parts`` are ``parts``."""
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode())
+    digest.update(b"\n")
+    digest.update(parts[0])
+    digest.update(str(sequence).encode())
+    digest.update(parts[1])
+    return digest.hexdigest()
+
+
 def record_values(record) -> dict[str, Any]:
     return {name: getattr(record, name) for name in FIELDS}
 

@@ -4,24 +4,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.audit import export, selectors
 from apps.audit.http.filters import AuditRecordFilter
+from apps.audit.http.pagination import AuditCursorPagination
 from apps.audit.http.serializers import AuditRecordSerializer, ReportQuerySerializer
 from opsconductor.api.permissions import CanReadAudit
-
-
-class NewestFirst(CursorPagination):
-    """Cursor pagination by the chain's sequence, newest first: stable while records arrive
-    (a page never shifts or repeats because of new records), ``?cursor=`` from ``next``."""
-
-    ordering = "-sequence"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
@@ -31,7 +21,7 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditRecordSerializer
     permission_classes = (CanReadAudit,)
     filterset_class = AuditRecordFilter
-    pagination_class = NewestFirst
+    pagination_class = AuditCursorPagination
     ordering_fields = ()  # the cursor orders
 
     def get_queryset(self):

@@ -263,6 +263,82 @@ def test_cursor_pages_do_not_shift_while_records_arrive(django_user_model):
     assert [r["sequence"] for r in second["results"]] == [3, 2]
 
 
+def walk(client, url: str, link: str = "next") -> list[list[int]]:
+    pages = []
+    while url:
+        body = client.get(url).json()
+        pages.append([r["sequence"] for r in body["results"]])
+        url = body[link]
+    return pages
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_time_range_pages_by_occurrence_through_ties_and_back(django_user_model):
+    day = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    # recorded out of order (a late delivery), and seven of them at the same instant
+    services.audit_record_events(events=[event(at=day + timedelta(minutes=5))])  # 1
+    services.audit_record_events(events=[event(at=day) for _ in range(7)])  # 2..8
+    services.audit_record_events(events=[event(at=day - timedelta(days=2))])  # 9: outside
+    services.audit_record_events(events=[event(at=day + timedelta(minutes=1))])  # 10
+    admin = client_for(django_user_model, "admin")
+    url = "/api/v1/audit/events/?page_size=3&since=2026-10-01T00:00:00Z&until=2026-10-02T00:00:00Z"
+
+    pages = walk(admin, url)
+    assert pages == [[1, 10, 8], [7, 6, 5], [4, 3, 2]]  # newest occurrence first, then sequence
+    last = admin.get(url).json()
+    for _ in range(2):
+        last = admin.get(last["next"]).json()
+    back = walk(admin, last["previous"], "previous")
+    assert back == [[7, 6, 5], [1, 10, 8]]
+    assert admin.get(last["previous"]).json()["next"] is not None
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_pages_walk_back_with_previous_and_a_bad_cursor_is_a_400(django_user_model):
+    record(5)
+    admin = client_for(django_user_model, "admin")
+    first = admin.get("/api/v1/audit/events/?page_size=2").json()
+    assert first["previous"] is None
+    second = admin.get(first["next"]).json()
+    third = admin.get(second["next"]).json()
+    assert [r["sequence"] for r in third["results"]] == [1] and third["next"] is None
+    again = admin.get(third["previous"]).json()
+    assert [r["sequence"] for r in again["results"]] == [3, 2]
+    assert [r["sequence"] for r in admin.get(again["previous"]).json()["results"]] == [5, 4]
+
+    for cursor in ("not-a-cursor", "eyJ4IjoxfQ"):  # garbage; valid base64 of {"x":1}
+        bad = admin.get(f"/api/v1/audit/events/?cursor={cursor}")
+        assert bad.status_code == 400 and "cursor" in bad.json()["error"]["fields"]
+    # a cursor of the sequence order used with a time range (its position has no time)
+    mixed = admin.get(first["next"] + "&since=2026-01-01T00:00:00Z")
+    assert mixed.status_code == 400
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_free_text_finds_words_in_action_actor_object_and_agent(django_user_model):
+    services.audit_record_events(events=[
+        event(payload={"target_id": "t-7", "name": "db-Primary-eu"}),
+        event("accounts.login.failed", payload={"username": "mallory"},
+              actor=Actor(kind="anonymous", id="", name="mallory")),
+        event("jobs.job.created", payload={"job_id": "j-1", "name": "backup 100%"}),
+    ])  # fmt: skip
+    admin = client_for(django_user_model, "admin")
+
+    def found(text):
+        response = admin.get("/api/v1/audit/events/", {"q": text})
+        assert response.status_code == 200
+        return [r["action"] for r in response.json()["results"]]
+
+    assert found("PRIMARY-eu") == ["targets.target.created"]
+    assert found("mallory") == ["accounts.login.failed"]
+    assert found("login.fail") == ["accounts.login.failed"]
+    assert found("100%") == ["jobs.job.created"]  # a % is a character, not a wildcard
+    assert found("10_%") == []
+    assert len(found("curl/8")) == 3  # the user agent
+    assert len(found("req-1")) == 3  # a request id, exactly
+    assert found("zz-nothing") == []
+
+
 @pytest.mark.django_db(databases="__all__")
 def test_the_compliance_report_lists_runs_with_targets_and_access_changes(django_user_model):
     bob = Actor(kind="user", id="7", name="bob")
