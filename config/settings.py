@@ -495,6 +495,39 @@ SCHEDULING_WEBHOOK_MAX_ATTEMPTS = env.int("SCHEDULING_WEBHOOK_MAX_ATTEMPTS", def
 SCHEDULING_WEBHOOK_BACKOFF_SECONDS = env.float("SCHEDULING_WEBHOOK_BACKOFF_SECONDS", default=30.0)
 
 
+# --- Legacy bridge (docs/legacy-bridge.md) -------------------------------------------------------
+# Where unmigrated legacy routes are forwarded (scheme, host, port; e.g. http://legacy.internal:8000).
+# Unset: routes in `proxy` mode answer 502 naming the missing setting.
+LEGACY_BACKEND_URL = env.str("LEGACY_BACKEND_URL", default="").rstrip("/")
+# Connecting to the backend, and waiting for its response headers (then 504).
+LEGACY_BACKEND_CONNECT_TIMEOUT_SECONDS = env.float(
+    "LEGACY_BACKEND_CONNECT_TIMEOUT_SECONDS", default=3.0
+)
+LEGACY_BACKEND_TIMEOUT_SECONDS = env.float("LEGACY_BACKEND_TIMEOUT_SECONDS", default=30.0)
+# Longest silence inside a response body being streamed (an event stream's keep-alive gap).
+LEGACY_BACKEND_STREAM_IDLE_SECONDS = env.float("LEGACY_BACKEND_STREAM_IDLE_SECONDS", default=300.0)
+# Connections kept open to the backend per web process (more are opened under load, not kept).
+LEGACY_BACKEND_POOL_SIZE = env.int("LEGACY_BACKEND_POOL_SIZE", default=16)
+# The backend's health endpoint, probed by /readyz (2 s at most) while the breaker is closed.
+LEGACY_BACKEND_HEALTH_PATH = env.str("LEGACY_BACKEND_HEALTH_PATH", default="/api/v3/system/health")
+# Circuit breaker (per web process): opens after this many consecutive connect failures or
+# timeouts, answers 503 at once while open, lets one trial request through after the cool-down.
+LEGACY_BRIDGE_BREAKER_FAILURES = env.int("LEGACY_BRIDGE_BREAKER_FAILURES", default=5)
+LEGACY_BRIDGE_BREAKER_COOLDOWN_SECONDS = env.float(
+    "LEGACY_BRIDGE_BREAKER_COOLDOWN_SECONDS", default=30.0
+)
+# The route table's defaults ("prefix=mode", comma-separated); rows in the database (admin, API)
+# override them. The longest matching prefix wins.
+LEGACY_BRIDGE_DEFAULT_ROUTES = env.list(
+    "LEGACY_BRIDGE_DEFAULT_ROUTES", default=["/api/v3=proxy", "/api/schedules=proxy"]
+)
+# Traffic counts (GET /api/v1/bridge/routes/) are summed in memory and written this often;
+# 0 writes one upsert per request.
+LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS = env.float("LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS", default=5.0)
+# Hourly traffic buckets older than this are deleted when new ones are written.
+LEGACY_BRIDGE_TRAFFIC_RETENTION_DAYS = env.int("LEGACY_BRIDGE_TRAFFIC_RETENTION_DAYS", default=35)
+
+
 # --- Execution (docs/execution.md) ---------------------------------------------------------
 # Output kept per target of a run; beyond it a truncation marker, the rest is counted only.
 EXECUTION_OUTPUT_LIMIT_BYTES = env.int("EXECUTION_OUTPUT_LIMIT_BYTES", default=10 * 1024 * 1024)

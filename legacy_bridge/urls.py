@@ -1,7 +1,9 @@
-"""The legacy backend's URL space (/api/v3/, /api/schedules/).
+"""The legacy backend's URL space (/api/v3/, /api/schedules/; config/urls.py includes this
+module under both). Every path goes to the bridge, which looks it up in the route table
+(docs/legacy-bridge.md)."""
 
-Routes here forward to the legacy FastAPI backend until each is migrated (the legacy bridge
-issue fills this in); until then nothing under these prefixes is served.
-"""
+from django.urls import re_path
 
-urlpatterns: list = []
+from legacy_bridge.views import bridge
+
+urlpatterns = [re_path(r"^(?P<rest>.*)$", bridge)]

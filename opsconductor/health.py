@@ -1,9 +1,16 @@
 """Liveness (/healthz) and readiness (/readyz) probes. No authentication: they reveal only
-which dependency is down, never a connection string or credential."""
+which dependency is down, never a connection string or credential.
+
+Besides the databases, the broker and the cache, /readyz runs the *soft checks* other packages
+register with ``register_soft_check`` (the kernel imports no app): a soft check that reports a
+problem makes the answer ``degraded`` (still 200, so the service stays in rotation) and names
+it under ``degraded``; it never makes the service unready.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from celery import current_app
 from django.conf import settings
@@ -14,6 +21,29 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
+
+SoftCheck = Callable[[], "str | None"]
+_soft_checks: dict[str, SoftCheck] = {}
+
+
+def register_soft_check(name: str, check: SoftCheck) -> None:
+    """Have /readyz call ``check()``: ``None`` means fine, a short text names what is wrong
+    (no secrets, no URLs with credentials). A problem reports the service ``degraded`` without
+    failing readiness; a check that raises is reported as ``check failed``. Registering a name
+    again replaces the earlier check."""
+    _soft_checks[name] = check
+
+
+def unregister_soft_check(name: str) -> None:
+    _soft_checks.pop(name, None)
+
+
+def _run_soft_check(name: str, check: SoftCheck) -> str:
+    try:
+        return check() or "ok"
+    except Exception:
+        logger.exception("readiness: soft check %s failed", name)
+        return "check failed"
 
 
 @never_cache
@@ -63,6 +93,14 @@ def readyz(request):
     if "locmem" not in settings.CACHES["default"]["BACKEND"]:
         checks["cache"] = _check_cache() or "ok"
     down = sorted(name for name, result in checks.items() if result != "ok")
+    soft = {name: _run_soft_check(name, check) for name, check in sorted(_soft_checks.items())}
+    degraded = sorted(name for name, result in soft.items() if result != "ok")
+    checks.update(soft)
     if down:
-        return JsonResponse({"status": "unavailable", "down": down, "checks": checks}, status=503)
+        body = {"status": "unavailable", "down": down, "checks": checks}
+        if degraded:
+            body["degraded"] = degraded
+        return JsonResponse(body, status=503)
+    if degraded:
+        return JsonResponse({"status": "degraded", "degraded": degraded, "checks": checks})
     return JsonResponse({"status": "ok", "checks": checks})

@@ -1,0 +1,309 @@
+"""Forwarding a request to the legacy backend and streaming its answer back (docs/adr/0011).
+
+Nothing is held whole in memory: the request body is read from the WSGI input in 64 KiB pieces
+while it is sent (with its ``Content-Length``, or chunked when the client sent it chunked), and
+the response body is handed to the WSGI server piece by piece as it arrives (each chunk of a
+chunked or ``text/event-stream`` response as soon as the backend sent it).
+
+The HTTP client is urllib3 (already installed with requests): a connection pool per process,
+no retries (a POST must never be sent twice), no redirects followed, no content decoding
+(compressed bodies pass through as they are).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
+
+import urllib3
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util import SKIP_HEADER
+
+from legacy_bridge.breaker import breaker_for
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+# RFC 9110 7.6.1: connection-specific headers a proxy must not forward (plus any header the
+# Connection header names, and every Proxy-* header).
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+    }
+)
+# Set by the bridge itself on the way to the backend.
+SET_BY_BRIDGE = frozenset(
+    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}
+)
+# The WSGI server writes its own Date and Server headers; the backend's would be duplicates.
+RESPONSE_DROPPED = frozenset({"date", "server"})
+# RFC 3986 pchar plus "/": path characters sent as they are, everything else percent-encoded.
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class BackendUnavailable(Exception):
+    """The backend could not be reached or did not answer in time."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ClientBodyError(Exception):
+    """The client's request body could not be read to its end (the client went away)."""
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    response: StreamingHttpResponse
+    status: int
+    backend_seconds: float
+
+
+_pools: dict[tuple[int, int], urllib3.PoolManager] = {}
+_pools_lock = threading.Lock()
+
+
+def pool_manager() -> urllib3.PoolManager:
+    """This process's connection pool to the backend (keep-alive connections reused)."""
+    key = (settings.LEGACY_BACKEND_POOL_SIZE, 0)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = urllib3.PoolManager(
+                num_pools=4, maxsize=settings.LEGACY_BACKEND_POOL_SIZE, block=False, retries=False
+            )
+        return pool
+
+
+def _connection_tokens(value: str) -> set[str]:
+    return {token.strip().lower() for token in value.split(",") if token.strip()}
+
+
+def _header_name(meta_key: str) -> str:
+    return "-".join(part.capitalize() for part in meta_key.split("_"))
+
+
+def request_headers(request) -> dict[str, str]:
+    """The client's headers minus hop-by-hop ones, plus X-Forwarded-* and X-Request-ID.
+
+    ``Authorization`` (and cookies) pass untouched: the backend authenticates its own tokens.
+    """
+    meta = request.META
+    named = _connection_tokens(meta.get("HTTP_CONNECTION", ""))
+    headers: dict[str, str] = {}
+    for key, value in meta.items():
+        if key.startswith("HTTP_"):
+            name = _header_name(key[5:])
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if not value:
+                continue
+            name = _header_name(key)
+        else:
+            continue
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower.startswith("proxy-") or lower in named:
+            continue
+        if lower in SET_BY_BRIDGE:
+            continue
+        headers[name] = str(value)
+    remote = meta.get("REMOTE_ADDR", "")
+    prior = meta.get("HTTP_X_FORWARDED_FOR", "").strip()
+    headers["X-Forwarded-For"] = f"{prior}, {remote}" if prior else remote
+    headers["X-Forwarded-Proto"] = request.scheme
+    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")
+    if host:
+        headers["X-Forwarded-Host"] = host
+    request_id = getattr(request, "request_id", "")
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    if "User-Agent" not in headers:
+        headers["User-Agent"] = SKIP_HEADER  # urllib3 would add its own
+    return headers
+
+
+def _body(request) -> tuple[Iterator[bytes] | None, bool]:
+    """The request body as an iterator of pieces (never read whole), and whether it goes
+    chunked (the client sent it chunked: no length known)."""
+    meta = request.META
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Django's request stream stops at CONTENT_LENGTH (absent here); the WSGI server's
+        # input de-chunks and ends at the last chunk.
+        stream = meta["wsgi.input"]
+        return _pieces(stream.read), True
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:
+        return None, False
+    return _pieces(request.read), False
+
+
+def _pieces(read) -> Iterator[bytes]:
+    while True:
+        try:
+            piece = read(CHUNK)
+        except OSError as exc:
+            raise ClientBodyError(str(exc)) from exc
+        if not piece:
+            return
+        yield piece
+
+
+def backend_url(request) -> str:
+    path = quote(request.path_info, safe=PATH_SAFE + "%")
+    query = request.META.get("QUERY_STRING", "")
+    return settings.LEGACY_BACKEND_URL + path + (f"?{query}" if query else "")
+
+
+def forward(request) -> Forwarded:
+    """Send ``request`` to the backend; the response streams the backend's answer.
+
+    Raises ``BackendUnavailable`` (502 unreachable or not configured, 503 breaker open, 504
+    no answer in time) and ``ClientBodyError``.
+    """
+    base = settings.LEGACY_BACKEND_URL
+    if not base:
+        raise BackendUnavailable(
+            502, "The legacy backend is not configured (LEGACY_BACKEND_URL is not set)."
+        )
+    breaker = breaker_for(base)
+    if not breaker.allow():
+        snapshot = breaker.snapshot()
+        raise BackendUnavailable(
+            503,
+            "The legacy backend is failing; the bridge stopped forwarding for a while "
+            f"(retry in {max(1, round(snapshot.retry_in_seconds))} s).",
+        )
+    body, chunked = _body(request)
+    started = time.perf_counter()
+    try:
+        upstream = pool_manager().urlopen(
+            request.method,
+            backend_url(request),
+            body=body,
+            headers=request_headers(request),
+            chunked=chunked,
+            retries=False,
+            redirect=False,
+            preload_content=False,
+            decode_content=False,
+            assert_same_host=False,
+            timeout=urllib3.Timeout(
+                connect=settings.LEGACY_BACKEND_CONNECT_TIMEOUT_SECONDS,
+                read=settings.LEGACY_BACKEND_TIMEOUT_SECONDS,
+            ),
+        )
+    except ClientBodyError:
+        breaker.release_trial()
+        raise
+    except ReadTimeoutError as exc:
+        breaker.record_failure()
+        raise BackendUnavailable(
+            504,
+            "The legacy backend did not answer within "
+            f"{settings.LEGACY_BACKEND_TIMEOUT_SECONDS:g} s.",
+        ) from exc
+    except (ConnectTimeoutError, ProtocolError, HTTPError, OSError) as exc:
+        if isinstance(exc.__context__, ClientBodyError) or isinstance(
+            getattr(exc, "reason", None), ClientBodyError
+        ):
+            breaker.release_trial()
+            raise ClientBodyError(str(exc)) from exc
+        breaker.record_failure()
+        logger.warning("legacy bridge: backend unreachable: %s", type(exc).__name__)
+        raise BackendUnavailable(502, "The legacy backend could not be reached.") from exc
+    backend_seconds = time.perf_counter() - started
+    breaker.record_success()
+    connection = getattr(upstream, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        # waiting for the headers was bounded by the read timeout; silences inside a stream
+        # (an event stream's gaps) may be longer
+        sock.settimeout(settings.LEGACY_BACKEND_STREAM_IDLE_SECONDS)
+    response = StreamingHttpResponse(_stream(upstream, request.path_info), status=upstream.status)
+    if upstream.reason:
+        response.reason_phrase = upstream.reason
+    _copy_response_headers(upstream, response)
+    return Forwarded(response=response, status=upstream.status, backend_seconds=backend_seconds)
+
+
+def _stream(upstream, path: str) -> Iterator[bytes]:
+    finished = False
+    try:
+        if upstream.chunked and upstream.supports_chunked_reads():
+            for piece in upstream.read_chunked(decode_content=False):
+                if piece:
+                    yield piece
+        else:
+            while True:
+                piece = upstream.read1(CHUNK, decode_content=False)
+                if not piece:
+                    break
+                yield piece
+        finished = True
+    except (ReadTimeoutError, ProtocolError, HTTPError, OSError) as exc:
+        # the status line is gone already: all we can do is end the body early
+        logger.warning(
+            "legacy bridge: response body of %s ended early: %s", path, type(exc).__name__
+        )
+    finally:
+        if not finished:
+            upstream.close()  # never reuse a connection with unread bytes on it
+        upstream.release_conn()
+
+
+def _copy_response_headers(upstream, response: StreamingHttpResponse) -> None:
+    del response["Content-Type"]  # Django's default; the backend's (if any) is copied below
+    named = _connection_tokens(upstream.headers.get("Connection", ""))
+    for name, value in upstream.headers.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower.startswith("proxy-") or lower in named:
+            continue
+        if lower in RESPONSE_DROPPED:
+            continue
+        if lower == "set-cookie":
+            _add_cookie(response, value)
+            continue
+        if lower in response.headers and lower != "x-request-id":
+            response[name] = f"{response[name]}, {value}"
+        else:
+            response[name] = value
+    if upstream.headers.get("Content-Type", "").startswith("text/event-stream"):
+        response["X-Accel-Buffering"] = "no"  # tell a front nginx not to buffer it either
+
+
+def _add_cookie(response, value: str) -> None:
+    cookie = SimpleCookie()
+    try:
+        cookie.load(value)
+    except CookieError:
+        cookie = SimpleCookie()
+    if not cookie:
+        logger.warning("legacy bridge: dropped a Set-Cookie header it could not parse")
+        return
+    for key, morsel in cookie.items():
+        response.cookies[key] = morsel

@@ -1,0 +1,144 @@
+"""The one view behind the legacy URL space (/api/v3/, /api/schedules/): look the path up in
+the route table and proxy it, answer it from the new system, or say where it went.
+
+A plain Django view, not DRF: the legacy backend authenticates its own tokens, so the bridge
+neither authenticates nor checks CSRF; ``Authorization`` goes through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from legacy_bridge import metrics, proxy, routing, traffic
+from legacy_bridge.adapters import get_adapter
+from legacy_bridge.models import Mode
+from legacy_bridge.responses import legacy_error
+from legacy_bridge.services import forwarded_request_record
+from opsconductor.observability.middleware import client_ip
+
+logger = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+UNROUTED = "(none)"
+
+
+def _table() -> routing.RouteTable | None:
+    try:
+        return routing.current_table()
+    except Exception:
+        # the database is unreachable: keep serving with the table this process knows
+        logger.exception("legacy bridge: route table unavailable; using the cached one")
+        return routing._cached
+
+
+def _migrated(request, rule: routing.RouteRule) -> HttpResponse:
+    adapter = get_adapter(rule.adapter) if rule.adapter else None
+    if adapter is not None:
+        response = adapter.function(request, rule)
+        if response is not None:
+            response["X-Legacy-Bridge"] = "adapter"
+            if rule.new_url:
+                response["Link"] = f'<{rule.new_url}>; rel="successor-version"'
+            response["Deprecation"] = "true"
+            return response
+    if not rule.new_url:
+        return legacy_error(
+            410,
+            rule.message or "This legacy endpoint has been migrated and is no longer served here.",
+            extra={"mode": Mode.MIGRATED.value},
+        )
+    message = rule.message or (
+        f"This legacy endpoint has moved to the new API: {rule.new_url} "
+        "(authenticate there with a token of the new system)."
+    )
+    return legacy_error(
+        410,
+        message,
+        extra={"mode": Mode.MIGRATED.value, "new_url": rule.new_url},
+        headers={"Location": rule.new_url, "Link": f'<{rule.new_url}>; rel="successor-version"'},
+    )
+
+
+def _retired(rule: routing.RouteRule) -> HttpResponse:
+    return legacy_error(
+        410,
+        rule.message or "This legacy endpoint has been retired and is no longer available.",
+        extra={"mode": Mode.RETIRED.value},
+    )
+
+
+@csrf_exempt
+def bridge(request, rest: str = "") -> HttpResponse:
+    started = time.perf_counter()
+    table = _table()
+    path = request.path_info
+    rule = table.match(path) if table is not None else None
+    prefix = rule.prefix if rule else UNROUTED
+    mode = rule.mode if rule else "none"
+    status = 0
+    try:
+        if rule is None:
+            response: HttpResponse = legacy_error(404, "Not Found")
+        elif rule.mode == Mode.RETIRED:
+            response = _retired(rule)
+        elif rule.mode == Mode.MIGRATED:
+            response = _migrated(request, rule)
+        else:
+            try:
+                forwarded = proxy.forward(request)
+            except proxy.BackendUnavailable as exc:
+                headers = {}
+                if exc.status == 503:
+                    headers["Retry-After"] = str(
+                        max(1, round(proxy.breaker_for(_backend()).snapshot().retry_in_seconds))
+                    )
+                response = legacy_error(exc.status, exc.message, headers=headers)
+            except proxy.ClientBodyError:
+                response = legacy_error(400, "The request body ended before its announced length.")
+            else:
+                metrics.BACKEND_SECONDS.labels(prefix=prefix).observe(forwarded.backend_seconds)
+                response = forwarded.response
+        response["X-Legacy-Bridge"] = response.get("X-Legacy-Bridge", mode)
+        status = response.status_code
+        return response
+    finally:
+        if status:
+            _account(request, prefix=prefix, mode=mode, status=status, started=started)
+
+
+def _backend() -> str:
+    from django.conf import settings
+
+    return settings.LEGACY_BACKEND_URL
+
+
+def _account(request, *, prefix: str, mode: str, status: int, started: float) -> None:
+    """Count the request (metrics, traffic table) and audit a state-changing one. Failures
+    here are logged, never turned into the client's answer."""
+    method = request.method
+    metrics.observe(prefix=prefix, mode=mode, method=method, status=status)
+    try:
+        traffic.record(prefix=prefix, method=method, status=status)
+    except Exception:
+        logger.exception("legacy bridge: could not count traffic")
+    if method in SAFE_METHODS:
+        return
+    try:
+        forwarded_request_record(
+            method=method,
+            path=request.path_info,
+            query=request.META.get("QUERY_STRING", ""),
+            status=status,
+            prefix=prefix,
+            mode=mode,
+            source_ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:400],
+            request_id=getattr(request, "request_id", ""),
+            duration_ms=round((time.perf_counter() - started) * 1000),
+        )
+    except Exception:
+        logger.exception("legacy bridge: could not record the audit event of %s", method)
