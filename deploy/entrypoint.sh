@@ -1,27 +1,90 @@
 #!/bin/sh
-# Process selector for the container image (see docs/deploy.md).
+# Process selector of the container image: one image, every role (docs/deploy.md).
+#   web                 the HTTP application (gunicorn, threaded workers) on $WEB_BIND:$PORT
+#   worker [QUEUES]     a Celery worker on the comma-separated queues (default: all of them)
+#   beat                Celery beat: the scheduler's clock and the periodic sweeps (run one)
+#   migrate             migrate every database alias (run once per deploy, before new web
+#                       processes start: the one migrator)
+#   collectstatic       copy the static files to $STATIC_ROOT (served by the gateway)
+#   healthcheck [ROLE]  the image's HEALTHCHECK: exit 0 when this container's process is well
+#   manage ARGS         any manage.py command
+#   anything else       run as given
 set -e
 cmd=${1:-web}
 [ $# -gt 0 ] && shift
+
+# The role of the container's main process, for the health check (which runs beside it).
+main_role() {
+  if [ -r /proc/1/cmdline ]; then
+    main=$(tr '\0' ' ' < /proc/1/cmdline)
+    case "$main" in
+      *gunicorn*) echo web; return ;;
+      *celery*" beat"*) echo beat; return ;;
+      *celery*" worker"*) echo worker; return ;;
+    esac
+  fi
+  echo other
+}
+
 case "$cmd" in
   web)
-    exec gunicorn config.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
-      --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-4}" --access-logfile - \
+    # Threads, not processes, per request: a live stream (Server-Sent Events) holds one thread
+    # for as long as it is open. WEB_THREADS bounds the streams plus requests a process serves
+    # at once. Keep-alive longer than the gateway's upstream keepalive_timeout (60 s).
+    exec gunicorn config.wsgi:application --bind "${WEB_BIND:-0.0.0.0}:${PORT:-8000}" \
+      --worker-class gthread --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-16}" \
+      --keep-alive "${WEB_KEEPALIVE_SECONDS:-75}" --graceful-timeout 30 --timeout 60 \
+      --access-logfile - \
       --access-logformat '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s' \
       "$@" ;;
   worker)
-    queues=${1:-kernel,accounts,targets,jobs,execution,scheduling,audit}
+    queues=${1:-${WORKER_QUEUES:-kernel,accounts,targets,jobs,execution,scheduling,audit}}
     [ $# -gt 0 ] && shift
     # threads: the work waits on SSH and the database, and the SSH pool lives in the process
     # (docs/adr/0008, 0009); one database connection per thread; a thread runs a slice of up to
-    # EXECUTION_SLICE_SIZE targets, each in a thread of its own
-    exec celery -A config worker -Q "$queues" -P threads -c "${WORKER_THREADS:-16}" \
-      --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+    # EXECUTION_SLICE_SIZE targets, each in a thread of its own. Queue names get the
+    # CELERY_QUEUE_PREFIX like the application's.
+    prefixed=$(printf '%s' "$queues" | tr ',' '\n' | sed "s/^/${CELERY_QUEUE_PREFIX:-}/" | paste -sd, -)
+    exec celery -A config worker -Q "$prefixed" -P threads -c "${WORKER_THREADS:-16}" \
+      --hostname "${WORKER_NAME:-worker}@%h" --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   beat)
     exec celery -A config beat --loglevel "${LOG_LEVEL:-INFO}" \
-      --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile= "$@" ;;
+      --scheduler django_celery_beat.schedulers:DatabaseScheduler \
+      --schedule "${BEAT_SCHEDULE_FILE:-/tmp/celerybeat-schedule}" --pidfile= "$@" ;;
   migrate)
     exec python manage.py migrate_all "$@" ;;
+  collectstatic)
+    exec python manage.py collectstatic --noinput "$@" ;;
+  healthcheck)
+    role=${1:-$(main_role)}
+    case "$role" in
+      web)
+        # /healthz as the gateway would ask: an allowed host name and the https scheme (in
+        # production the application redirects http and refuses unknown hosts).
+        exec python - <<'PY'
+import os, sys, urllib.request
+hosts = [h.strip().lstrip(".") for h in os.environ.get("ALLOWED_HOSTS", "").split(",")]
+host = next((h for h in hosts if h and "*" not in h), "localhost")
+request = urllib.request.Request(
+    f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/healthz",
+    headers={"Host": host, "X-Forwarded-Proto": "https"},
+)
+try:
+    with urllib.request.urlopen(request, timeout=4) as response:
+        sys.exit(0 if response.status == 200 else 1)
+except Exception as exc:
+    print(f"healthz: {exc}", file=sys.stderr)
+    sys.exit(1)
+PY
+        ;;
+      worker)
+        # the worker's own consumer answers a ping through the broker
+        exec celery -A config inspect ping --timeout 5 \
+          --destination "${WORKER_NAME:-worker}@$(hostname)" ;;
+      *)
+        # beat and one-shot commands: the process is there (docker restarts it when it exits)
+        exit 0 ;;
+    esac ;;
   manage)
     exec python manage.py "$@" ;;
   *)

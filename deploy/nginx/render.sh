@@ -1,0 +1,67 @@
+#!/bin/sh
+# Render the OpsConductor gateway configuration for nginx (docs/deploy.md, "The gateway").
+#
+#   OC_SERVER_NAME=ops.example.com OC_TLS_CERT=/etc/ssl/ops.crt OC_TLS_KEY=/etc/ssl/ops.key \
+#   OC_WEB_SERVERS="10.0.0.11:8000 10.0.0.12:8000" deploy/nginx/render.sh /etc/nginx/conf.d
+#
+# writes opsconductor.conf (include it in nginx's http {} block; conf.d/ is included already),
+# opsconductor-upstreams.conf and opsconductor-cors.map into the directory given. Only the
+# ${OC_*} placeholders are replaced; nginx's own $variables are left alone.
+set -eu
+
+out=${1:?usage: render.sh OUTPUT_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+: "${OC_SERVER_NAME:?set OC_SERVER_NAME (the public host name)}"
+: "${OC_TLS_CERT:?set OC_TLS_CERT (certificate chain, PEM)}"
+: "${OC_TLS_KEY:?set OC_TLS_KEY (private key, PEM)}"
+: "${OC_WEB_SERVERS:?set OC_WEB_SERVERS (web processes, host:port separated by spaces or commas)}"
+OC_HTTP_PORT=${OC_HTTP_PORT:-80}
+OC_HTTPS_PORT=${OC_HTTPS_PORT:-443}
+if [ "$OC_HTTPS_PORT" = 443 ]; then
+  OC_PUBLIC_ORIGIN=${OC_PUBLIC_ORIGIN:-https://$OC_SERVER_NAME}
+else
+  OC_PUBLIC_ORIGIN=${OC_PUBLIC_ORIGIN:-https://$OC_SERVER_NAME:$OC_HTTPS_PORT}
+fi
+OC_STATIC_ROOT=${OC_STATIC_ROOT:-/srv/opsconductor/static}
+OC_ACCESS_LOG=${OC_ACCESS_LOG:-/var/log/nginx/opsconductor.access.log}
+OC_CLIENT_MAX_BODY=${OC_CLIENT_MAX_BODY:-10m}
+OC_LEGACY_MAX_BODY=${OC_LEGACY_MAX_BODY:-1g}
+# A web process that fails this often within the window is left out for the window.
+OC_UPSTREAM_MAX_FAILS=${OC_UPSTREAM_MAX_FAILS:-2}
+OC_UPSTREAM_FAIL_TIMEOUT=${OC_UPSTREAM_FAIL_TIMEOUT:-10s}
+OC_CORS_ORIGINS=${OC_CORS_ORIGINS:-}
+OC_CONF_DIR=$out
+export OC_SERVER_NAME OC_TLS_CERT OC_TLS_KEY OC_HTTP_PORT OC_HTTPS_PORT OC_PUBLIC_ORIGIN \
+  OC_STATIC_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR
+
+servers=$(printf '%s' "$OC_WEB_SERVERS" | tr ',' ' ')
+: > "$out/opsconductor-upstreams.conf.tmp"
+for server in $servers; do
+  printf 'server %s max_fails=%s fail_timeout=%s;\n' \
+    "$server" "$OC_UPSTREAM_MAX_FAILS" "$OC_UPSTREAM_FAIL_TIMEOUT" >> "$out/opsconductor-upstreams.conf.tmp"
+done
+
+: > "$out/opsconductor-cors.map.tmp"
+for origin in $(printf '%s' "$OC_CORS_ORIGINS" | tr ',' ' '); do
+  case "$origin" in
+    http://*|https://*) ;;
+    *) echo "OC_CORS_ORIGINS: '$origin' is not an origin (scheme://host[:port])" >&2; exit 2 ;;
+  esac
+  case "$origin" in
+    *[!A-Za-z0-9.:/_-]*|*/*/*/*) echo "OC_CORS_ORIGINS: '$origin' is not an origin (scheme://host[:port], no path)" >&2; exit 2 ;;
+  esac
+  printf '"%s" $http_origin;\n' "$origin" >> "$out/opsconductor-cors.map.tmp"
+done
+
+# shellcheck disable=SC2016  # the list of placeholders envsubst may replace, literally
+envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HTTPS_PORT}
+${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
+${OC_CONF_DIR}' < "$here/opsconductor.conf.template" > "$out/opsconductor.conf.tmp"
+
+for name in opsconductor-upstreams.conf opsconductor-cors.map opsconductor.conf; do
+  mv "$out/$name.tmp" "$out/$name"
+done
+echo "rendered $out/opsconductor.conf for https://$OC_SERVER_NAME ($(echo $servers | wc -w) web processes)"

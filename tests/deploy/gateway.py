@@ -1,0 +1,292 @@
+"""Real nginx with the shipped gateway configuration in front of real web processes.
+
+``start_web`` runs ``deploy/entrypoint.sh web`` (gunicorn, as the image does) with production
+settings against the test databases; ``start_gateway`` renders ``deploy/nginx/`` with
+``render.sh`` (as an operator does) for a self-signed certificate, random high ports and a
+prefix of its own, and runs nginx on it. ``https()`` talks to the gateway on 127.0.0.1 with the
+server name for SNI, the Host header and certificate verification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.reliability.workers import database_env
+from tests.sshd import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_NAME = "ops.test"
+ALLOWED_ORIGIN = "https://console.example.com"
+
+
+def nginx_binary() -> str:
+    """nginx's path; a skip with the reason when it is missing, a failure in CI."""
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
+    if found:
+        return found
+    message = "nginx is not installed (Debian: apt-get install -y nginx)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}; CI must run the gateway tests", pytrace=False)
+    pytest.skip(f"{message}: the gateway tests need the real nginx")
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "gateway.crt", directory / "gateway.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-days", "2", "-subj", f"/CN={SERVER_NAME}",
+            "-addext", f"subjectAltName=DNS:{SERVER_NAME}",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return cert, key
+
+
+@dataclass
+class WebProcess:
+    port: int
+    env: dict
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> WebProcess:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "web"],
+            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not self.healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"web process on {self.port} did not start:\n{self.output()}")
+            time.sleep(0.2)
+        return self
+
+    def healthy(self) -> bool:
+        """The image's HEALTHCHECK for the web role."""
+        check = subprocess.run(
+            ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "healthcheck", "web"],
+            cwd=ROOT, env=self.env, capture_output=True, timeout=15, check=False,
+        )  # fmt: skip
+        return check.returncode == 0
+
+    def kill(self) -> None:
+        """SIGKILL to gunicorn and its workers: the process vanishes mid-flight."""
+        if self.process and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def web_env(port: int, var_dir: Path, https_port: int) -> dict:
+    """Production settings (OPSCONDUCTOR_ENV=production) on the test databases, the test
+    broker and a Redis cache, with the test process's keys (tokens it signs are valid)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("DATABASE_URL") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    env.update(
+        {
+            "PATH": path,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "OPSCONDUCTOR_ENV": "production",
+            "OPSCONDUCTOR_VAR_DIR": str(var_dir),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
+            "OPSCONDUCTOR_SEAL_KEYS": ",".join(settings.OPSCONDUCTOR_SEAL_KEYS),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,
+            "CELERY_QUEUE_EXPIRES_SECONDS": "600",
+            "REDIS_URL": "redis://127.0.0.1:6379/15",
+            "ALLOWED_HOSTS": SERVER_NAME,
+            "CSRF_TRUSTED_ORIGINS": f"https://{SERVER_NAME}:{https_port}",
+            "TRUSTED_PROXIES": "127.0.0.1/32",
+            "DATABASE_CONN_MAX_AGE": "0",
+            "WEB_BIND": "127.0.0.1",
+            "PORT": str(port),
+            "WEB_WORKERS": "1",
+            "WEB_THREADS": "8",
+            "LOG_LEVEL": "WARNING",
+            **database_env(),
+        }
+    )
+    return env
+
+
+@dataclass
+class Gateway:
+    base: Path
+    http_port: int
+    https_port: int
+    cert: Path
+    static_root: Path
+    access_log: Path
+    web: list[WebProcess]
+    process: subprocess.Popen | None = None
+    context: ssl.SSLContext = field(init=False)
+
+    def __post_init__(self):
+        self.context = ssl.create_default_context(cafile=str(self.cert))
+
+    # --- talking to it ----------------------------------------------------------------------
+    def connection(self, timeout: float = 10.0) -> http.client.HTTPSConnection:
+        return _GatewayConnection(self.https_port, self.context, timeout)
+
+    def https(self, method: str, path: str, *, headers=None, body=None, timeout: float = 10.0):
+        """One request over TLS; returns (status, headers, body bytes)."""
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers={"Host": SERVER_NAME, **(headers or {})})
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            conn.close()
+
+    def http(self, method: str, path: str):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        try:
+            conn.request(method, path, headers={"Host": SERVER_NAME})
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            conn.close()
+
+    def access_entries(self) -> list[dict]:
+        if not self.access_log.exists():
+            return []
+        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # graceful: finish open requests
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for web in self.web:
+            web.stop()
+
+
+class _GatewayConnection(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 with SNI and certificate check for SERVER_NAME (no DNS needed)."""
+
+    def __init__(self, port: int, context: ssl.SSLContext, timeout: float):
+        super().__init__("127.0.0.1", port, context=context, timeout=timeout)
+        self._tls_context = context
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls_context.wrap_socket(sock, server_hostname=SERVER_NAME)
+
+
+def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
+    # nginx's workers drop to an unprivileged user when started as root: everything they read
+    # (static files) must be readable by it, so the gateway gets a world-readable directory
+    base = Path(tempfile.mkdtemp(prefix="oc-gateway-"))
+    base.chmod(0o755)
+    http_port, https_port = free_port(), free_port()
+    cert, key = self_signed_certificate(base)
+    static_root = base / "static"
+    static_root.mkdir()
+    access_log = base / "access.log"
+    web = []
+    for index in range(web_count):
+        port = free_port()
+        var_dir = base / f"web{index}"
+        var_dir.mkdir()
+        env = web_env(port, var_dir, https_port)
+        web.append(WebProcess(port=port, env=env, log=base / f"web{index}.log").start())
+    render_env = {
+        **os.environ,
+        "OC_SERVER_NAME": SERVER_NAME,
+        "OC_TLS_CERT": str(cert),
+        "OC_TLS_KEY": str(key),
+        "OC_WEB_SERVERS": ",".join(f"127.0.0.1:{w.port}" for w in web),
+        "OC_HTTP_PORT": str(http_port),
+        "OC_HTTPS_PORT": str(https_port),
+        "OC_STATIC_ROOT": str(static_root),
+        "OC_ACCESS_LOG": str(access_log),
+        "OC_CORS_ORIGINS": ALLOWED_ORIGIN,
+    }
+    subprocess.run(
+        ["sh", str(ROOT / "deploy" / "nginx" / "render.sh"), str(base / "conf")],
+        env=render_env, check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"  {kind}_temp_path {base / 'tmp' / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (base / "nginx.conf").write_text(
+        f"""{user}
+worker_processes 2;
+pid {base / "nginx.pid"};
+error_log {base / "error.log"} info;
+events {{ worker_connections 512; }}
+http {{
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+{temp}
+  include {base / "conf" / "opsconductor.conf"};
+}}
+"""
+    )
+    (base / "tmp").mkdir()
+    gateway = Gateway(
+        base=base, http_port=http_port, https_port=https_port, cert=cert,
+        static_root=static_root, access_log=access_log, web=web,
+    )  # fmt: skip
+    command = [nginx, "-p", str(base), "-c", str(base / "nginx.conf"), "-g", "daemon off;"]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    if checked.returncode != 0:
+        gateway.stop()
+        raise RuntimeError(f"nginx -t refused the rendered configuration:\n{checked.stderr}")
+    gateway.process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=(base / "nginx.stderr").open("wb")
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+            break
+        if gateway.process.poll() is not None or time.monotonic() > deadline:
+            gateway.stop()
+            raise RuntimeError(f"nginx did not start:\n{(base / 'error.log').read_text()}")
+        time.sleep(0.1)
+    return gateway

@@ -1,0 +1,294 @@
+"""The production gateway (deploy/nginx/) in front of two real web processes.
+
+Real nginx with the shipped configuration as ``render.sh`` renders it, a self-signed certificate,
+random high ports; two gunicorn processes started by ``deploy/entrypoint.sh web`` with production
+settings on the test databases. Skipped when nginx is not installed, failed in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+import uuid
+
+import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.execution.models import Run, RunEvent, RunStatus, RunTarget, TargetStatus
+from tests.deploy.gateway import ALLOWED_ORIGIN, SERVER_NAME, nginx_binary, start_gateway
+
+pytestmark = [pytest.mark.nginx, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+
+@pytest.fixture(scope="module")
+def gateway(django_db_setup, django_db_blocker):
+    nginx = nginx_binary()
+    gateway = start_gateway(nginx, web_count=2)
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def token(django_user_model):
+    user = django_user_model.objects.create_user(username="gw-admin", password="x", role="admin")
+    return str(RefreshToken.for_user(user).access_token)
+
+
+def error_of(body: bytes) -> dict:
+    return json.loads(body)["error"]
+
+
+def test_tls_is_modern_and_plain_http_redirects_to_https(gateway):
+    conn = gateway.connection()
+    conn.request("GET", "/healthz", headers={"Host": SERVER_NAME})
+    response = conn.getresponse()
+    assert response.status == 200 and json.loads(response.read()) == {"status": "ok"}
+    assert conn.sock.version() == "TLSv1.3"
+    assert conn.sock.getpeercert()["subject"] == ((("commonName", SERVER_NAME),),)
+    conn.close()
+
+    # TLS 1.2 only with forward-secret AEAD ciphers: a client offering CBC suites only (which
+    # nginx's default cipher list would accept) gets no session
+    for ciphers, accepted in (("ECDHE-ECDSA-AES128-GCM-SHA256", True),
+                              ("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA", False)):  # fmt: skip
+        tls12 = ssl.create_default_context(cafile=str(gateway.cert))
+        tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+        tls12.set_ciphers(ciphers)
+        conn = gateway.connection()
+        conn._tls_context = tls12
+        if accepted:
+            conn.request("GET", "/healthz", headers={"Host": SERVER_NAME})
+            assert conn.getresponse().status == 200
+            assert conn.sock.version() == "TLSv1.2" and conn.sock.cipher()[0] == ciphers
+        else:
+            with pytest.raises(ssl.SSLError):
+                conn.request("GET", "/healthz", headers={"Host": SERVER_NAME})
+        conn.close()
+
+    status, headers, _ = gateway.http("GET", "/api/v1/runs/?status=running")
+    assert status == 301
+    assert headers["Location"] == (
+        f"https://{SERVER_NAME}:{gateway.https_port}/api/v1/runs/?status=running"
+    )
+
+
+def test_security_headers_are_on_every_answer_once(gateway):
+    for path in ("/healthz", "/api/v1/me/", "/no-such-page/"):
+        status, headers, _ = gateway.https("GET", path)
+        assert status in {200, 401, 404}, path
+        assert headers.get_all("Strict-Transport-Security") == [
+            "max-age=63072000; includeSubDomains"
+        ]
+        assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
+        assert headers.get_all("X-Frame-Options") == ["DENY"]
+        assert headers.get_all("Referrer-Policy") == ["same-origin"]
+        (csp,) = headers.get_all("Content-Security-Policy")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "Server" not in headers or "nginx/" not in headers["Server"]  # no version
+
+
+def test_static_files_come_from_disk(gateway):
+    (gateway.static_root / "probe.css").write_text("body { color: #123456; }\n")
+    status, headers, body = gateway.https("GET", "/static/probe.css")
+    assert status == 200 and body == b"body { color: #123456; }\n"
+    assert headers["Content-Type"] == "text/css"
+    assert "max-age=604800" in headers["Cache-Control"]
+    # served by nginx, never by a web process (production Django serves no static files)
+    assert gateway.https("GET", "/static/missing.css")[0] == 404
+    logged = [e for e in gateway.access_entries() if e["uri"] == "/static/missing.css"]
+    assert logged and logged[-1]["upstream"] == ""
+
+
+def test_request_id_is_generated_or_passed_through_and_logged_as_json(gateway):
+    status, headers, body = gateway.https("GET", "/api/v1/me/")
+    assert status == 401
+    generated = headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    assert error_of(body)["request_id"] == generated  # the web process got the same id
+
+    status, headers, body = gateway.https(
+        "GET", "/api/v1/me/", headers={"X-Request-ID": "client-chosen-id-42"}
+    )
+    assert headers.get_all("X-Request-ID") == ["client-chosen-id-42"]
+    assert error_of(body)["request_id"] == "client-chosen-id-42"
+
+    # an id the application would refuse (spaces, too short) is replaced at the gateway already
+    status, headers, body = gateway.https("GET", "/api/v1/me/", headers={"X-Request-ID": "a b"})
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
+    assert error_of(body)["request_id"] == headers["X-Request-ID"]
+
+    entry = next(e for e in gateway.access_entries() if e["request_id"] == "client-chosen-id-42")
+    assert entry["status"] == 401 and entry["method"] == "GET" and entry["uri"] == "/api/v1/me/"
+    assert entry["tls"] in {"TLSv1.2", "TLSv1.3"}
+    assert entry["upstream"].startswith("127.0.0.1:")
+
+
+def test_cors_only_for_the_configured_origins(gateway):
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}  # fmt: skip
+    status, headers, body = gateway.https(
+        "OPTIONS", "/api/v1/runs/", headers={"Origin": ALLOWED_ORIGIN, **preflight}
+    )
+    assert status == 204 and body == b""
+    assert headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in headers["Access-Control-Allow-Headers"]
+    assert headers["Access-Control-Max-Age"] == "600"
+
+    status, headers, _ = gateway.https(
+        "OPTIONS", "/api/v1/runs/", headers={"Origin": "https://evil.example.net", **preflight}
+    )
+    assert not [name for name in headers if name.lower().startswith("access-control-")]
+
+    status, headers, _ = gateway.https("GET", "/api/v1/me/", headers={"Origin": ALLOWED_ORIGIN})
+    assert status == 401
+    assert headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "X-Request-ID" in headers["Access-Control-Expose-Headers"]
+    assert "Access-Control-Allow-Methods" not in headers  # only on preflights
+    status, headers, _ = gateway.https(
+        "GET", "/api/v1/me/", headers={"Origin": "https://evil.example.net"}
+    )
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_an_oversize_body_is_refused_with_413(gateway, token):
+    conn = gateway.connection()
+    conn.putrequest("POST", "/api/v1/jobs/", skip_host=True)
+    conn.putheader("Host", SERVER_NAME)
+    conn.putheader("Authorization", f"Bearer {token}")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(11 * 1024 * 1024))  # the limit is 10 MB
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413
+    error = error_of(response.read())
+    assert error["code"] == "request_too_large"
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    conn.close()
+    # a body under the limit reaches the application (which answers for its content)
+    status, _, body = gateway.https(
+        "POST", "/api/v1/jobs/", body=json.dumps({"name": "x" * 2000}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert status == 400 and "name" in error_of(body)["fields"]
+
+
+def _make_running_run() -> tuple[Run, RunTarget]:
+    run = Run.objects.using("execution").create(
+        job_id=uuid.uuid4(), job_name="stream", job_version=1, definition={}, parameters={},
+        sealed_parameters="", policy={"max_parallel": 10}, trigger="manual",
+        requested_by={"kind": "system"}, status=RunStatus.RUNNING, target_count=1, event_seq=1,
+    )  # fmt: skip
+    target = RunTarget.objects.using("execution").create(
+        run=run, target_id=uuid.uuid4(), target_name="web-01", os_family="linux", position=0,
+        status=TargetStatus.RUNNING, worker="w",
+    )  # fmt: skip
+    RunEvent.objects.using("execution").create(
+        run=run, seq=1, kind=RunEvent.Kind.STATE, run_target=target,
+        data=json.dumps({"status": "running"}),
+    )  # fmt: skip
+    return run, target
+
+
+def _next_event(response, deadline: float) -> dict:
+    """Read one SSE event block (fields until a blank line) from the open response."""
+    fields: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        line = response.readline()
+        if not line:
+            raise AssertionError(f"the stream ended while waiting for an event ({fields})")
+        line = line.decode().rstrip("\n")
+        if line == "":
+            if fields and set(fields) != {"retry"}:
+                return fields
+            fields = {}
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(": ")
+        fields[name] = value
+    raise AssertionError("no event within the deadline")
+
+
+def test_a_live_stream_arrives_unbuffered_through_the_gateway(gateway, token):
+    run, target = _make_running_run()
+    conn = gateway.connection(timeout=20)
+    conn.request(
+        "GET", f"/api/v1/runs/{run.id}/stream/",
+        headers={"Host": SERVER_NAME, "Authorization": f"Bearer {token}",
+                 "Accept": "text/event-stream"},
+    )  # fmt: skip
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers.get_all("Content-Security-Policy")  # headers on streams too
+
+    # the first event arrives while the run (hence the stream) is still going
+    first = _next_event(response, time.monotonic() + 5)
+    assert first["id"] == "1" and json.loads(first["data"])["status"] == "running"
+
+    # output written now reaches the client now, not when the stream ends
+    Run.objects.using("execution").filter(pk=run.pk).update(event_seq=2)
+    RunEvent.objects.using("execution").create(
+        run=run, seq=2, kind=RunEvent.Kind.OUTPUT, run_target=target, step_index=0,
+        stream="stdout", data="hello through the gateway\n",
+    )  # fmt: skip
+    written = time.monotonic()
+    second = _next_event(response, written + 5)
+    assert json.loads(second["data"])["text"] == "hello through the gateway\n"
+    assert time.monotonic() - written < 3
+
+    Run.objects.using("execution").filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    end = _next_event(response, time.monotonic() + 5)
+    assert end["event"] == "end" and json.loads(end["data"]) == {"status": "succeeded"}
+    assert response.readline() == b""  # and then the stream is over
+    conn.close()
+
+
+def test_the_login_endpoint_is_rate_limited_at_the_gateway(gateway):
+    statuses, last = [], None
+    for _ in range(30):
+        status, headers, body = gateway.https("GET", "/api/v1/auth/token/")
+        statuses.append(status)
+        if status == 429:
+            last = (headers, body)
+    # a burst of 10 over 10 a minute: the first ones reach the application (405: GET is not
+    # how one logs in), then the gateway answers 429 without asking a web process
+    assert statuses[:10] == [405] * 10
+    assert statuses.count(429) >= 15
+    headers, body = last
+    error = error_of(body)
+    assert error["code"] == "rate_limited" and error["request_id"] == headers["X-Request-ID"]
+    assert headers["Retry-After"] == "60"
+    limited = [e for e in gateway.access_entries()
+               if e["uri"] == "/api/v1/auth/token/" and e["status"] == 429]  # fmt: skip
+    assert limited and all(e["upstream"] == "" for e in limited)
+    # the rest of the API is not limited by it
+    assert gateway.https("GET", "/healthz")[0] == 200
+
+
+def test_requests_keep_succeeding_when_a_web_process_is_killed(gateway):
+    killed = gateway.web[0]
+    try:
+        killed.kill()
+        before = len(gateway.access_entries())
+        statuses = [gateway.https("GET", "/healthz")[0] for _ in range(20)]
+        assert statuses == [200] * 20
+        entries = gateway.access_entries()[before:]
+        dead = f"127.0.0.1:{killed.port}"
+        alive = f"127.0.0.1:{gateway.web[1].port}"
+        # the first request tried the dead process and was moved to the live one; then the
+        # dead one is left out (max_fails) and requests go straight to the live one
+        assert any(e["upstream"] == f"{dead}, {alive}" for e in entries), entries
+        assert entries[-1]["upstream"] == alive
+    finally:
+        killed.start()
+    # back in the pool: both answer again (round robin once the failure window has passed)
+    time.sleep(10.5)
+    upstreams = set()
+    for _ in range(6):
+        assert gateway.https("GET", "/healthz")[0] == 200
+        upstreams.add(gateway.access_entries()[-1]["upstream"])
+    assert {f"127.0.0.1:{w.port}" for w in gateway.web} <= upstreams
