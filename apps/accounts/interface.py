@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from apps.accounts import selectors
 from apps.accounts.models import ApiToken, User
@@ -94,3 +95,44 @@ def record_permission_denied(*, request, reason: str) -> None:
             },
             actor=actor,
         )
+
+
+def user_import(
+    *,
+    user_id: uuid.UUID,
+    username: str,
+    password_hash: str,
+    role: str,
+    actor: Actor,
+    email: str = "",
+    is_active: bool = True,
+    last_login: datetime | None = None,
+    date_joined: datetime | None = None,
+    publish_event: bool = False,
+) -> bool:
+    """Create the user ``user_id`` brought over from another system with an existing password
+    hash in Django's encoded form (a bcrypt hash ``$2b$...`` is ``bcrypt$$2b$...``): they sign
+    in with the password they had, and the hash is upgraded at their first login.
+
+    ``role`` is one of ``opsconductor.roles.Role``. Returns True when the user was created,
+    False when a user with that id already exists (it is left unchanged), so an interrupted
+    import can simply repeat the call. Raises ``django.core.exceptions.ValidationError`` keyed
+    by field (``username`` or ``email`` taken or malformed, ``role``, ``password_hash``); no
+    message contains the hash. ``publish_event=False`` (the default for imports, which publish
+    one summary event per table) leaves out the per-user ``accounts.user.created``.
+    """
+    from apps.accounts import services
+
+    _, created = services.user_import(
+        user_id=user_id,
+        username=username,
+        password_hash=password_hash,
+        role=role,
+        actor=actor,
+        email=email,
+        is_active=is_active,
+        last_login=last_login,
+        date_joined=date_joined,
+        publish_event=publish_event,
+    )
+    return created

@@ -421,6 +421,58 @@ def user_create(
     return user
 
 
+def user_import(
+    *,
+    user_id: Any,
+    username: str,
+    password_hash: str,
+    role: str,
+    actor: Actor,
+    email: str = "",
+    is_active: bool = True,
+    last_login: datetime | None = None,
+    date_joined: datetime | None = None,
+    publish_event: bool = True,
+) -> tuple[User, bool]:
+    """Create a user brought over from another system, keeping their password hash (in
+    Django's encoded form, e.g. ``bcrypt$$2b$12$...``) so they sign in with the same password;
+    the hash is upgraded to the preferred hasher at their first login.
+
+    The id is the caller's (an import derives it from the source row), so a repeated call is
+    harmless: if a user with ``user_id`` exists it is returned unchanged with ``False``.
+    Raises ``ValidationError`` keyed by field (``password_hash`` when the hash is not one of
+    the configured hashers' formats; its value is never echoed).
+    """
+    from django.contrib.auth.hashers import identify_hasher
+
+    existing = User.objects.filter(pk=user_id).first()
+    if existing is not None:
+        return existing, False
+    user = User(
+        id=user_id,
+        username=username,
+        email=email,
+        role=role,
+        is_active=is_active,
+        last_login=last_login,
+        password=password_hash,
+    )
+    if date_joined is not None:
+        user.date_joined = date_joined
+    try:
+        identify_hasher(password_hash)
+    except ValueError:
+        raise ValidationError(
+            {"password_hash": ["Not a password hash of a supported format."]}
+        ) from None
+    _clean(user)
+    with transaction.atomic(using=_db()):
+        _save(user, force_insert=True)
+        if publish_event:
+            publish("accounts.user.created", {**_user_payload(user), "imported": True}, actor=actor)
+    return user, True
+
+
 def user_update(
     *,
     user: User,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from opsconductor.events import Actor
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,67 @@ def run_policy(snapshot: JobSnapshot, overrides: dict[str, Any] | None) -> dict[
     serializer = PolicySerializer(data={**snapshot.definition["policy"], **(overrides or {})})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def job_import(
+    *,
+    job_id: uuid.UUID,
+    definition: dict[str, Any],
+    actor: Actor,
+    archived_at: datetime | None = None,
+    message: str = "",
+    publish_event: bool = False,
+) -> bool:
+    """Create the job ``job_id`` from a definition (the format of docs/jobs.md), validated as
+    the API does, owned by ``actor``'s user (its name kept as the owner's name); archived at
+    ``archived_at`` when given. Returns True when created, False when a job with that id
+    already exists (left unchanged: a repeated import call is harmless). Raises
+    ``rest_framework.exceptions.ValidationError`` keyed by field (``name`` taken,
+    ``steps.0.command``, ...). ``publish_event=False`` leaves out the per-job events (imports
+    publish one summary event per table)."""
+    from django.db import transaction
+
+    from apps.jobs import services
+    from apps.jobs.models import Job
+
+    if Job.objects.using("jobs").filter(pk=job_id).exists():
+        return False
+    with transaction.atomic(using="jobs"):
+        job = services.job_create(
+            pk=job_id, data=definition, actor=actor, message=message, publish_event=publish_event
+        )
+        if archived_at is not None:
+            services.job_set_archived(
+                job=job, archived=True, actor=actor, at=archived_at, publish_event=publish_event
+            )
+    return True
+
+
+def job_name_taken(name: str) -> bool:
+    """Whether a job is already named ``name`` (job names are unique)."""
+    from apps.jobs.models import Job
+
+    return Job.objects.using("jobs").filter(name=name).exists()
+
+
+def job_snapshots(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, JobSnapshot]:
+    """The latest version of each job among ``job_ids`` that exists, in two queries."""
+    from django.db.models import F
+
+    from apps.jobs.models import Job, JobVersion
+
+    jobs = {job.pk: job for job in Job.objects.using("jobs").filter(pk__in=list(job_ids))}
+    found: dict[uuid.UUID, JobSnapshot] = {}
+    versions = JobVersion.objects.using("jobs").filter(
+        job_id__in=list(jobs), number=F("job__latest_version")
+    )
+    for row in versions:
+        job = jobs[row.job_id]
+        found[job.pk] = JobSnapshot(
+            job_id=job.pk,
+            name=job.name,
+            version=row.number,
+            definition=row.definition,
+            archived=job.is_archived,
+        )
+    return found

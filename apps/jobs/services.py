@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import uuid
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -213,7 +215,14 @@ def _event(job: Job, version: JobVersion | None, **extra: Any) -> dict:
     return payload
 
 
-def job_create(*, data: Any, actor: Actor, message: str = "") -> Job:
+def job_create(
+    *,
+    data: Any,
+    actor: Actor,
+    message: str = "",
+    pk: uuid.UUID | None = None,
+    publish_event: bool = True,
+) -> Job:
     definition = prepare_definition(data)
     with transaction.atomic(using=DB):
         _unique_name(definition["name"])
@@ -222,10 +231,13 @@ def job_create(*, data: Any, actor: Actor, message: str = "") -> Job:
             owner_name=actor.name,
             **{field: definition[field] for field in META_FIELDS},
         )
-        job.save(using=DB)
+        if pk is not None:  # an import keeps the id it derived from the source row
+            job.pk = pk
+        job.save(using=DB, force_insert=True)
         _write_current(job, definition)
         version = _new_version(job, definition, definition_diff(None, definition), actor, message)
-        publish("jobs.job.created", _event(job, version), actor=actor)
+        if publish_event:
+            publish("jobs.job.created", _event(job, version), actor=actor)
     return job
 
 
@@ -266,15 +278,23 @@ def job_revert(*, job: Job, number: int, actor: Actor) -> Job:
     return locked
 
 
-def job_set_archived(*, job: Job, archived: bool, actor: Actor) -> Job:
+def job_set_archived(
+    *,
+    job: Job,
+    archived: bool,
+    actor: Actor,
+    at: datetime | None = None,
+    publish_event: bool = True,
+) -> Job:
     with transaction.atomic(using=DB):
         locked = Job.objects.using(DB).select_for_update().get(pk=job.pk)
         if locked.is_archived == archived:
             return locked
-        locked.archived_at = timezone.now() if archived else None
+        locked.archived_at = (at or timezone.now()) if archived else None
         locked.save(using=DB, update_fields=["archived_at", "updated_at"])
         verb = "archived" if archived else "unarchived"
-        publish(f"jobs.job.{verb}", _event(locked, None), actor=actor)
+        if publish_event:
+            publish(f"jobs.job.{verb}", _event(locked, None), actor=actor)
     return locked
 
 

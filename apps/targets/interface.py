@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apps.targets.connection import (
     ConnectionParams,
@@ -35,6 +35,7 @@ from apps.targets.ssh_connect import (
     scrub,
     server_key,
 )
+from opsconductor.events import Actor
 
 if TYPE_CHECKING:
     from winrm.protocol import Protocol
@@ -54,18 +55,24 @@ __all__ = [
     "authenticate",
     "connect_tcp",
     "connection_for_target",
+    "credential_import",
+    "credential_name_taken",
     "describe_refusal",
     "fingerprint_sha256",
+    "group_import",
     "handshake",
     "host_key_verdict",
     "load_private_key",
+    "normalise_host",
     "preferred_algorithms",
     "record_host_key_seen",
     "report_connection_outcome",
     "resolve_selector",
     "scrub",
     "server_key",
+    "target_import",
     "target_summaries",
+    "targets_import_state",
     "tls_failure_reason",
     "validate_selector",
     "winrm_endpoint",
@@ -238,3 +245,209 @@ def winrm_protocol(params: ConnectionParams, *, read_timeout: int) -> Protocol:
             f"no username/password is set for the WinRM method of {params.target_name}"
         )
     return _protocol(params, endpoint_for(params), password, read_timeout)
+
+
+# --- Imports from another system (legacy_bridge.importing) ----------------------------------------
+
+
+def credential_import(
+    *,
+    credential_id: uuid.UUID,
+    name: str,
+    kind: str,
+    username: str,
+    actor: Actor,
+    description: str = "",
+    password: str | None = None,
+    private_key: str | None = None,
+    passphrase: str | None = None,
+    publish_event: bool = False,
+) -> bool:
+    """Create the credential ``credential_id`` (``kind`` ``password``, ``ssh_key`` or
+    ``winrm``), sealing the secret under this installation's keys, with the same checks as the
+    API (a key must parse and its passphrase open it). Returns True when created, False when a
+    credential with that id already exists (left unchanged: a repeated import call is
+    harmless). Raises ``django.core.exceptions.ValidationError`` keyed by field (``name`` taken
+    or malformed, ``private_key``, ``passphrase``, ``password``); no message holds the secret.
+    ``publish_event=False`` leaves out the per-credential event (imports publish a summary)."""
+    from apps.targets.models import Credential
+    from apps.targets.services import credentials
+
+    if Credential.objects.using("targets").filter(pk=credential_id).exists():
+        return False
+    credentials.credential_create(
+        pk=credential_id,
+        name=name,
+        kind=kind,
+        username=username,
+        description=description,
+        password=password,
+        private_key=private_key,
+        passphrase=passphrase,
+        actor=actor,
+        publish_event=publish_event,
+    )
+    return True
+
+
+def credential_name_taken(name: str) -> bool:
+    """Whether a credential is already named ``name`` (names are unique)."""
+    from apps.targets.models import Credential
+
+    return Credential.objects.using("targets").filter(name=name).exists()
+
+
+def target_import(
+    *,
+    target_id: uuid.UUID,
+    data: dict[str, Any],
+    actor: Actor,
+    tags: list[str] | tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+    connection_methods: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+    publish_event: bool = False,
+) -> bool:
+    """Create the target ``target_id`` with its tags, labels and connection methods, in one
+    transaction, through the same validation as the API. ``data`` holds target fields
+    (``name``, ``description``, ``os_family``, ``environment``, ``location``, ``data_center``,
+    ``region``, ``status``, ``host_key_policy``); each connection method is a dict of
+    ``protocol``, ``host``, ``port``, ``username``, ``priority``, ``is_primary``,
+    ``winrm_scheme``, ``winrm_transport``, ``winrm_validate_cert`` and ``credential_id`` (a
+    credential of this app, or None). Returns True when created, False when a target with that
+    id already exists (left unchanged). Raises ``django.core.exceptions.ValidationError`` keyed
+    by field (``connection_methods.<i>.<field>`` for a method)."""
+    from django.core.exceptions import ValidationError
+
+    from apps.targets.models import Credential, Target
+    from apps.targets.services import inventory
+
+    if Target.objects.using("targets").filter(pk=target_id).exists():
+        return False
+    methods = []
+    for index, method in enumerate(connection_methods):
+        entry = {k: v for k, v in method.items() if k != "credential_id"}
+        credential_id = method.get("credential_id")
+        if credential_id is not None:
+            credential = Credential.objects.using("targets").filter(pk=credential_id).first()
+            if credential is None:
+                raise ValidationError(
+                    {f"connection_methods.{index}.credential": ["No such credential."]}
+                )
+            entry["credential"] = credential
+        methods.append(entry)
+    inventory.target_create(
+        pk=target_id,
+        data=data,
+        tags=tags,
+        labels=labels or {},
+        connection_methods=methods,
+        actor=actor,
+        publish_event=publish_event,
+    )
+    return True
+
+
+def group_import(
+    *,
+    group_id: uuid.UUID,
+    name: str,
+    member_ids: list[uuid.UUID],
+    actor: Actor,
+    description: str = "",
+    publish_event: bool = False,
+) -> bool:
+    """Create the group ``group_id`` with static members ``member_ids`` (no saved selector).
+    Returns True when created, False when it already exists (left unchanged). Raises
+    ``django.core.exceptions.ValidationError`` keyed by field (``name`` taken or malformed)."""
+    from apps.targets.models import Group
+    from apps.targets.services import inventory
+
+    if Group.objects.using("targets").filter(pk=group_id).exists():
+        return False
+    inventory.group_create(
+        pk=group_id,
+        data={"name": name, "description": description},
+        member_ids=member_ids,
+        actor=actor,
+        publish_event=publish_event,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class ImportedMethodState:
+    protocol: str
+    host: str
+    port: int
+    credential_id: uuid.UUID | None
+    is_primary: bool
+
+
+@dataclass(frozen=True)
+class ImportedTargetState:
+    """The fields of a target an import compares with its source (verification)."""
+
+    id: uuid.UUID
+    name: str
+    os_family: str
+    environment: str
+    status: str
+    host_key_policy: str
+    labels: dict[str, str]
+    methods: tuple[ImportedMethodState, ...]
+
+
+def targets_import_state(target_ids: list[uuid.UUID]) -> dict[uuid.UUID, ImportedTargetState]:
+    """The targets among ``target_ids`` that exist, with their methods and labels, in a few
+    queries (for an import's verification of what it wrote)."""
+    from django.db.models import Prefetch
+
+    from apps.targets.models import ConnectionMethod, Target, TargetLabel
+
+    found: dict[uuid.UUID, ImportedTargetState] = {}
+    ids = list(target_ids)
+    for start in range(0, len(ids), 2000):
+        queryset = Target.objects.using("targets").filter(id__in=ids[start : start + 2000])
+        queryset = queryset.prefetch_related(
+            Prefetch("labels", queryset=TargetLabel.objects.using("targets")),
+            Prefetch(
+                "connection_methods",
+                queryset=ConnectionMethod.objects.using("targets").order_by(
+                    "-is_primary", "priority", "host", "port"
+                ),
+            ),
+        )
+        for target in queryset:
+            found[target.id] = ImportedTargetState(
+                id=target.id,
+                name=target.name,
+                os_family=target.os_family,
+                environment=target.environment,
+                status=target.status,
+                host_key_policy=target.host_key_policy,
+                labels={label.key: label.value for label in target.labels.all()},
+                methods=tuple(
+                    ImportedMethodState(
+                        protocol=m.protocol,
+                        host=m.host,
+                        port=m.port,
+                        credential_id=m.credential_id,
+                        is_primary=m.is_primary,
+                    )
+                    for m in target.connection_methods.all()
+                ),
+            )
+    return found
+
+
+def normalise_host(value: str) -> str:
+    """A host as connection methods store it (lower case, no trailing dot, IP addresses in
+    their canonical form); a value that is not a valid host comes back stripped and lowered."""
+    from django.core.exceptions import ValidationError
+
+    from apps.targets.services.inventory import validate_host
+
+    try:
+        return validate_host(value)
+    except ValidationError:
+        return value.strip().lower()

@@ -7,6 +7,7 @@ import binascii
 import io
 import re
 import struct
+import uuid
 
 import paramiko
 from django.core.exceptions import ValidationError
@@ -110,12 +111,15 @@ def credential_create(
     private_key: str | None = None,
     passphrase: str | None = None,
     actor: Actor,
+    pk: uuid.UUID | None = None,
+    publish_event: bool = True,
 ) -> Credential:
     sealed, key_type, fingerprint = _sealed_secret(
         kind=kind, password=password, private_key=private_key, passphrase=passphrase
     )
     with transaction.atomic(using=DB):
         credential = Credential(
+            **({"id": pk} if pk is not None else {}),
             name=name,
             kind=kind,
             username=username,
@@ -126,8 +130,9 @@ def credential_create(
             **_actor_fields(actor),
         )
         credential.full_clean()
-        credential.save(using=DB)
-        publish("targets.credential.created", _event_payload(credential), actor=actor)
+        credential.save(using=DB, force_insert=True)
+        if publish_event:
+            publish("targets.credential.created", _event_payload(credential), actor=actor)
     return credential
 
 

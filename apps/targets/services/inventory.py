@@ -96,12 +96,15 @@ def target_create(
     connection_methods: Iterable[Mapping[str, Any]] = (),
     actor: Actor,
     publish_event: bool = True,
+    pk: uuid.UUID | None = None,
 ) -> Target:
     with transaction.atomic(using=DB):
         target = Target(**{k: v for k, v in data.items() if k in TARGET_FIELDS})
+        if pk is not None:  # an import keeps the id it derived from the source row
+            target.pk = pk
         target.created_by_id = actor.user_id
         target.full_clean()
-        target.save(using=DB)
+        target.save(using=DB, force_insert=True)
         _set_tags(target, tags)
         _set_labels(target, labels or {})
         for index, method in enumerate(connection_methods):
@@ -315,16 +318,24 @@ def _check_group_resolves(group: Group) -> None:
 
 
 def group_create(
-    *, data: Mapping[str, Any], member_ids: Iterable[uuid.UUID] = (), actor: Actor
+    *,
+    data: Mapping[str, Any],
+    member_ids: Iterable[uuid.UUID] = (),
+    actor: Actor,
+    pk: uuid.UUID | None = None,
+    publish_event: bool = True,
 ) -> Group:
     with transaction.atomic(using=DB):
         group = Group(**{k: data[k] for k in ("name", "description", "selector") if k in data})
+        if pk is not None:
+            group.pk = pk
         group.full_clean()
         _validate_group_selector(group.selector)
         group.save(using=DB)
         group.members.set(list(member_ids))
         _check_group_resolves(group)
-        publish("targets.group.created", _group_payload(group), actor=actor)
+        if publish_event:
+            publish("targets.group.created", _group_payload(group), actor=actor)
     return group
 
 
