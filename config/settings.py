@@ -51,7 +51,17 @@ def _secret(name: str, make, *, purpose: str) -> str:
 
 
 SECRET_KEY = _secret("SECRET_KEY", new_django_secret, purpose="Django's signing key")
+if PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    # the same bar as Django's deploy check (security.W009), enforced at start-up
+    raise ConfigurationError(
+        "SECRET_KEY is too weak for production: use at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ConfigurationError(
+        "DEBUG must be off in production (it shows settings and source code to anyone)."
+    )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
