@@ -22,9 +22,11 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     OPSCONDUCTOR_ENV=production DJANGO_SETTINGS_MODULE=config.settings \
     OPSCONDUCTOR_VAR_DIR=/var/lib/opsconductor STATIC_ROOT=/app/staticfiles PORT=8000
 RUN useradd --system --no-create-home --home-dir /var/lib/opsconductor --uid 10001 opsconductor \
-    && install -d -o opsconductor -g opsconductor -m 0750 /var/lib/opsconductor
+    && install -d -o opsconductor -g opsconductor -m 0750 /var/lib/opsconductor \
+    && install -d -o opsconductor -g opsconductor -m 0755 /srv/opsconductor/static
 COPY --from=build /opt/venv /opt/venv
-# the code is root's and read-only to the process; only /var/lib/opsconductor is writable
+# the code is root's and read-only to the process; writable: /var/lib/opsconductor, and
+# /srv/opsconductor/static (a volume shared with the gateway, filled by `collectstatic`)
 COPY --from=build /app /app
 WORKDIR /app
 USER opsconductor
