@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -91,6 +92,7 @@ def bridge(request, rest: str = "") -> HttpResponse:
             try:
                 forwarded = proxy.forward(request)
             except proxy.BackendUnavailable as exc:
+                logger.warning("legacy bridge: %s %s: %s", request.method, path, exc.message)
                 headers = {}
                 if exc.status == 503:
                     headers["Retry-After"] = str(
@@ -103,6 +105,9 @@ def bridge(request, rest: str = "") -> HttpResponse:
                 metrics.BACKEND_SECONDS.labels(prefix=prefix).observe(forwarded.backend_seconds)
                 response = forwarded.response
         response["X-Legacy-Bridge"] = response.get("X-Legacy-Bridge", mode)
+        # Django would log every 4xx/5xx as a warning: the backend's answers are not the
+        # bridge's errors, and the bridge logs its own failures itself
+        response._has_been_logged = True  # type: ignore[attr-defined]
         status = response.status_code
         return response
     finally:
@@ -111,8 +116,6 @@ def bridge(request, rest: str = "") -> HttpResponse:
 
 
 def _backend() -> str:
-    from django.conf import settings
-
     return settings.LEGACY_BACKEND_URL
 
 
