@@ -39,7 +39,7 @@ def admin_api(django_user_model):
 
     user = django_user_model.objects.create_user(
         username="import-admin",
-        password="x",  # noqa: S106
+        password="x",
         role="admin",
     )
     client = APIClient()

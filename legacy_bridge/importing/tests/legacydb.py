@@ -45,7 +45,7 @@ class LegacyDb:
         marks = ", ".join(["%s"] * len(values))
         params = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in values.values()]
         rows = self.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",  # noqa: S608
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",
             params,
         )
         return rows[0][0]
@@ -204,7 +204,7 @@ class LegacyDb:
         return execution_id
 
     def count(self, table: str) -> int:
-        return self.execute(f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
+        return self.execute(f"SELECT count(*) FROM {table}")[0][0]
 
 
 def create_legacy_db(secret_key: str | None = None) -> LegacyDb:

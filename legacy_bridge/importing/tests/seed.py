@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-OLD_PASSWORD = "Legacy-Passw0rd!"  # noqa: S105 (a test user's password)
-SHARED_PASSWORD = "shared-s3cret-pw"  # noqa: S105
+OLD_PASSWORD = "Legacy-Passw0rd!"
+SHARED_PASSWORD = "shared-s3cret-pw"
 
 
 @dataclass

@@ -1,0 +1,404 @@
+"""The importer against a legacy database on the real PostgreSQL (built from our DDL of
+LEGACY.md, filled like the legacy backend filled it), checked through the product's API."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from legacy_bridge.importing.models import ImportedRecord, ImportRun
+from legacy_bridge.importing.tests.seed import OLD_PASSWORD, SHARED_PASSWORD, seed
+from opsconductor.events.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+CORE = ("users", "targets", "jobs", "schedules")
+
+
+def ok(response, status=200):
+    assert response.status_code == status, response.content
+    return response.json()
+
+
+def listing(client, path):
+    return ok(client.get(path, {"page_size": 500}))["results"]
+
+
+def by_name(items):
+    out = {}
+    for item in items:
+        out.setdefault(item["name"], []).append(item)
+    return out
+
+
+def add_schedules(legacy, s):
+    s.schedules["cron"] = legacy.add_schedule(
+        s.jobs["deploy"],
+        "cron",
+        cron_expression="30 2 * * 1-5",
+        timezone="Europe/Berlin",
+        description="weekday nights",
+    )
+    s.schedules["once"] = legacy.add_schedule(
+        s.jobs["deploy"], "once", execute_at=datetime(2031, 1, 15, 10, 0, tzinfo=UTC)
+    )
+    s.schedules["daily"] = legacy.add_schedule(
+        s.jobs["everywhere"],
+        "recurring",
+        recurring_type="daily",
+        interval=1,
+        time="06:15",
+        timezone="America/New_York",
+    )
+    s.schedules["weekly"] = legacy.add_schedule(
+        s.jobs["everywhere"],
+        "recurring",
+        recurring_type="weekly",
+        interval=2,
+        time="09:00",
+        days_of_week="0,2,4",
+        timezone="Europe/London",
+        description="every other week",
+    )
+    s.schedules["monthly"] = legacy.add_schedule(
+        s.jobs["deploy"],
+        "recurring",
+        recurring_type="monthly",
+        interval=1,
+        time="23:30",
+        day_of_month=31,
+        timezone="Australia/Sydney",
+    )
+    s.schedules["paused"] = legacy.add_schedule(
+        s.jobs["everywhere"],
+        "cron",
+        cron_expression="0 * * * *",
+        enabled=False,
+        max_executions=10,
+        execution_count=4,
+        end_date=datetime(2032, 1, 1, tzinfo=UTC),
+    )
+    s.schedules["of-deleted-job"] = legacy.add_schedule(
+        s.jobs["old"], "cron", cron_expression="0 0 * * *"
+    )
+    s.schedules["bad-zone"] = legacy.add_schedule(
+        s.jobs["deploy"], "cron", cron_expression="0 0 * * *", timezone="Mars/Olympus"
+    )
+
+
+@pytest.fixture
+def seeded(legacy):
+    s = seed(legacy)
+    add_schedules(legacy, s)
+    return s
+
+
+def table(report, name):
+    return report.tables[name]
+
+
+def test_users_sign_in_with_their_legacy_password_and_roles_map(seeded, run_import):
+    report = run_import(only=CORE)
+    users = table(report, "users")
+    assert (users.read, users.imported, users.failed) == (5, 4, 1)
+    assert "superuser" in users.failures[0]["reason"]
+
+    client = APIClient()
+    token = ok(
+        client.post(
+            "/api/v1/auth/token/", {"username": "alice", "password": OLD_PASSWORD}, format="json"
+        )
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token['access']}")
+    me = ok(client.get("/api/v1/me/"))
+    assert (me["username"], me["role"], me["email"]) == ("alice", "admin", "alice@example.com")
+    wrong = APIClient().post(
+        "/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json"
+    )
+    assert wrong.status_code == 401
+    # carol was inactive in legacy: she stays locked out
+    inactive = APIClient().post(
+        "/api/v1/auth/token/", {"username": "carol", "password": "x"}, format="json"
+    )
+    assert inactive.status_code == 401
+    roles = {u["username"]: u["role"] for u in listing(client, "/api/v1/users/")}
+    assert roles == {"alice": "admin", "bob": "operator", "carol": "viewer", "dave": "manager"}
+
+
+def test_targets_methods_and_credentials(seeded, run_import, admin_api, legacy):
+    report = run_import(only=CORE)
+    targets = by_name(listing(admin_api, "/api/v1/targets/"))
+    assert sorted(targets) == ["broken-cred", "db-1", "mail", "web", "win-1"]
+    assert len(targets["web"]) == 2  # the legacy name was not unique, and need not be
+    web1 = next(t for t in targets["web"] if t["environment"] == "production")
+    assert (web1["location"], web1["data_center"], web1["region"]) == (
+        "Frankfurt",
+        "fra1",
+        "eu-central",
+    )
+    assert web1["description"] == "first web server"
+    assert web1["labels"]["legacy.serial"] == "TGT-000001"
+    assert web1["labels"]["legacy.id"] == str(seeded.targets["web1"])
+    assert web1["host_key_policy"] == "accept-new"
+    [method] = web1["connection_methods"]  # the snmp method is not a connection method
+    assert (method["protocol"], method["host"], method["port"]) == ("ssh", "127.0.0.1", 2222)
+    assert targets["db-1"][0]["status"] == "maintenance"
+    assert targets["broken-cred"][0]["status"] == "inactive"
+    assert targets["broken-cred"][0]["connection_methods"][0]["credential"] is None
+    [win] = targets["win-1"]
+    assert win["os_family"] == "windows"
+    [winrm] = win["connection_methods"]
+    assert (winrm["protocol"], winrm["port"], winrm["winrm_scheme"], winrm["winrm_transport"]) == (
+        "winrm",
+        5986,
+        "https",
+        "basic",
+    )
+    assert targets["mail"][0]["connection_methods"] == []
+
+    methods = table(report, "target_communication_methods")
+    assert methods.skipped_reasons == {
+        "snmp is not a remote-execution method": 1,
+        "postgresql is not a remote-execution method": 1,
+        "smtp is not a remote-execution method": 1,
+    }
+    assert methods.counts["type ssh"] == 4 and methods.counts["type winrm"] == 1
+    assert any("accept-new" in note for note in table(report, "universal_targets").notes)
+
+    # identical credentials became one; the corrupt one is reported and skipped
+    credentials = listing(admin_api, "/api/v1/credentials/")
+    assert len(credentials) == 3
+    ops = [c for c in credentials if c["username"] == "ops"]
+    assert len(ops) == 1
+    db1_method = targets["db-1"][0]["connection_methods"][0]
+    web2_method = next(t for t in targets["web"] if t is not web1)["connection_methods"][0]
+    assert db1_method["credential"]["name"] == web2_method["credential"]["name"] == ops[0]["name"]
+    creds = table(report, "target_credentials")
+    assert creds.failed == 1
+    assert creds.failures[0]["id"] == str(seeded.credentials["corrupt"])
+    assert "cannot be decrypted" in creds.failures[0]["reason"]
+    # no secret anywhere in the report or the credentials API
+    text = report.to_json() + report.to_text() + json.dumps(credentials)
+    for secret in (SHARED_PASSWORD, "W1n-pass", "k3y-less", legacy.secret_key):
+        assert secret not in text
+
+
+def test_jobs_keep_steps_selection_timeout_and_retries(seeded, run_import, admin_api):
+    run_import(only=CORE)
+    targets = {t["labels"]["legacy.id"]: t["id"] for t in listing(admin_api, "/api/v1/targets/")}
+    jobs = by_name(listing(admin_api, "/api/v1/jobs/?archived=all"))
+    if "old cleanup" not in jobs:  # the list hides archived jobs by default
+        jobs.update(by_name(listing(admin_api, "/api/v1/jobs/?archived=true")))
+    [deploy] = jobs["deploy"]
+    assert [(s["name"], s["kind"]) for s in deploy["steps"]] == [
+        ("say hello", "command"),
+        ("check disk", "script"),
+    ]
+    assert deploy["steps"][1]["interpreter"] == "bash"
+    assert deploy["default_selector"] == f"id={targets[str(seeded.targets['web1'])]}"
+    assert deploy["policy"]["run_timeout_seconds"] == 300
+    assert deploy["policy"]["connection_retries"] == 2
+    assert all(s["timeout_seconds"] == 300 for s in deploy["steps"])
+    assert deploy["owner"]["name"] == "dave"
+    assert jobs["uptime everywhere"][0]["default_selector"] == "all"
+    [renamed] = jobs["deploy (JOB-000004)"]  # job names are unique here
+    assert renamed["steps"][0]["command"] == "true"
+    [old] = jobs["old cleanup"]
+    assert old["archived"] is True
+    selected = ok(
+        admin_api.post(
+            "/api/v1/targets/select/", {"selector": old["default_selector"]}, format="json"
+        )
+    )
+    assert sorted(t["id"] for t in selected["results"]) == sorted(
+        [targets[str(seeded.targets["web2"])], targets[str(seeded.targets["db1"])]]
+    )
+    assert "copy files" not in jobs
+
+
+def test_schedules_fire_at_the_same_wall_clock_times(seeded, run_import, admin_api, legacy):
+    from legacy_bridge.importing.schedule_conversion import legacy_fire_times
+
+    report = run_import(only=CORE)
+    schedules = table(report, "job_schedules")
+    assert (schedules.read, schedules.imported, schedules.skipped, schedules.failed) == (8, 6, 1, 1)
+    assert "Mars/Olympus" in schedules.failures[0]["reason"]
+    assert schedules.verification["ok"] is True
+    imported = {s["name"].split(":")[0]: s for s in listing(admin_api, "/api/v1/schedules/")}
+    assert len(imported) == 6
+
+    def next_times(name, count=20):
+        data = ok(
+            admin_api.get(f"/api/v1/schedules/{imported[name]['id']}/next/", {"count": count})
+        )
+        return [datetime.fromisoformat(i["at"].replace("Z", "+00:00")) for i in data["items"]], [
+            datetime.fromisoformat(i["local"]) for i in data["items"]
+        ]
+
+    weekly_id = seeded.schedules["weekly"]
+    _, local = next_times(f"Legacy schedule #{weekly_id}")
+    assert {t.weekday() for t in local} == {0, 2, 4} and {t.time() for t in local} == {time(9)}
+    weeks = sorted({(t - timedelta(days=t.weekday())).date() for t in local})
+    assert all((b - a).days % 14 == 0 for a, b in itertools.pairwise(weeks))
+    _, local = next_times(f"Legacy schedule #{seeded.schedules['monthly']}")
+    for moment in local:  # the 31st, or the last day of a shorter month, at 23:30 in Sydney
+        following = moment + timedelta(days=1)
+        assert moment.time() == time(23, 30) and (
+            moment.day == 31 or following.month != moment.month
+        )
+    _, local = next_times(f"Legacy schedule #{seeded.schedules['cron']}")
+    assert all(t.weekday() < 5 and t.time() == time(2, 30) for t in local)
+    at, _ = next_times(f"Legacy schedule #{seeded.schedules['once']}")
+    assert at == [datetime(2031, 1, 15, 10, 0, tzinfo=UTC)]
+    paused = imported[f"Legacy schedule #{seeded.schedules['paused']}"]
+    assert paused["enabled"] is False and paused["max_firings"] == 10
+    at, _ = next_times(f"Legacy schedule #{seeded.schedules['paused']}", 20)
+    assert len(at) == 6  # 10 at most, 4 made in legacy
+
+    # the same 20 times as the legacy definition gives, for every kind
+    rows = {r[0]: r for r in legacy.execute("SELECT id FROM job_schedules")}
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(legacy.url, row_factory=dict_row) as conn:
+        rows = {r["id"]: r for r in conn.execute("SELECT * FROM job_schedules").fetchall()}
+    for key in ("cron", "daily", "weekly", "monthly"):
+        legacy_id = seeded.schedules[key]
+        at, _ = next_times(f"Legacy schedule #{legacy_id}")
+        assert at == legacy_fire_times(rows[legacy_id], at[0] - timedelta(seconds=1), 20), key
+        assert at[0].astimezone(ZoneInfo(rows[legacy_id]["timezone"])).tzinfo is not None
+
+
+def test_second_run_creates_and_changes_nothing(seeded, run_import, admin_api):
+    first = run_import(only=CORE)
+    paths = [
+        "/api/v1/users/",
+        "/api/v1/targets/",
+        "/api/v1/credentials/",
+        "/api/v1/jobs/",
+        "/api/v1/schedules/",
+    ]
+    before = {path: listing(admin_api, path) for path in paths}
+    events_before = OutboxEvent.objects.exclude(event_type__startswith="legacy_import.").count()
+    records_before = ImportedRecord.objects.count()
+    second = run_import(only=CORE)
+    assert {path: listing(admin_api, path) for path in paths} == before
+    assert ImportedRecord.objects.count() == records_before
+    assert OutboxEvent.objects.exclude(event_type__startswith="legacy_import.").count() == (
+        events_before
+    )
+    for name, t in second.tables.items():
+        assert t.imported == 0, name
+        assert t.read == first.tables[name].read, name
+        assert t.failed == first.tables[name].failed, name
+        assert t.changed_since == 0, name
+    assert table(second, "users").present == 4
+    assert table(second, "universal_targets").present == 6
+
+
+def test_dry_run_writes_nothing_and_reports_the_same(seeded, run_import, admin_api):
+    users_before = len(listing(admin_api, "/api/v1/users/"))
+    events_before = OutboxEvent.objects.count()
+    dry = run_import(only=CORE, dry_run=True)
+    assert dry.dry_run and "DRY RUN" in dry.to_text()
+    assert len(listing(admin_api, "/api/v1/users/")) == users_before
+    for path in ("/api/v1/targets/", "/api/v1/credentials/", "/api/v1/jobs/", "/api/v1/schedules/"):
+        assert listing(admin_api, path) == [], path
+    assert ImportedRecord.objects.count() == 0 and ImportRun.objects.count() == 0
+    assert OutboxEvent.objects.count() == events_before
+    # dependencies resolve inside the dry run as they will for real: jobs find their targets
+    assert table(dry, "jobs").imported == 4 and table(dry, "job_schedules").imported == 6
+
+    real = run_import(only=CORE)
+
+    def summary(r):
+        return {
+            n: (t.read, t.imported, t.present, t.skipped, t.failed) for n, t in r.tables.items()
+        }
+
+    assert summary(dry) == summary(real)
+
+
+def test_interrupted_run_resumes_without_duplicates(seeded, run_import, admin_api):
+    run_import(only=("users", "targets"))
+    # a crash after creating the objects but before their mapping rows were written
+    ImportedRecord.objects.filter(legacy_table="universal_targets").delete()
+    report = run_import(only=CORE)
+    targets = table(report, "universal_targets")
+    assert (targets.imported, targets.present) == (0, 6)
+    assert any("interrupted" in note for note in targets.notes)
+    assert len(listing(admin_api, "/api/v1/targets/")) == 6
+    assert table(report, "jobs").imported == 4  # continued with what was not done yet
+
+
+def test_one_summary_audit_event_per_table(seeded, run_import):
+    report = run_import(only=CORE)
+    events = OutboxEvent.objects.filter(event_type="legacy_import.table.imported")
+    assert sorted(e.payload["table"] for e in events) == sorted(report.tables)
+    users = next(e for e in events if e.payload["table"] == "users")
+    assert (users.payload["imported"], users.payload["failed"]) == (4, 1)
+    assert users.actor["name"] == "legacy import"
+    assert not OutboxEvent.objects.filter(
+        event_type__in=[
+            "accounts.user.created",
+            "targets.target.created",
+            "jobs.job.created",
+            "targets.credential.created",
+            "scheduling.schedule.created",
+        ]
+    ).exists()
+    from apps.audit.describe import describe
+
+    described = describe(users.event_type, users.payload)
+    assert (described["object_type"], described["object_name"]) == ("table", "legacy users")
+
+
+def test_wrong_legacy_secret_key_fails_credentials_but_not_targets(
+    seeded, run_import, settings, legacy
+):
+    legacy.secret_key = "not-the-legacy-key"
+    report = run_import(only=("users", "targets"))
+    creds = table(report, "target_credentials")
+    assert creds.failed == 5 and creds.imported == 0
+    assert table(report, "universal_targets").imported == 6
+
+
+def test_command_prints_the_report_and_writes_json(seeded, tmp_path, settings):
+    out = tmp_path / "report.json"
+    from io import StringIO
+
+    stdout = StringIO()
+    call_command("import_legacy", "--only", "users,targets", "--report", str(out), stdout=stdout)
+    text = stdout.getvalue()
+    assert "universal_targets" in text and "FAILED id" in text
+    data = json.loads(out.read_text())
+    assert data["tables"]["users"]["imported"] == 4
+    assert data["tables"]["target_credentials"]["failures"][0]["id"] == str(
+        seeded.credentials["corrupt"]
+    )
+    assert ImportRun.objects.get().report["tables"]["users"]["imported"] == 4
+
+    with pytest.raises(CommandError, match="unknown table"):
+        call_command("import_legacy", "--only", "users,widgets", stdout=StringIO())
+    settings.LEGACY_SECRET_KEY = ""
+    with pytest.raises(CommandError, match="LEGACY_SECRET_KEY"):
+        call_command("import_legacy", "--only", "targets", stdout=StringIO())
+    settings.LEGACY_DATABASE_URL = ""
+    with pytest.raises(CommandError, match="LEGACY_DATABASE_URL"):
+        call_command("import_legacy", stdout=StringIO())
+
+
+def test_legacy_database_is_read_in_a_read_only_transaction(legacy):
+    import psycopg
+
+    from legacy_bridge.importing.legacy import LegacyDatabase
+
+    with LegacyDatabase(legacy.url) as db, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        db.all("INSERT INTO users (username, password_hash) VALUES ('x', 'y') RETURNING id")
+    assert legacy.count("users") == 0
