@@ -33,7 +33,7 @@ class FiringInline(admin.TabularInline):
 class ScheduleAdmin(admin.ModelAdmin):
     list_display = ("name", "job_name", "kind", "cron", "timezone", "enabled", "next_fire_at",
                     "fired_count", "last_fired_at")  # fmt: skip
-    list_filter = ("kind", "enabled", "misfire_policy", "overlap_policy", "timezone")
+    list_filter = ("kind", "frequency", "enabled", "misfire_policy", "overlap_policy", "timezone")
     search_fields = ("name", "job_name", "id")
     exclude = ("sealed_parameters",)
     inlines = (FiringInline,)

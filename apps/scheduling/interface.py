@@ -1,7 +1,8 @@
 """The only module of the scheduling app other apps may import.
 
-The scheduling context owns schedules (cron, interval, once, each in its own time zone), their
-firing history and the alerts of schedules and jobs; Celery beat is its clock (ADR 0010).
+The scheduling context owns schedules (cron, interval, calendar, once, each in its own time
+zone), their firing history and the alerts of schedules and jobs; Celery beat is its clock
+(ADR 0010).
 
 Functions here take and return ids and frozen dataclasses, never model instances
 (docs/architecture.md).
@@ -10,6 +11,12 @@ Functions here take and return ids and frozen dataclasses, never model instances
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from opsconductor.events import Actor
 
 
 def schedules_of_job(job_id: uuid.UUID) -> list[uuid.UUID]:
@@ -19,3 +26,142 @@ def schedules_of_job(job_id: uuid.UUID) -> list[uuid.UUID]:
     return list(
         Schedule.objects.using("scheduling").filter(job_id=job_id).values_list("id", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule definition as data (what ``schedule_import`` creates and
+    ``schedule_spec_fire_times`` evaluates); the fields are those of the schedules API
+    (docs/scheduling.md).
+
+    ``kind`` is ``cron`` (``cron``), ``interval`` (``interval_every``, ``interval_unit``),
+    ``calendar`` (``frequency`` daily/weekly/monthly, ``every``, ``time_of_day``,
+    ``days_of_week`` 0 = Monday, ``day_of_month``) or ``once`` (``run_at``); fields of another
+    kind must stay empty. Naive date-times are wall-clock times in ``timezone``. ``start_at`` is
+    also the anchor of an interval and of a calendar schedule (which day, week or month is the
+    first). ``firings_made`` counts the firings already made elsewhere: ``max_firings`` keeps
+    counting from there.
+    """
+
+    name: str
+    kind: str
+    job_id: uuid.UUID | None = None
+    timezone: str = "UTC"
+    cron: str = ""
+    interval_every: int | None = None
+    interval_unit: str = ""
+    frequency: str = ""
+    every: int | None = None
+    time_of_day: time | None = None
+    days_of_week: tuple[int, ...] = ()
+    day_of_month: int | None = None
+    run_at: datetime | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    max_firings: int | None = None
+    firings_made: int = 0
+    last_fired_at: datetime | None = None
+    enabled: bool = True
+    description: str = ""
+    created_by_user_id: uuid.UUID | None = None
+    misfire_policy: str = "skip"
+    selector: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _definition(spec: ScheduleSpec) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "timezone": spec.timezone,
+        "cron": spec.cron,
+        "interval_every": spec.interval_every,
+        "interval_unit": spec.interval_unit,
+        "frequency": spec.frequency,
+        "every": spec.every,
+        "time_of_day": spec.time_of_day,
+        "days_of_week": list(spec.days_of_week),
+        "day_of_month": spec.day_of_month,
+        "run_at": spec.run_at,
+        "start_at": spec.start_at,
+        "end_at": spec.end_at,
+    }
+
+
+def schedule_import(
+    *,
+    spec: ScheduleSpec,
+    actor: Actor,
+    schedule_id: uuid.UUID | None = None,
+    publish_event: bool = False,
+    now: datetime | None = None,
+) -> uuid.UUID:
+    """Create a schedule brought over from another system (the legacy importer) and return
+    its id.
+
+    It is validated like a schedule made through the API (job exists and is not archived,
+    parameters, selector or the job's default selector, timing, zone, policy, unique name) and
+    its next due time is planned from ``now``; ``spec.firings_made`` becomes its firing count,
+    so ``max_firings`` keeps counting from there (a schedule already at its maximum is created
+    with nothing due). Its creator is ``spec.created_by_user_id`` when given (else ``actor``);
+    ``actor`` is who imports it. With ``schedule_id`` the call is idempotent: if that schedule
+    exists, its id is returned and nothing changes.
+
+    Raises ``rest_framework.exceptions.ValidationError`` whose detail is keyed by field
+    (``job``, ``cron``, ``timezone``, ``time_of_day``, ``days_of_week``, ``day_of_month``,
+    ``name``, ...); nothing is saved then. ``publish_event=False`` (the default for imports,
+    which publish one summary event per table) leaves out ``scheduling.schedule.created``.
+    """
+    from apps.accounts.interface import user_summary
+    from apps.scheduling import services
+
+    if spec.job_id is None:
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"job": ["Required: the job this schedule runs."]})
+    created_by = None
+    if spec.created_by_user_id is not None:
+        user = user_summary(spec.created_by_user_id)
+        created_by = Actor(
+            kind="user", id=str(spec.created_by_user_id), name=user.username if user else ""
+        )
+    values = {
+        **_definition(spec),
+        "name": spec.name,
+        "description": spec.description,
+        "enabled": spec.enabled,
+        "job": spec.job_id,
+        "max_firings": spec.max_firings,
+        "misfire_policy": spec.misfire_policy,
+        "selector": spec.selector,
+        "parameters": dict(spec.parameters),
+    }
+    made, _ = services.schedule_import(
+        values=values,
+        actor=actor,
+        created_by=created_by,
+        fired_count=spec.firings_made,
+        last_fired_at=spec.last_fired_at,
+        schedule_id=schedule_id,
+        publish_event=publish_event,
+        now=now,
+    )
+    return made
+
+
+def schedule_spec_fire_times(
+    *, spec: ScheduleSpec, after: datetime, count: int = 20
+) -> list[datetime]:
+    """The next ``count`` fire times (aware, UTC, ascending) of ``spec`` strictly after
+    ``after``, without saving anything: the times the scheduler would fire it at if it were
+    enabled, with the product's DST rules (``apps/scheduling/timing.py``). Firings beyond
+    ``max_firings`` (counting ``firings_made``) are left out, so the list may be shorter. An
+    interval or calendar schedule without ``start_at`` is anchored at ``after``.
+
+    Raises ``rest_framework.exceptions.ValidationError`` keyed by field when the definition
+    is not usable (the same checks and messages as the API)."""
+    from apps.scheduling import services, timing
+
+    definition = services.check_timing(_definition(spec), anchor=after)
+    if spec.max_firings is not None:
+        count = min(count, max(spec.max_firings - spec.firings_made, 0))
+    return timing.fire_times(definition, after, count)

@@ -1,8 +1,8 @@
 """Models of the scheduling context: schedules, their firing history, and alerts.
 
-- ``Schedule``: when (cron / interval / once, in an IANA time zone, between optional start and
-  end, at most ``max_firings`` times) to run which job (pinned version or latest, parameter
-  values with secrets sealed, optional selector), and what to do after downtime (misfire
+- ``Schedule``: when (cron / interval / calendar / once, in an IANA time zone, between optional
+  start and end, at most ``max_firings`` times) to run which job (pinned version or latest,
+  parameter values with secrets sealed, optional selector), and what to do after downtime (misfire
   policy) or while its previous run still goes (overlap policy). ``next_fire_at`` is the next
   due time in UTC, kept by ``services``; the scheduler only ever reads the due ones.
 - ``Firing``: one row per due time of a schedule, unique per (schedule, scheduled_for): the
@@ -23,6 +23,7 @@ from opsconductor.db.models import BaseModel
 class Kind(models.TextChoices):
     CRON = "cron", "Cron expression"
     INTERVAL = "interval", "Every N units from an anchor"
+    CALENDAR = "calendar", "At a time of day, every N days, weeks (on weekdays) or months"
     ONCE = "once", "Once, at a date-time"
 
 
@@ -31,6 +32,12 @@ class IntervalUnit(models.TextChoices):
     MINUTES = "minutes"
     HOURS = "hours"
     DAYS = "days"
+
+
+class Frequency(models.TextChoices):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
 
 
 class MisfirePolicy(models.TextChoices):
@@ -61,6 +68,14 @@ class Schedule(BaseModel):
     interval_every = models.PositiveIntegerField(null=True, blank=True)
     interval_unit = models.CharField(max_length=16, choices=IntervalUnit.choices, blank=True)
     run_at = models.DateTimeField(null=True, blank=True)  # kind once
+    # kind calendar: at time_of_day (wall clock in the zone) every `every` days / weeks (on
+    # days_of_week, 0 = Monday) / months (on day_of_month, the last day in shorter months),
+    # counted from start_at (see timing.py)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, blank=True)
+    every = models.PositiveIntegerField(null=True, blank=True)
+    time_of_day = models.TimeField(null=True, blank=True)
+    days_of_week = models.JSONField(default=list, blank=True)
+    day_of_month = models.PositiveSmallIntegerField(null=True, blank=True)
     timezone = models.CharField(max_length=64)  # IANA name
     start_at = models.DateTimeField(null=True, blank=True)  # also the interval's anchor
     end_at = models.DateTimeField(null=True, blank=True)

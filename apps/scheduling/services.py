@@ -50,9 +50,10 @@ MISSED_RECORD_LIMIT = 1000  # missed due times recorded per schedule after one d
 STARTING_STALE_SECONDS = 60  # a firing still "starting" after this long: its scheduler died
 ACTIVE_RUN = ("pending", "running")
 
+CALENDAR_FIELDS = ("frequency", "every", "time_of_day", "days_of_week", "day_of_month")
 DEFINITION_FIELDS = (
     "kind", "cron", "interval_every", "interval_unit", "run_at", "timezone", "start_at",
-    "end_at", "max_firings",
+    "end_at", "max_firings", *CALENDAR_FIELDS,
 )  # fmt: skip
 WHAT_FIELDS = ("job", "job_version", "parameters", "selector")
 POLICY_FIELDS = ("misfire_policy", "misfire_grace_seconds", "overlap_policy")
@@ -61,18 +62,45 @@ POLICY_FIELDS = ("misfire_policy", "misfire_grace_seconds", "overlap_policy")
 # -- definitions ---------------------------------------------------------------------------------
 
 
+def _fallback_anchor(kind: str, every: int | None, default: datetime) -> datetime | None:
+    """The anchor when there is no start: ``default`` (for an interval never used: it always
+    has a start), none for a calendar schedule every 1 day/week/month (it has no phase to
+    keep, and an anchor would bound it below)."""
+    if kind == Kind.CALENDAR and (every or 1) <= 1:
+        return None
+    return default
+
+
 def timing_of(schedule: Schedule) -> timing.Timing:
     return timing.make_timing(
         kind=schedule.kind,
         zone=schedule.timezone,
         cron=schedule.cron,
-        every=schedule.interval_every,
+        every=schedule.every if schedule.kind == Kind.CALENDAR else schedule.interval_every,
         unit=schedule.interval_unit,
-        anchor=schedule.start_at or schedule.created_at,  # created_at: never for intervals
+        frequency=schedule.frequency,
+        time_of_day=schedule.time_of_day,
+        weekdays=schedule.days_of_week or None,
+        day_of_month=schedule.day_of_month,
+        anchor=schedule.start_at
+        or _fallback_anchor(schedule.kind, schedule.every, schedule.created_at),
         run_at=schedule.run_at,
         start_at=schedule.start_at,
         end_at=schedule.end_at,
     )
+
+
+def calendar_text(schedule: Schedule) -> str:
+    """A calendar schedule in words: "every 2 weeks on MON, FRI at 09:00"."""
+    every = schedule.every or 1
+    unit = {"daily": "day", "weekly": "week", "monthly": "month"}[schedule.frequency]
+    text = f"every {unit}" if every == 1 else f"every {every} {unit}s"
+    if schedule.frequency == "weekly":
+        text += " on " + ", ".join(timing.WEEKDAY_NAMES[d] for d in schedule.days_of_week)
+    if schedule.frequency == "monthly":
+        text += f" on day {schedule.day_of_month}"
+    when = schedule.time_of_day
+    return f"{text} at {when:%H:%M}" if when is not None else text
 
 
 def default_timezone() -> str:
@@ -87,15 +115,20 @@ def check_timing(values: dict[str, Any], anchor: datetime) -> timing.Timing:
         raise ValidationError({"kind": [f"Must be one of {', '.join(Kind.values)}."]})
     # fields of another kind are refused rather than silently ignored
     stray = {
-        Kind.CRON: ("interval_every", "interval_unit", "run_at"),
-        Kind.INTERVAL: ("cron", "run_at"),
-        Kind.ONCE: ("cron", "interval_every", "interval_unit"),
+        Kind.CRON: ("interval_every", "interval_unit", "run_at", *CALENDAR_FIELDS),
+        Kind.INTERVAL: ("cron", "run_at", *CALENDAR_FIELDS),
+        Kind.CALENDAR: ("cron", "interval_every", "interval_unit", "run_at"),
+        Kind.ONCE: ("cron", "interval_every", "interval_unit", *CALENDAR_FIELDS),
     }[kind]
     for name in stray:
-        if values.get(name) not in (None, ""):
+        if values.get(name) not in (None, "", []):
             raise ValidationError({name: [f"Not used by a {kind} schedule; leave it out."]})
-    required = {Kind.CRON: ("cron",), Kind.INTERVAL: ("interval_every", "interval_unit"),
-                Kind.ONCE: ("run_at",)}[kind]  # fmt: skip
+    required = {
+        Kind.CRON: ("cron",),
+        Kind.INTERVAL: ("interval_every", "interval_unit"),
+        Kind.CALENDAR: ("frequency", "time_of_day"),
+        Kind.ONCE: ("run_at",),
+    }[kind]
     for name in required:
         if values.get(name) in (None, ""):
             raise ValidationError({name: [f"Required for a {kind} schedule."]})
@@ -104,9 +137,13 @@ def check_timing(values: dict[str, Any], anchor: datetime) -> timing.Timing:
             kind=kind,
             zone=values["timezone"],
             cron=values.get("cron") or "",
-            every=values.get("interval_every"),
+            every=values.get("every") if kind == Kind.CALENDAR else values.get("interval_every"),
             unit=values.get("interval_unit") or "",
-            anchor=values.get("start_at") or anchor,
+            frequency=values.get("frequency") or "",
+            time_of_day=values.get("time_of_day"),
+            weekdays=values.get("days_of_week") or None,
+            day_of_month=values.get("day_of_month"),
+            anchor=values.get("start_at") or _fallback_anchor(kind, values.get("every"), anchor),
             run_at=values.get("run_at"),
             start_at=values.get("start_at"),
             end_at=values.get("end_at"),
@@ -213,10 +250,16 @@ def _apply(schedule: Schedule, checked: _Checked, now: datetime) -> None:
     schedule.interval_every = values.get("interval_every")
     schedule.interval_unit = values.get("interval_unit") or ""
     schedule.run_at = checked.timing.run_at
-    # an interval is anchored at its start: without one, at the moment it was defined
-    schedule.start_at = checked.timing.start_at or (
-        checked.timing.anchor if values["kind"] == Kind.INTERVAL else None
-    )
+    calendar = values["kind"] == Kind.CALENDAR
+    schedule.frequency = checked.timing.frequency if calendar else ""
+    schedule.every = checked.timing.every if calendar else None
+    schedule.time_of_day = checked.timing.time_of_day if calendar else None
+    schedule.days_of_week = list(checked.timing.weekdays) if calendar else []
+    schedule.day_of_month = checked.timing.day_of_month if calendar else None
+    # an interval (and a calendar schedule every 2 or more days, weeks or months) is anchored
+    # at its start: without one, at the moment it was defined
+    anchored = values["kind"] == Kind.INTERVAL or (calendar and (schedule.every or 1) > 1)
+    schedule.start_at = checked.timing.start_at or (checked.timing.anchor if anchored else None)
     schedule.end_at = checked.timing.end_at
     schedule.max_firings = values.get("max_firings")
     schedule.misfire_grace_seconds = values.get("misfire_grace_seconds", 60)
@@ -256,6 +299,7 @@ def _summary(schedule: Schedule) -> dict[str, Any]:
         if schedule.kind == Kind.INTERVAL
         else "",
         "run_at": schedule.run_at,
+        "calendar": calendar_text(schedule) if schedule.kind == Kind.CALENDAR else "",
         "timezone": schedule.timezone,
         "enabled": schedule.enabled,
         "revision": schedule.revision,
@@ -869,3 +913,63 @@ def job_alert_rule_delete(*, rule: AlertRule, actor: Actor = SYSTEM) -> None:
                 {"rule_id": str(rule.id), "job_id": str(rule.job_id),
                  "channel": rule.channel.name}, actor=actor)  # fmt: skip
         rule.delete(using=DB)
+
+
+# -- imports from another system -------------------------------------------------------------------
+
+
+def schedule_import(
+    *,
+    values: dict[str, Any],
+    actor: Actor,
+    created_by: Actor | None = None,
+    fired_count: int = 0,
+    last_fired_at: datetime | None = None,
+    schedule_id: uuid.UUID | None = None,
+    publish_event: bool = False,
+    now: datetime | None = None,
+) -> tuple[uuid.UUID, bool]:
+    """A schedule brought over from another system: validated like any other (``values`` are
+    the fields ``schedule_create`` takes), with ``fired_count`` firings already made (a
+    ``max_firings`` keeps counting from there) and its creator kept. With ``schedule_id`` it is
+    idempotent: if that schedule exists it is returned unchanged. Returns (id, created).
+    Raises ``ValidationError`` by field; ``publish_event=False`` leaves out the per-schedule
+    ``scheduling.schedule.created`` (an import publishes one summary event per table)."""
+    now = now or timezone.now()
+    if schedule_id is not None and Schedule.objects.using(DB).filter(pk=schedule_id).exists():
+        return schedule_id, False
+    if isinstance(fired_count, bool) or not isinstance(fired_count, int) or fired_count < 0:
+        raise ValidationError({"firings_made": ["Must be a whole number, 0 or more."]})
+    max_firings = values.get("max_firings")
+    if max_firings is not None and (
+        isinstance(max_firings, bool) or not isinstance(max_firings, int) or max_firings < 1
+    ):
+        raise ValidationError({"max_firings": ["Must be a whole number, 1 or more."]})
+    if not (values.get("name") or "").strip():
+        raise ValidationError({"name": ["Required."]})
+    if len(values["name"]) > Schedule._meta.get_field("name").max_length:
+        raise ValidationError({"name": ["At most 100 characters."]})
+    checked = _check(dict(values), now.replace(microsecond=0))
+    schedule = Schedule(
+        created_by=(created_by or actor).as_dict(),
+        updated_by=actor.as_dict(),
+        fired_count=fired_count,
+        last_fired_at=last_fired_at,
+    )
+    if schedule_id is not None:
+        schedule.pk = schedule_id
+    _apply(schedule, checked, now)
+    if schedule.enabled:
+        _plan_next(schedule, checked.timing, now)
+    else:
+        schedule.finished_reason = ""
+    try:
+        with transaction.atomic(using=DB):
+            schedule.save(using=DB, force_insert=True)
+            if publish_event:
+                publish("scheduling.schedule.created", _summary(schedule), actor=actor)
+    except IntegrityError:
+        if schedule_id is not None and Schedule.objects.using(DB).filter(pk=schedule_id).exists():
+            return schedule_id, False  # imported concurrently
+        raise ValidationError({"name": ["A schedule with this name exists."]}) from None
+    return schedule.id, True

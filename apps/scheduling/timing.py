@@ -24,6 +24,23 @@ Kinds of timing
       hours). A wall-clock time that does not exist or happens twice on a given day follows the
       same rules as cron (below).
 
+``calendar``
+    A wall-clock ``time`` of day in the schedule's zone on a calendar pattern, every ``every``
+    days, weeks or months (``frequency`` ``daily``, ``weekly`` or ``monthly``):
+
+    * ``daily``: at ``time`` on every ``every``-th day;
+    * ``weekly``: at ``time`` on each of ``weekdays`` (0 = Monday ... 6 = Sunday) of every
+      ``every``-th week (weeks start on Monday);
+    * ``monthly``: at ``time`` on day ``day_of_month`` (1-31) of every ``every``-th month. In a
+      month that has fewer days the schedule fires on the month's *last* day instead (day 31
+      fires on 30 April and on 28 or 29 February), so it fires once in every selected month.
+
+    Days, weeks and months are counted from the **anchor** (the schedule's start, or the moment
+    it was created): the anchor's day, its week (Monday to Sunday) or its month is the first of
+    the pattern, then every ``every``-th one after it. With ``every`` 1 the anchor only bounds
+    the firings (nothing fires before it). The time of day follows the DST rules below, like
+    cron.
+
 ``once``
     A single instant, ``run_at``. Once it is in the past the schedule never fires again.
 
@@ -71,8 +88,8 @@ rejected. When looking for the next firing, the search gives up after 10 years w
 Daylight saving time
 ====================
 
-Cron times (and calendar-day intervals) are wall-clock times in the schedule's zone. Each
-matching wall-clock time is turned into an instant like this:
+Cron times (and calendar-day intervals and calendar schedules) are wall-clock times in the
+schedule's zone. Each matching wall-clock time is turned into an instant like this:
 
 * it exists exactly once: it fires at that instant;
 * it does not exist, because the clocks jump forward over it (for example 02:30 on
@@ -95,7 +112,7 @@ import calendar
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 __all__ = [
@@ -111,8 +128,11 @@ __all__ = [
     "preview",
 ]
 
-KINDS = ("cron", "interval", "once")
+KINDS = ("cron", "interval", "calendar", "once")
 UNITS = ("seconds", "minutes", "hours", "days")
+FREQUENCIES = ("daily", "weekly", "monthly")
+WEEKDAY_NAMES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # index: 0 = Monday
+_MAX_CALENDAR_EVERY = 1000
 HORIZON_YEARS = 10
 _MAX_YEAR = 9998  # keep clear of datetime.max when converting between zones
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -414,6 +434,10 @@ class Timing:
     cron: str = ""
     every: int | None = None
     unit: str = ""
+    frequency: str = ""  # calendar: daily | weekly | monthly
+    time_of_day: time | None = None  # calendar: wall-clock time in the zone
+    weekdays: tuple[int, ...] = ()  # calendar weekly: 0 = Monday ... 6 = Sunday, ascending
+    day_of_month: int | None = None  # calendar monthly: 1-31
     anchor: datetime | None = None
     run_at: datetime | None = None
     start_at: datetime | None = None
@@ -435,6 +459,10 @@ def make_timing(
     cron: str = "",
     every: int | None = None,
     unit: str = "",
+    frequency: str = "",
+    time_of_day: time | None = None,
+    weekdays: tuple[int, ...] | list[int] | None = None,
+    day_of_month: int | None = None,
     anchor: datetime | None = None,
     run_at: datetime | None = None,
     start_at: datetime | None = None,
@@ -443,11 +471,15 @@ def make_timing(
     """Validate a schedule definition and return its :class:`Timing`.
 
     Raises :class:`ScheduleDefinitionError` naming the offending field. Fields that do not
-    belong to ``kind`` are ignored (and left empty in the result). For an interval without an
-    ``anchor`` the ``start_at`` is used as the anchor.
+    belong to ``kind`` are ignored (and left empty in the result). For an interval or a calendar
+    schedule without an ``anchor`` the ``start_at`` is used as the anchor. A calendar schedule
+    (``frequency``, ``every``, ``time_of_day``, ``weekdays`` or ``day_of_month``) needs an anchor
+    only when ``every`` is more than 1.
     """
     if kind not in KINDS:
-        raise ScheduleDefinitionError("kind", f"unknown kind {kind!r}: use cron, interval or once")
+        raise ScheduleDefinitionError(
+            "kind", f"unknown kind {kind!r}: use cron, interval, calendar or once"
+        )
     tz = _zone(zone)
     checked = {
         field: _check_datetime(field, value)
@@ -497,9 +529,104 @@ def make_timing(
             end_at=end,
         )
 
+    if kind == "calendar":
+        return _calendar_timing(
+            zone=zone,
+            frequency=frequency,
+            every=1 if every is None else every,
+            time_of_day=time_of_day,
+            weekdays=weekdays,
+            day_of_month=day_of_month,
+            anchor=instants["anchor"] if instants["anchor"] is not None else start,
+            start=start,
+            end=end,
+        )
+
     if instants["run_at"] is None:
         raise ScheduleDefinitionError("run_at", "a one-off schedule needs a date and time")
     return Timing(kind="once", zone=zone, run_at=instants["run_at"], start_at=start, end_at=end)
+
+
+def _calendar_timing(
+    *,
+    zone: str,
+    frequency: str,
+    every: object,
+    time_of_day: object,
+    weekdays: object,
+    day_of_month: object,
+    anchor: datetime | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> Timing:
+    if frequency not in FREQUENCIES:
+        raise ScheduleDefinitionError(
+            "frequency", f"{frequency!r} is not a frequency: use daily, weekly or monthly"
+        )
+    if isinstance(every, bool) or not isinstance(every, int):
+        raise ScheduleDefinitionError("every", "must be a whole number")
+    if not 1 <= every <= _MAX_CALENDAR_EVERY:
+        raise ScheduleDefinitionError(
+            "every", f"must be between 1 and {_MAX_CALENDAR_EVERY}, got {every}"
+        )
+    if time_of_day is None:
+        raise ScheduleDefinitionError("time_of_day", "a calendar schedule needs a time of day")
+    if not isinstance(time_of_day, time) or time_of_day.tzinfo is not None:
+        raise ScheduleDefinitionError(
+            "time_of_day", "must be a wall-clock time of day (HH:MM) without a time zone"
+        )
+    days: tuple[int, ...] = ()
+    if frequency == "weekly":
+        if not weekdays:
+            raise ScheduleDefinitionError(
+                "days_of_week", "a weekly schedule needs at least one day (0 = Monday ... 6)"
+            )
+        if isinstance(weekdays, str | bytes) or not isinstance(weekdays, list | tuple):
+            raise ScheduleDefinitionError("days_of_week", "must be a list of days")
+        for day in weekdays:
+            if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day <= 6:
+                raise ScheduleDefinitionError(
+                    "days_of_week", f"{day!r} is not a day of the week (0 = Monday ... 6 = Sunday)"
+                )
+        days = tuple(sorted(set(weekdays)))
+    elif weekdays:
+        raise ScheduleDefinitionError(
+            "days_of_week", f"only a weekly schedule has days of the week, not a {frequency} one"
+        )
+    month_day: int | None = None
+    if frequency == "monthly":
+        if day_of_month is None:
+            raise ScheduleDefinitionError("day_of_month", "a monthly schedule needs a day (1-31)")
+        if isinstance(day_of_month, bool) or not isinstance(day_of_month, int):
+            raise ScheduleDefinitionError("day_of_month", "must be a whole number")
+        if not 1 <= day_of_month <= 31:
+            raise ScheduleDefinitionError(
+                "day_of_month", f"must be between 1 and 31, got {day_of_month}"
+            )
+        month_day = day_of_month
+    elif day_of_month is not None:
+        raise ScheduleDefinitionError(
+            "day_of_month", f"only a monthly schedule has a day of the month, not a {frequency} one"
+        )
+    if every > 1 and anchor is None:
+        raise ScheduleDefinitionError(
+            "start_at", f"every {every} {_CALENDAR_UNITS[frequency]} needs a start to count from"
+        )
+    return Timing(
+        kind="calendar",
+        zone=zone,
+        every=every,
+        frequency=frequency,
+        time_of_day=time_of_day.replace(fold=0),
+        weekdays=days,
+        day_of_month=month_day,
+        anchor=anchor,
+        start_at=start,
+        end_at=end,
+    )
+
+
+_CALENDAR_UNITS = {"daily": "days", "weekly": "weeks", "monthly": "months"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -584,6 +711,60 @@ def _day_interval_occurrences(
         k += 1
 
 
+def _calendar_days(timing: Timing, zone: tzinfo, after: datetime) -> Iterator[date]:
+    """The days a calendar timing fires on, ascending, from the period holding ``after`` on."""
+    every = timing.every or 1
+    from_day = after.astimezone(zone).date()
+    anchor_day = timing.anchor.astimezone(zone).date() if timing.anchor is not None else from_day
+    if timing.frequency == "daily":
+        # the first selected day not before the day before ``after`` (its time may still come)
+        k = max(0, -(-((from_day - anchor_day).days - 1) // every))
+        while True:
+            try:
+                yield anchor_day + timedelta(days=k * every)
+            except OverflowError:
+                return
+            k += 1
+    elif timing.frequency == "weekly":
+        anchor_week = anchor_day - timedelta(days=anchor_day.weekday())
+        from_week = from_day - timedelta(days=from_day.weekday() + 7)  # a week of slack
+        k = max(0, ((from_week - anchor_week).days // 7) // every)
+        while True:
+            try:
+                week = anchor_week + timedelta(weeks=k * every)
+            except OverflowError:
+                return
+            for weekday in timing.weekdays:
+                yield week + timedelta(days=weekday)
+            k += 1
+    elif timing.frequency == "monthly":
+        anchor_month = anchor_day.year * 12 + anchor_day.month - 1
+        from_month = from_day.year * 12 + from_day.month - 2  # a month of slack
+        k = max(0, (from_month - anchor_month) // every)
+        wanted = timing.day_of_month or 1
+        while True:
+            year, month0 = divmod(anchor_month + k * every, 12)
+            if year > _MAX_YEAR:
+                return
+            last = calendar.monthrange(year, month0 + 1)[1]
+            yield date(year, month0 + 1, min(wanted, last))
+            k += 1
+    else:
+        raise ValueError(f"unknown calendar frequency {timing.frequency!r}")
+
+
+def _calendar_occurrences(timing: Timing, zone: tzinfo, after: datetime) -> Iterator[_Occurrence]:
+    if timing.time_of_day is None:
+        raise ValueError("a calendar timing needs a time of day")
+    for day in _calendar_days(timing, zone, after):
+        if day.year > _MAX_YEAR:
+            return
+        wall = datetime.combine(day, timing.time_of_day)
+        instant, status = _resolve(wall, zone)
+        if instant > after:
+            yield _Occurrence(instant, wall, status)
+
+
 def _fixed_interval_occurrences(
     anchor: datetime, delta: timedelta, after: datetime
 ) -> Iterator[_Occurrence]:
@@ -630,6 +811,10 @@ def _occurrences(timing: Timing, after: datetime) -> Iterator[_Occurrence]:
             source = _fixed_interval_occurrences(anchor, delta, lower)
         else:
             raise ValueError(f"unknown interval unit {timing.unit!r}")
+    elif timing.kind == "calendar":
+        if timing.anchor is not None:
+            lower = max(lower, timing.anchor.astimezone(UTC) - _ONE_MICROSECOND)
+        source = _calendar_occurrences(timing, zone, lower)
     elif timing.kind == "once":
         run_at = timing.run_at.astimezone(UTC) if timing.run_at is not None else None
         once = [] if run_at is None or run_at <= lower else [_Occurrence(run_at, None, _EXISTS)]

@@ -10,6 +10,7 @@ from apps.scheduling.models import (
     AlertEvent,
     AlertRule,
     Firing,
+    Frequency,
     IntervalUnit,
     Kind,
     MisfirePolicy,
@@ -18,6 +19,7 @@ from apps.scheduling.models import (
     OverlapPolicy,
     Schedule,
 )
+from apps.scheduling.timing import WEEKDAY_NAMES
 
 
 class WallClockDateTimeField(serializers.DateTimeField):
@@ -28,6 +30,60 @@ class WallClockDateTimeField(serializers.DateTimeField):
         return value
 
 
+class WeekdayField(serializers.Field):
+    """A day of the week: 0 (Monday) to 6 (Sunday), or its name (MON ... SUN, any case)."""
+
+    default_error_messages = {
+        "invalid": "{value!r} is not a day of the week: use 0 (Monday) to 6 (Sunday) or MON-SUN."
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip().upper() in WEEKDAY_NAMES:
+            return WEEKDAY_NAMES.index(data.strip().upper())
+        if isinstance(data, str) and data.strip().isdigit():
+            data = int(data.strip())
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= 6:
+            self.fail("invalid", value=data)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class CalendarFields(serializers.Serializer):
+    """The fields of a calendar schedule (the schedule and the preview share them)."""
+
+    frequency = serializers.ChoiceField(choices=Frequency.choices, required=False, allow_blank=True)
+    every = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        allow_null=True,
+        help_text="Calendar: every N days, weeks or months (default 1), counted from start_at.",
+    )
+    time_of_day = serializers.TimeField(
+        required=False,
+        allow_null=True,
+        format="%H:%M",
+        input_formats=["%H:%M", "%H:%M:%S"],
+        help_text="Calendar: wall-clock time (HH:MM) in the schedule's time zone.",
+    )
+    days_of_week = serializers.ListField(
+        child=WeekdayField(),
+        required=False,
+        allow_empty=True,
+        max_length=7,
+        help_text="Calendar weekly: days, 0 = Monday ... 6 = Sunday (or MON ... SUN).",
+    )
+    day_of_month = serializers.IntegerField(
+        min_value=1,
+        max_value=31,
+        required=False,
+        allow_null=True,
+        help_text="Calendar monthly: 1-31; a shorter month fires on its last day.",
+    )
+
+
 class NotifySerializer(serializers.Serializer):
     channel = serializers.CharField(max_length=100, help_text="A notification channel's name.")
     events = serializers.ListField(
@@ -35,7 +91,7 @@ class NotifySerializer(serializers.Serializer):
     )
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
+class ScheduleSerializer(CalendarFields, serializers.ModelSerializer):
     job = serializers.UUIDField(source="job_id")
     parameters = serializers.JSONField(
         required=False, help_text="Parameter values; secret ones are shown as ********."
@@ -49,7 +105,9 @@ class ScheduleSerializer(serializers.ModelSerializer):
     )
     run_at = WallClockDateTimeField(required=False, allow_null=True)
     start_at = WallClockDateTimeField(
-        required=False, allow_null=True, help_text="Also the anchor of an interval schedule."
+        required=False,
+        allow_null=True,
+        help_text="Also the anchor of an interval or calendar schedule.",
     )
     end_at = WallClockDateTimeField(required=False, allow_null=True)
     misfire_policy = serializers.ChoiceField(choices=MisfirePolicy.choices, required=False)
@@ -61,8 +119,9 @@ class ScheduleSerializer(serializers.ModelSerializer):
         model = Schedule
         fields = (
             "id", "name", "description", "job", "job_name", "job_version", "parameters",
-            "selector", "kind", "cron", "interval_every", "interval_unit", "run_at", "timezone",
-            "start_at", "end_at", "max_firings", "enabled", "misfire_policy",
+            "selector", "kind", "cron", "interval_every", "interval_unit", "run_at", "frequency",
+            "every", "time_of_day", "days_of_week", "day_of_month", "timezone", "start_at",
+            "end_at", "max_firings", "enabled", "misfire_policy",
             "misfire_grace_seconds", "overlap_policy", "notify", "next_fire_at",
             "next_fire_local", "revision", "fired_count", "last_fired_at", "finished_reason",
             "created_by", "updated_by", "created_at", "updated_at",
@@ -100,7 +159,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return values
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(CalendarFields):
     kind = serializers.ChoiceField(choices=Kind.choices)
     cron = serializers.CharField(max_length=200, required=False, allow_blank=True)
     interval_every = serializers.IntegerField(min_value=1, required=False, allow_null=True)
