@@ -52,9 +52,10 @@ HOP_BY_HOP = frozenset(
         "proxy-authorization",
     }
 )
-# Set by the bridge itself on the way to the backend.
+# Set by the bridge itself on the way to the backend; "Expect: 100-continue" was answered by
+# the WSGI server already.
 SET_BY_BRIDGE = frozenset(
-    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}
+    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "expect"}
 )
 # The WSGI server writes its own Date and Server headers; the backend's would be duplicates.
 RESPONSE_DROPPED = frozenset({"date", "server"})

@@ -131,6 +131,18 @@ def current_table() -> RouteTable:
         return _cached
 
 
+def last_known_table() -> RouteTable:
+    """The table this process read last, or the settings' defaults alone (the database is
+    unreachable: the bridge keeps forwarding rather than failing every request)."""
+    table = _cached
+    if table is not None:
+        return table
+    rules = sorted(default_rules(), key=lambda r: (-len(r.prefix), r.prefix))
+    return RouteTable(
+        version=-1, defaults=tuple(settings.LEGACY_BRIDGE_DEFAULT_ROUTES), rules=tuple(rules)
+    )
+
+
 def forget_cached_table() -> None:
     """Drop this process's cached table (tests that change settings defaults)."""
     global _cached

@@ -27,13 +27,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 UNROUTED = "(none)"
 
 
-def _table() -> routing.RouteTable | None:
+def _table() -> routing.RouteTable:
     try:
         return routing.current_table()
     except Exception:
         # the database is unreachable: keep serving with the table this process knows
-        logger.exception("legacy bridge: route table unavailable; using the cached one")
-        return routing._cached
+        logger.exception("legacy bridge: route table unavailable; using the last one known")
+        return routing.last_known_table()
 
 
 def _migrated(request, rule: routing.RouteRule) -> HttpResponse:
@@ -77,7 +77,7 @@ def bridge(request, rest: str = "") -> HttpResponse:
     started = time.perf_counter()
     table = _table()
     path = request.path_info
-    rule = table.match(path) if table is not None else None
+    rule = table.match(path)
     prefix = rule.prefix if rule else UNROUTED
     mode = rule.mode if rule else "none"
     status = 0

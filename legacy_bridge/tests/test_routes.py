@@ -293,3 +293,16 @@ def test_state_changing_requests_are_audited_reads_are_not(legacy, client):
     client.delete("/api/v3/status/403")
     failed = OutboxEvent.objects.get(event_type="legacy_bridge.request.failed")
     assert failed.payload["status"] == 403
+
+
+def test_with_the_database_unreachable_the_bridge_keeps_forwarding(legacy, client, monkeypatch):
+    from django.db import OperationalError
+
+    def unreachable():
+        raise OperationalError("connection refused")
+
+    routing.forget_cached_table()
+    monkeypatch.setattr(routing, "table_version", unreachable)
+    response = client.get("/api/v3/echo/still-here")
+    assert response.status_code == 200  # the settings' defaults: proxied
+    assert legacy.seen[-1]["path"] == "/api/v3/echo/still-here"
