@@ -26,6 +26,7 @@ else
   OC_PUBLIC_ORIGIN=${OC_PUBLIC_ORIGIN:-https://$OC_SERVER_NAME:$OC_HTTPS_PORT}
 fi
 OC_STATIC_ROOT=${OC_STATIC_ROOT:-/srv/opsconductor/static}
+OC_ACME_ROOT=${OC_ACME_ROOT:-/var/www/acme}
 OC_ACCESS_LOG=${OC_ACCESS_LOG:-/var/log/nginx/opsconductor.access.log}
 OC_CLIENT_MAX_BODY=${OC_CLIENT_MAX_BODY:-10m}
 OC_LEGACY_MAX_BODY=${OC_LEGACY_MAX_BODY:-1g}
@@ -35,7 +36,7 @@ OC_UPSTREAM_FAIL_TIMEOUT=${OC_UPSTREAM_FAIL_TIMEOUT:-10s}
 OC_CORS_ORIGINS=${OC_CORS_ORIGINS:-}
 OC_CONF_DIR=$out
 export OC_SERVER_NAME OC_TLS_CERT OC_TLS_KEY OC_HTTP_PORT OC_HTTPS_PORT OC_PUBLIC_ORIGIN \
-  OC_STATIC_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR
+  OC_STATIC_ROOT OC_ACME_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR
 
 servers=$(printf '%s' "$OC_WEB_SERVERS" | tr ',' ' ')
 : > "$out/opsconductor-upstreams.conf.tmp"
@@ -58,7 +59,7 @@ done
 
 # shellcheck disable=SC2016  # the list of placeholders envsubst may replace, literally
 envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HTTPS_PORT}
-${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
+${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACME_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
 ${OC_CONF_DIR}' < "$here/opsconductor.conf.template" > "$out/opsconductor.conf.tmp"
 
 for name in opsconductor-upstreams.conf opsconductor-cors.map opsconductor.conf; do

@@ -224,6 +224,7 @@ def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
     cert, key = self_signed_certificate(base)
     static_root = base / "static"
     static_root.mkdir()
+    (base / "acme" / ".well-known" / "acme-challenge").mkdir(parents=True)
     access_log = base / "access.log"
     web = []
     for index in range(web_count):
@@ -241,6 +242,7 @@ def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
         "OC_HTTP_PORT": str(http_port),
         "OC_HTTPS_PORT": str(https_port),
         "OC_STATIC_ROOT": str(static_root),
+        "OC_ACME_ROOT": str(base / "acme"),
         "OC_ACCESS_LOG": str(access_log),
         "OC_CORS_ORIGINS": ALLOWED_ORIGIN,
     }

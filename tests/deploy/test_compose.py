@@ -142,3 +142,18 @@ def test_the_image_is_multi_stage_unprivileged_and_checks_its_health():
     assert "SECRET_KEY=" not in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".git/", "var/", ".venv/"} <= set(ignored)
+
+
+@pytest.mark.parametrize(
+    "unit", sorted((DEPLOY / "systemd").glob("*.service")), ids=lambda p: p.name
+)
+def test_the_systemd_units_run_entrypoint_commands_with_variables_the_code_reads(unit):
+    text = unit.read_text()
+    (exec_start,) = re.findall(r"^ExecStart=(.+)$", text, flags=re.MULTILINE)
+    program, command = exec_start.split()[:2]
+    assert program == "/opt/opsconductor/deploy/entrypoint.sh"
+    assert command in entrypoint_commands()
+    known = settings_variables() | shell_variables(ENTRYPOINT) | {"PATH"}
+    for name in re.findall(r"^Environment=([A-Z_]+)=", text, flags=re.MULTILINE):
+        assert name in known, f"{unit.name} sets {name}, which nothing reads"
+    assert "User=opsconductor" in text

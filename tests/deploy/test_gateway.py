@@ -72,6 +72,11 @@ def test_tls_is_modern_and_plain_http_redirects_to_https(gateway):
     assert headers["Location"] == (
         f"https://{SERVER_NAME}:{gateway.https_port}/api/v1/runs/?status=running"
     )
+    # except a certificate authority's HTTP-01 challenge, answered from the ACME directory
+    challenge = gateway.base / "acme" / ".well-known" / "acme-challenge" / "t0ken"
+    challenge.write_text("t0ken.thumbprint")
+    status, _, body = gateway.http("GET", "/.well-known/acme-challenge/t0ken")
+    assert status == 200 and body == b"t0ken.thumbprint"
 
 
 def test_security_headers_are_on_every_answer_once(gateway):
