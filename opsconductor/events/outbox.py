@@ -6,6 +6,7 @@ import json
 import logging
 import uuid
 import weakref
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -147,22 +148,37 @@ def _relay_after_commit(alias: str, event_id: uuid.UUID) -> None:
     batch.event_ids.append(event_id)
 
 
-def _row_to_event(row: OutboxEvent) -> Event:
-    return Event(
-        id=row.id,
-        type=row.event_type,
-        occurred_at=row.occurred_at,
-        actor=Actor.from_dict(row.actor),
-        payload=row.payload,
-        context=row.context,
-    )
+@dataclass(frozen=True)
+class _Claimed:
+    """An outbox row claimed by a relay, with its message as subscribers receive it."""
+
+    id: uuid.UUID
+    event_type: str
+    message: dict
 
 
-def _dispatch(sub: Subscriber, event: Event, producer=None) -> None:
+def _message(event_id, event_type: str, occurred_at, actor: dict | None, payload, context) -> dict:
+    """``Event.to_message()`` of an outbox row, built from the row's values directly."""
+    actor = actor or SYSTEM.as_dict()
+    return {
+        "id": str(event_id),
+        "type": event_type,
+        "occurred_at": occurred_at.isoformat(),
+        "actor": {
+            "kind": actor.get("kind", "system"),
+            "id": actor.get("id"),
+            "name": actor.get("name", ""),
+        },
+        "payload": payload,
+        "context": context,
+    }
+
+
+def _dispatch(sub: Subscriber, message: dict, producer=None) -> None:
     from opsconductor.events.tasks import deliver_event
 
     deliver_event.apply_async(
-        args=(sub.name, event.to_message()),
+        args=(sub.name, message),
         queue=queue_for(sub.app),
         producer=producer,
         retry=True,
@@ -200,56 +216,118 @@ def relay_pending(
         return 0
 
 
+class _Unsent(Exception):
+    """A chunk's batch message could not be sent: its claim is rolled back."""
+
+
 def _relay(*, using, event_ids, older_than, limit) -> int:
     from celery import current_app
 
-    with transaction.atomic(using=using):
+    relayed = 0
+    try:
+        with transaction.atomic(using=using):
+            rows = _claim(using=using, event_ids=event_ids, older_than=older_than, limit=limit)
+            if not rows:
+                return 0
+            failed_at: int | None = None
+            error = ""
+            batches: dict[str, tuple[Subscriber, list[dict]]] = {}
+            with current_app.producer_or_acquire() as producer:
+                for index, row in enumerate(rows):
+                    try:
+                        for sub in subscribers_for(row.event_type):
+                            if sub.batch:  # sent below, one message for the chunk
+                                batches.setdefault(sub.name, (sub, []))[1].append(row.message)
+                            else:
+                                _dispatch(sub, row.message, producer)
+                    except Exception as exc:
+                        failed_at, error = index, f"{type(exc).__name__}: {exc}"[:2000]
+                        logger.warning("relay of event %s (%s) failed: %s",
+                                       row.id, row.event_type, exc)  # fmt: skip
+                        break  # the broker is likely down: leave the rest for the sweep
+                try:
+                    for sub, messages in batches.values():
+                        _dispatch_batch(sub, messages, producer)
+                except Exception as exc:  # nothing of this chunk is marked relayed: sent again
+                    logger.warning("relay of a batch of %d events failed: %s", len(rows), exc)
+                    raise _Unsent from exc
+            if failed_at is not None:
+                _unclaim(using=using, rows=rows[failed_at:], error=error)
+            relayed = len(rows) if failed_at is None else failed_at
+    except _Unsent:
+        return 0
+    if relayed:
+        _count(using, RELAYED, relayed)
+    return relayed
+
+
+CLAIM_SQL = """
+UPDATE {table} AS o
+   SET relayed_at = %s, relay_attempts = o.relay_attempts + 1, last_error = ''
+  FROM (SELECT id FROM {table}
+         WHERE relayed_at IS NULL {conditions}
+         ORDER BY occurred_at LIMIT %s
+           FOR UPDATE SKIP LOCKED) AS pick
+ WHERE o.id = pick.id
+RETURNING o.id, o.event_type, o.occurred_at, o.actor, o.payload, o.context
+"""
+
+
+def _claim(*, using, event_ids, older_than, limit) -> list[_Claimed]:
+    """Mark up to ``limit`` unrelayed events as relayed (in the caller's transaction, which
+    rolls the mark back if the broker refuses them) and return them, oldest first; rows another
+    relay holds are skipped. One statement on PostgreSQL."""
+    now = timezone.now()
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        conditions, params = [], [now]
+        if event_ids is not None:
+            conditions.append("AND id = ANY(%s)")
+            params.append(list(event_ids))
+        if older_than is not None:
+            conditions.append("AND occurred_at <= %s")
+            params.append(now - older_than)
+        params.append(limit)
+        sql = CLAIM_SQL.format(
+            table=connection.ops.quote_name(OutboxEvent._meta.db_table),
+            conditions=" ".join(conditions),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = [
+                (event_id, event_type, at, *(json.loads(v) if isinstance(v, str) else v
+                                              for v in (actor, payload, context)))
+                for event_id, event_type, at, actor, payload, context in cursor.fetchall()
+            ]  # fmt: skip
+    else:
         pending = OutboxEvent.objects.using(using).filter(relayed_at__isnull=True)
         if event_ids is not None:
             pending = pending.filter(id__in=event_ids)
         if older_than is not None:
-            pending = pending.filter(occurred_at__lte=timezone.now() - older_than)
-        if connections[using].features.has_select_for_update_skip_locked:
-            pending = pending.select_for_update(skip_locked=True)
-        rows = list(pending.order_by("occurred_at")[:limit])
-        if not rows:
-            return 0
-        relayed: list[uuid.UUID] = []
-        failed: OutboxEvent | None = None
-        batches: dict[str, tuple[Subscriber, list[dict], list[uuid.UUID]]] = {}
-        with current_app.producer_or_acquire() as producer:
-            for row in rows:
-                try:
-                    event = _row_to_event(row)
-                    for sub in subscribers_for(row.event_type):
-                        if sub.batch:  # sent below, one message for the chunk
-                            batches.setdefault(sub.name, (sub, [], []))[1].append(
-                                event.to_message()
-                            )
-                        else:
-                            _dispatch(sub, event, producer)
-                except Exception as exc:
-                    failed = row
-                    logger.warning("relay of event %s (%s) failed: %s", row.id, row.event_type, exc)
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    break  # the broker is likely down: leave the rest for the sweep
-                relayed.append(row.id)
-            try:
-                for sub, messages, _ in batches.values():
-                    _dispatch_batch(sub, messages, producer)
-            except Exception as exc:  # nothing of this chunk is marked relayed: sent again
-                logger.warning("relay of a batch of %d events failed: %s", len(relayed), exc)
-                return 0
-        OutboxEvent.objects.using(using).filter(id__in=relayed).update(
-            relayed_at=timezone.now(), relay_attempts=F("relay_attempts") + 1, last_error=""
+            pending = pending.filter(occurred_at__lte=now - older_than)
+        found = list(
+            pending.select_for_update().order_by("occurred_at")
+            .values_list("id", "event_type", "occurred_at", "actor", "payload", "context")[:limit]
+        )  # fmt: skip
+        OutboxEvent.objects.using(using).filter(id__in=[row[0] for row in found]).update(
+            relayed_at=now, relay_attempts=F("relay_attempts") + 1, last_error=""
         )
-        if failed is not None:
-            OutboxEvent.objects.using(using).filter(id=failed.id).update(
-                relay_attempts=F("relay_attempts") + 1, last_error=failed.last_error
-            )
-    if relayed:
-        _count(using, RELAYED, len(relayed))
-    return len(relayed)
+    if event_ids is not None:  # the order they were published in, within one instant
+        position = {event_id: index for index, event_id in enumerate(event_ids)}
+        found.sort(key=lambda row: (row[2], position.get(row[0], 0)))
+    else:
+        found.sort(key=lambda row: row[2])
+    return [_Claimed(row[0], row[1], _message(*row)) for row in found]
+
+
+def _unclaim(*, using: str, rows: list[_Claimed], error: str) -> None:
+    """Give back what could not be sent: the first of ``rows`` failed (its attempt and error
+    are kept), the others were not tried."""
+    outbox = OutboxEvent.objects.using(using)
+    outbox.filter(id=rows[0].id).update(relayed_at=None, last_error=error)
+    outbox.filter(id__in=[row.id for row in rows[1:]]).update(
+        relayed_at=None, relay_attempts=F("relay_attempts") - 1
+    )
 
 
 def _count(using: str, name: str, amount: int) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
-from opsconductor.events import Actor, publish, subscriber
+from opsconductor.events import Actor, Event, publish, subscriber
 from opsconductor.events import outbox as outbox_module
 from opsconductor.events.models import ConsumedEvent, FailedDelivery, OutboxEvent
 from opsconductor.events.outbox import TransactionRequired
@@ -114,6 +114,53 @@ def test_broker_failure_during_relay_leaves_event_for_the_sweep(
     wait_for(lambda: event_id in ids(recorder), what="the event after the broker came back")
 
 
+def test_a_broker_failure_mid_chunk_keeps_what_was_sent_and_gives_back_the_rest(
+    monkeypatch, recorder
+):
+    sent: list[str] = []
+
+    def flaky(sub, message, producer=None):
+        if len(sent) == 1:
+            raise ConnectionRefusedError("broker unreachable")
+        sent.append(message["payload"]["name"])
+
+    monkeypatch.setattr(outbox_module, "_dispatch", flaky)
+    monkeypatch.setattr(outbox_module, "_dispatch_batch", lambda *a, **k: None)  # audit's
+    with transaction.atomic():
+        first, second, third = (
+            publish("kerneltest.thing.created", {"name": name}, relay=False)
+            for name in ("a", "b", "c")
+        )
+    assert outbox_module.relay_pending(using="default", event_ids=[first, second, third]) == 1
+
+    rows = {row.id: row for row in OutboxEvent.objects.filter(id__in=[first, second, third])}
+    assert sent == ["a"] and rows[first].relayed_at is not None
+    assert rows[second].relayed_at is None and "broker unreachable" in rows[second].last_error
+    assert (rows[second].relay_attempts, rows[third].relay_attempts) == (1, 0)
+    assert rows[third].relayed_at is None and rows[third].last_error == ""
+
+    # a batch subscriber's message refused: nothing of the chunk counts as relayed
+    monkeypatch.setattr(outbox_module, "_dispatch", lambda *a, **k: None)
+    monkeypatch.setattr(outbox_module, "_dispatch_batch", flaky)
+    sent[:] = ["x"]
+    assert outbox_module.relay_pending(using="default", event_ids=[second, third]) == 0
+    assert OutboxEvent.objects.filter(id__in=[second, third], relayed_at=None).count() == 2
+
+
+def test_a_relayed_message_is_the_event_as_subscribers_read_it():
+    with transaction.atomic():
+        event_id = publish("kerneltest.thing.created", {"name": "n", "when": "2026"},
+                           actor=Actor(kind="user", id="7", name="bob"), relay=False)  # fmt: skip
+    row = OutboxEvent.objects.get(id=event_id)
+    message = outbox_module._message(
+        row.id, row.event_type, row.occurred_at, row.actor, row.payload, row.context
+    )
+    event = Event.from_message(message)
+    assert event.to_message() == message
+    assert (event.id, event.actor.name, event.payload) == (event_id, "bob", row.payload)
+    assert event.occurred_at == row.occurred_at
+
+
 @pytest.fixture
 def skipped_redeliveries(caplog):
     """The redeliveries the worker recognised and skipped, by event id."""
@@ -163,7 +210,10 @@ def test_redelivered_event_is_consumed_once(celery_worker, recorder, skipped_red
     wait_for(lambda: event_id in ids(recorder), what="first delivery")
 
     # At-least-once delivery: the broker hands the same message over again (twice more).
-    message = outbox_module._row_to_event(OutboxEvent.objects.get(id=event_id)).to_message()
+    row = OutboxEvent.objects.get(id=event_id)
+    message = outbox_module._message(
+        row.id, row.event_type, row.occurred_at, row.actor, row.payload, row.context
+    )
     name = next(
         s.name
         for s in outbox_module.subscribers_for("kerneltest.thing.created")
