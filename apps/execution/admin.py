@@ -28,8 +28,8 @@ class RunTargetInline(admin.TabularInline):
 class RunAdmin(admin.ModelAdmin):
     list_display = ("job_name", "job_version", "status", "trigger", "target_count",
                     "created_at", "finished_at")  # fmt: skip
-    list_filter = ("status", "trigger")
-    search_fields = ("job_name", "id")
+    list_filter = ("status", "trigger", "imported")
+    search_fields = ("job_name", "id", "legacy_ref")
     date_hierarchy = "created_at"
     exclude = ("sealed_parameters",)
     inlines = (RunTargetInline,)
@@ -47,6 +47,10 @@ class RunAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected runs")
     def cancel_runs(self, request, queryset):
         actor = Actor(kind="user", id=str(request.user.pk), name=request.user.get_username())
-        for run in queryset:
+        history = queryset.filter(imported=True).count()
+        live = queryset.filter(imported=False)
+        for run in live:
             services.run_cancel(run=run, actor=actor)
-        messages.success(request, f"Cancel requested for {queryset.count()} run(s).")
+        messages.success(request, f"Cancel requested for {live.count()} run(s).")
+        if history:
+            messages.warning(request, f"{history} imported run(s) left alone: they are history.")

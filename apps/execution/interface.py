@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from opsconductor.events import Actor
@@ -186,3 +187,101 @@ def active_runs_of_job(job_id: uuid.UUID) -> list[uuid.UUID]:
         .order_by("created_at")
         .values_list("id", flat=True)
     )
+
+
+# -- imported history ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedStep:
+    """One step's result on one target, as the other system recorded it.
+
+    ``order`` is 1-based and unique per target; ``status`` a final step status (``succeeded``,
+    ``failed``, ``unreachable``, ``canceled``, ``timed_out``, ``skipped``, ``lost``);
+    ``output`` and ``error`` become the step's stdout and stderr (readable through the run's
+    output endpoints; ``error`` is also the step's reason); ``command`` the text it ran.
+    Date-times must be aware."""
+
+    order: int
+    name: str
+    kind: str
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    exit_code: int | None = None
+    command: str = ""
+    output: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedTarget:
+    """One target's result in an imported run. ``target_id`` is the target's id here (None if
+    it was not brought over: a placeholder id derived from the run and the name is stored,
+    naming no target); ``target_name`` is kept as it was. Times and the exit code default to
+    those of the steps (earliest start, latest end, last exit code)."""
+
+    target_id: uuid.UUID | None
+    target_name: str
+    status: str
+    steps: tuple[ImportedStep, ...] = ()
+    os_family: str = ""
+    reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ImportedRun:
+    """A run of the other system: ``legacy_ref`` (like ``EXEC-00000001``) identifies it;
+    ``status`` is a final run status (``succeeded``, ``failed``, ``canceled``, ``timed_out``:
+    a run still going there cannot go on here, so map it, e.g. to ``canceled`` with a
+    ``status_reason``). The target counts are kept as given (``total_targets`` defaults to
+    the number of ``targets``)."""
+
+    legacy_ref: str
+    job_id: uuid.UUID
+    job_name: str
+    status: str
+    targets: tuple[ImportedTarget, ...] = ()
+    job_version: int | None = None  # None: 1
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    total_targets: int | None = None
+    succeeded_targets: int | None = None
+    failed_targets: int | None = None
+    requested_by_user_id: uuid.UUID | None = None
+    requested_by_name: str = ""
+    status_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedRunResult:
+    run_id: uuid.UUID
+    created: bool  # False: a run with this legacy_ref existed and was left as it is
+
+
+def run_import_history(*, run: ImportedRun, actor: Actor) -> ImportedRunResult:
+    """Store one historical run of another system, read-only, in one transaction (bulk
+    inserts of its targets, steps and output).
+
+    The run is marked ``imported`` (the runs API shows the flag and ``legacy_ref``; filter
+    ``?imported=true``), keeps the given status, times, counts, per-target and per-step
+    results and who asked (``requested_by_user_id``), and its output is read through the usual
+    output endpoints (the per-target output limit applies). It is never dispatched, advanced,
+    reaped or recovered; canceling or retrying it answers 409. No per-run event is published
+    (so nothing reacts as to a run that just ended): the importer publishes one summary event
+    per table.
+
+    Idempotent on ``run.legacy_ref``: if that run exists, its id is returned with
+    ``created=False`` and nothing changes. Raises ``rest_framework.exceptions.ValidationError``
+    keyed by field (``status``, ``targets.0.steps.1.order``, ``legacy_ref``, ...) when the data
+    cannot be stored; nothing is saved then. ``actor``: who imports (kept for the caller's
+    summary event; the run's ``requested_by`` is the original requester)."""
+    from apps.execution.services import run_import
+
+    run_id, created = run_import(spec=run, actor=actor)
+    return ImportedRunResult(run_id=run_id, created=created)

@@ -18,6 +18,7 @@ class Trigger(models.TextChoices):
     API_TOKEN = "api_token", "API token"
     SCHEDULE = "schedule", "Schedule"
     RETRY = "retry", "Retry of an earlier run"
+    IMPORTED = "imported", "Imported history (from the legacy system)"
 
 
 class RunStatus(models.TextChoices):
@@ -102,6 +103,11 @@ class Run(BaseModel):
     canceled_by = models.JSONField(null=True, blank=True)
     target_count = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict)  # target status -> how many, kept current
+    # History brought over from another system: read only (never advanced, canceled, retried or
+    # reaped), always in a final state; ``legacy_ref`` (like EXEC-00000001) makes the import
+    # idempotent.
+    imported = models.BooleanField(default=False)
+    legacy_ref = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # The last number handed out in this run's event log (see RunEvent).
     event_seq = models.BigIntegerField(default=0)
 
@@ -194,6 +200,7 @@ class RunStep(BaseModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    command = models.TextField(blank=True)  # imported history: the command the step ran
 
     class Meta:
         ordering = ("run_target", "index")

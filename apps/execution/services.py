@@ -13,12 +13,12 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -26,6 +26,7 @@ from rest_framework.exceptions import ValidationError
 from apps.execution.models import (
     TARGET_ACTIVE,
     TARGET_FAILURES,
+    TARGET_TERMINAL,
     Run,
     RunEvent,
     RunStatus,
@@ -35,15 +36,21 @@ from apps.execution.models import (
     TargetStatus,
     Trigger,
 )
+from apps.execution.output import Chunk, TargetOutput
 from apps.execution.selectors import target_counts
 from apps.jobs.interface import MASK, JobSnapshot, job_snapshot, resolve_parameters, run_policy
 from apps.targets.interface import SelectorError, resolve_selector, target_summaries
+from opsconductor.api.errors import Conflict
 from opsconductor.events import SYSTEM, Actor, publish
 from opsconductor.sealing import seal
 
 DB = "execution"
 logger = logging.getLogger(__name__)
 
+IMPORTED_READ_ONLY = (
+    "Run {ref} was imported from the legacy system: it is read-only history and cannot be "
+    "{what}. Start a new run of the job instead."
+)
 STOP_CANCEL = "cancel"
 STOP_TIMEOUT = "timeout"
 
@@ -467,6 +474,8 @@ def run_retry(
 ) -> Run:
     """A new run of ``run``'s snapshot (same job version, values, selector and policy) on its
     targets that did not succeed (``only="failed"``) or on all of them (``only="all"``)."""
+    if run.imported:
+        raise Conflict(IMPORTED_READ_ONLY.format(ref=run.legacy_ref, what="retried"))
     if only not in ("failed", "all"):
         raise ValidationError({"only": ['Must be "failed" or "all".']})
     if not run.is_finished:
@@ -760,7 +769,10 @@ def run_target_finished(run_id: uuid.UUID) -> None:
 
 def run_cancel(*, run: Run, actor: Actor = SYSTEM) -> Run:
     """Stop ``run``: no new target starts, running steps are interrupted by their workers
-    (within about a second) and marked ``canceled``. Idempotent."""
+    (within about a second) and marked ``canceled``. Idempotent. An imported run is history:
+    409."""
+    if run.imported:
+        raise Conflict(IMPORTED_READ_ONLY.format(ref=run.legacy_ref, what="canceled"))
     with transaction.atomic(using=DB):
         locked = Run.objects.using(DB).select_for_update(no_key=True).get(pk=run.pk)
         if locked.is_finished or locked.cancel_requested_at is not None:
@@ -918,3 +930,214 @@ def _mark_lost(row: dict, stale, now) -> bool:
             },
         )
     return True
+
+
+# -- imported history ----------------------------------------------------------------------------
+
+RUN_FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT)
+IMPORTED_FINAL = tuple(sorted(TARGET_TERMINAL))
+
+
+def _final(value: str, allowed, field: str) -> str:
+    if value not in allowed:
+        raise ValidationError(
+            {field: [f"{value!r} is not a final status: use one of {', '.join(allowed)}."]}
+        )
+    return value
+
+
+def _aware(value, field: str):
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError({field: ["Must be an aware date and time (with a time zone)."]})
+    return value
+
+
+def _cut(text: str | None, length: int) -> str:
+    text = text or ""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
+    """Store one historical run (``spec``: ``apps.execution.interface.ImportedRun``) with its
+    targets, steps and output in one transaction; (its id, whether it was created now). The run
+    whose ``legacy_ref`` exists is returned as it is. Nothing is dispatched and no event is
+    published: the run is history. Raises ``ValidationError`` by field (nothing saved)."""
+    ref = (spec.legacy_ref or "").strip()
+    if not ref or len(ref) > 64:
+        raise ValidationError({"legacy_ref": ["Required, at most 64 characters."]})
+    existing = Run.objects.using(DB).filter(legacy_ref=ref).values_list("id", flat=True).first()
+    if existing is not None:
+        return existing, False
+    status = _final(spec.status, RUN_FINAL, "status")
+    run_id = uuid.uuid4()
+    targets: list[RunTarget] = []
+    steps: list[RunStep] = []
+    events: list[RunEvent] = []
+    seen: set[uuid.UUID] = set()
+    definition_steps: dict[int, dict[str, Any]] = {}
+    limit = settings.EXECUTION_OUTPUT_LIMIT_BYTES
+    for position, target in enumerate(spec.targets):
+        where = f"targets.{position}"
+        target_status = _final(target.status, IMPORTED_FINAL, f"{where}.status")
+        target_id = target.target_id or uuid.uuid5(
+            uuid.NAMESPACE_URL, f"opsconductor:imported-target:{ref}:{target.target_name}"
+        )
+        if target_id in seen:
+            raise ValidationError({f"{where}.target_id": ["The same target twice in one run."]})
+        seen.add(target_id)
+        row = RunTarget(
+            id=uuid.uuid4(),
+            run_id=run_id,
+            target_id=target_id,
+            target_name=_cut(target.target_name, 255),
+            os_family=_cut(target.os_family, 16),
+            position=position,
+            status=target_status,
+            reason=_cut(target.reason, 1000),
+        )
+        collected: list[Chunk] = []
+        output = TargetOutput(secrets=[], sink=collected.extend, limit_bytes=limit,
+                              flush_interval=1e9, flush_bytes=1 << 62)  # fmt: skip
+        orders: set[int] = set()
+        exit_code = None
+        for number, step in enumerate(spec_steps := sorted(target.steps, key=lambda s: s.order)):
+            at = f"{where}.steps.{number}"
+            if isinstance(step.order, bool) or not isinstance(step.order, int) or step.order < 1:
+                raise ValidationError({f"{at}.order": ["Must be a whole number, 1 or more."]})
+            if step.order in orders:
+                raise ValidationError({f"{at}.order": [f"Step {step.order} appears twice."]})
+            orders.add(step.order)
+            started = _aware(step.started_at, f"{at}.started_at")
+            finished = _aware(step.finished_at, f"{at}.finished_at")
+            index = step.order - 1
+            steps.append(
+                RunStep(
+                    run_target_id=row.id,
+                    index=index,
+                    name=_cut(step.name, 100),
+                    kind=_cut(step.kind, 16),
+                    status=_final(step.status, IMPORTED_FINAL, f"{at}.status"),
+                    exit_code=step.exit_code,
+                    reason=_cut(step.error, 1000),
+                    started_at=started,
+                    finished_at=finished,
+                    duration_ms=step.duration_ms
+                    if step.duration_ms is not None
+                    else (
+                        max(int((finished - started).total_seconds() * 1000), 0)
+                        if started and finished
+                        else None
+                    ),
+                    command=step.command or "",
+                )
+            )
+            definition_steps.setdefault(
+                index,
+                {"name": _cut(step.name, 100), "kind": _cut(step.kind, 16), "os_family": "",
+                 "command": step.command or ""},
+            )  # fmt: skip
+            if step.output:
+                output.write(index, "stdout", step.output.encode())
+            if step.error:
+                output.write(index, "stderr", step.error.encode())
+            output.end_step(index)
+            if step.exit_code is not None:
+                exit_code = step.exit_code
+        output.close()
+        starts = [s.started_at for s in spec_steps if s.started_at]
+        ends = [s.finished_at for s in spec_steps if s.finished_at]
+        row.started_at = _aware(target.started_at, f"{where}.started_at") or (
+            min(starts) if starts else None
+        )
+        row.finished_at = _aware(target.finished_at, f"{where}.finished_at") or (
+            max(ends) if ends else None
+        )
+        row.exit_code = target.exit_code if target.exit_code is not None else exit_code
+        row.output_bytes = output.stored_bytes
+        row.output_truncated = output.truncated
+        row.output_digest = output.digest if output.stored_bytes else ""
+        row.output_sample = output.sample
+        targets.append(row)
+        for chunk in collected:
+            events.append(
+                RunEvent(
+                    run_id=run_id,
+                    seq=0,
+                    kind=RunEvent.Kind.OUTPUT,
+                    run_target_id=row.id,
+                    step_index=chunk.step_index,
+                    stream=chunk.stream,
+                    data=chunk.text,
+                )
+            )
+    requested_by = (
+        Actor(kind="user", id=str(spec.requested_by_user_id), name=spec.requested_by_name)
+        if spec.requested_by_user_id is not None
+        else Actor(kind="system", id=None, name=spec.requested_by_name or "legacy system")
+    )
+    counts = dict(Counter(t.status for t in targets))
+    if not targets:
+        counts = {
+            k: v
+            for k, v in (
+                (TargetStatus.SUCCEEDED, spec.succeeded_targets or 0),
+                (TargetStatus.FAILED, spec.failed_targets or 0),
+            )
+            if v
+        }
+    created = _aware(spec.created_at, "created_at")
+    started_at = _aware(spec.started_at, "started_at")
+    finished_at = _aware(spec.finished_at, "finished_at")
+    state = state_entry(type="run", status=status, imported=ref, reason=spec.status_reason or "")
+    log = [
+        RunEvent(run_id=run_id, seq=0, kind=state.kind, data=state.data),
+        *events,
+    ]
+    for seq, event in enumerate(log, start=1):
+        event.seq = seq
+    run = Run(
+        id=run_id,
+        job_id=spec.job_id,
+        job_name=_cut(spec.job_name, 100),
+        job_version=spec.job_version or 1,
+        definition={
+            "steps": [definition_steps[i] for i in sorted(definition_steps)],
+            "imported": {
+                "legacy_ref": ref,
+                "total_targets": spec.total_targets,
+                "succeeded_targets": spec.succeeded_targets,
+                "failed_targets": spec.failed_targets,
+            },
+        },
+        parameters={},
+        sealed_parameters="",
+        policy={},
+        trigger=Trigger.IMPORTED,
+        requested_by=requested_by.as_dict(),
+        requested_by_user_id=spec.requested_by_user_id,
+        status=status,
+        status_reason=_cut(spec.status_reason, 500),
+        started_at=started_at,
+        finished_at=finished_at,
+        target_count=spec.total_targets if spec.total_targets is not None else len(targets),
+        counts=counts,
+        event_seq=len(log),
+        imported=True,
+        legacy_ref=ref,
+    )
+    try:
+        with transaction.atomic(using=DB):
+            Run.objects.using(DB).bulk_create([run])
+            if created is not None:  # auto_now_add: the original creation time is set after
+                Run.objects.using(DB).filter(pk=run_id).update(created_at=created)
+            RunTarget.objects.using(DB).bulk_create(targets)
+            RunStep.objects.using(DB).bulk_create(steps)
+            RunEvent.objects.using(DB).bulk_create(log)
+    except IntegrityError:
+        existing = Run.objects.using(DB).filter(legacy_ref=ref).values_list("id", flat=True).first()
+        if existing is not None:  # imported concurrently
+            return existing, False
+        raise
+    return run_id, True

@@ -38,7 +38,7 @@ class RunSerializer(serializers.ModelSerializer):
             "trigger", "requested_by", "requested_by_user_id", "retry_of", "schedule_id",
             "selector", "parameters", "policy", "steps", "target_count", "counts",
             "created_at", "started_at", "finished_at", "deadline_at", "cancel_requested_at",
-            "canceled_by", "duration_ms",
+            "canceled_by", "duration_ms", "imported", "legacy_ref",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -61,7 +61,7 @@ class RunStepSerializer(serializers.ModelSerializer):
         model = RunStep
         fields = (
             "index", "name", "kind", "status", "exit_code", "reason", "started_at",
-            "finished_at", "duration_ms",
+            "finished_at", "duration_ms", "command",
         )  # fmt: skip
         read_only_fields = fields
 

@@ -26,6 +26,7 @@ from apps.execution.models import (
     TargetStatus,
     Trigger,
 )
+from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import ViewerReadOperatorWrite
 
 
@@ -38,6 +39,7 @@ class RunFilter(django_filters.FilterSet):
     target = django_filters.UUIDFilter(method="filter_target", help_text="a target's id")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    imported = StrictBooleanFilter(help_text="true: only history imported from the legacy system")
 
     class Meta:
         model = Run
