@@ -11,6 +11,9 @@ and tick costs (bench/scheduling.py).
 end (producer, outbox relay, real worker processes) at a steady rate, then filtered queries of
 the API on a million records (bench/audit.py).
 
+`python -m bench legacy_import [--targets 10000] [--results 100000]`: the legacy importer on a
+generated legacy database, rows/s per table (bench/legacy_import.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -39,6 +42,11 @@ if __name__ == "__main__":
         from bench import audit
 
         audit.main(names[1:])
+        sys.exit(0)
+    if names[0] == "legacy_import":
+        from bench import legacy_import
+
+        legacy_import.main(names[1:])
         sys.exit(0)
     if names[0] == "ansible":
         from bench import ansible_side

@@ -402,3 +402,166 @@ def test_legacy_database_is_read_in_a_read_only_transaction(legacy):
     with LegacyDatabase(legacy.url) as db, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         db.all("INSERT INTO users (username, password_hash) VALUES ('x', 'y') RETURNING id")
     assert legacy.count("users") == 0
+
+
+def add_executions(legacy, s):
+    start = datetime(2025, 6, 2, 3, 0, tzinfo=UTC)
+    s.executions["nightly"] = legacy.add_execution(
+        s.jobs["deploy"],
+        number=1,
+        status="failed",
+        started_at=start,
+        completed_at=start + timedelta(seconds=9),
+        total_targets=2,
+        successful_targets=1,
+        failed_targets=1,
+        created_at=start,
+        results=[
+            {
+                "target_id": s.targets["web1"],
+                "target_name": "web",
+                "action_order": 1,
+                "action_name": "say hello",
+                "action_type": "command",
+                "status": "completed",
+                "started_at": start,
+                "completed_at": start + timedelta(seconds=1),
+                "execution_time_ms": 1000,
+                "output_text": "hello-from-legacy\n",
+                "exit_code": 0,
+                "command_executed": "echo hello-from-legacy",
+            },
+            {
+                "target_id": s.targets["web1"],
+                "target_name": "web",
+                "action_order": 2,
+                "action_name": "check disk",
+                "action_type": "script",
+                "status": "completed",
+                "started_at": start + timedelta(seconds=1),
+                "completed_at": start + timedelta(seconds=2),
+                "execution_time_ms": 1000,
+                "output_text": "/dev/sda1 40G\ndone\n",
+                "exit_code": 0,
+            },
+            {
+                "target_id": s.targets["db1"],
+                "target_name": "db-1",
+                "action_order": 1,
+                "action_name": "say hello",
+                "action_type": "command",
+                "status": "completed",
+                "started_at": start,
+                "completed_at": start + timedelta(seconds=1),
+                "output_text": "hello-from-legacy\n",
+                "exit_code": 0,
+            },
+            {
+                "target_id": s.targets["db1"],
+                "target_name": "db-1",
+                "action_order": 2,
+                "action_name": "check disk",
+                "action_type": "script",
+                "status": "failed",
+                "started_at": start + timedelta(seconds=1),
+                "completed_at": start + timedelta(seconds=9),
+                "output_text": "",
+                "error_text": "df: /data: No such file\n",
+                "exit_code": 2,
+            },
+        ],
+    )
+    legacy._insert(
+        "schedule_executions",
+        {
+            "execution_uuid": "6a7b2a0e-6f55-4cf5-9a51-2b0f7c7c0001",
+            "job_schedule_id": s.schedules["cron"],
+            "job_execution_id": s.executions["nightly"],
+            "scheduled_at": start,
+            "status": "failed",
+        },
+    )
+    s.executions["manual"] = legacy.add_execution(
+        s.jobs["everywhere"],
+        number=1,
+        status="running",
+        started_at=start,
+        created_at=start,
+        results=[
+            {
+                "target_id": s.targets["web2"],
+                "target_name": "web",
+                "action_order": 1,
+                "action_name": "action 1",
+                "action_type": "command",
+                "status": "completed",
+                "output_text": " 03:00 up 5 days\n",
+                "exit_code": 0,
+            }
+        ],
+    )
+    s.executions["of-failed-job"] = legacy.add_execution(
+        s.jobs["transfer"],
+        number=1,
+        status="completed",
+        results=[
+            {
+                "target_id": s.targets["web1"],
+                "target_name": "web",
+                "action_order": 1,
+                "status": "completed",
+                "exit_code": 0,
+            }
+        ],
+    )
+
+
+def test_history_becomes_read_only_imported_runs(seeded, legacy, run_import, admin_api):
+    add_executions(legacy, seeded)
+    report = run_import()
+    executions = table(report, "job_executions")
+    assert (executions.read, executions.imported, executions.failed) == (3, 2, 1)
+    assert "is not imported" in executions.failures[0]["reason"]
+    results = table(report, "job_execution_results")
+    assert (results.read, results.imported, results.skipped) == (6, 5, 1)
+    assert executions.verification["ok"] is True
+
+    runs = {r["legacy_ref"]: r for r in listing(admin_api, "/api/v1/runs/?imported=true")}
+    assert sorted(runs) == ["EXEC-00000001", "EXEC-00000002"]
+    nightly = ok(admin_api.get(f"/api/v1/runs/{runs['EXEC-00000001']['id']}/"))
+    assert (nightly["status"], nightly["imported"], nightly["job_name"]) == (
+        "failed",
+        True,
+        "deploy",
+    )
+    assert nightly["created_at"].startswith("2025-06-02T03:00:00")
+    assert nightly["requested_by"]["name"] == f"legacy schedule #{seeded.schedules['cron']}"
+    targets = {
+        t["target_name"]: t for t in listing(admin_api, f"/api/v1/runs/{nightly['id']}/targets/")
+    }
+    assert (targets["web"]["status"], targets["db-1"]["status"]) == ("succeeded", "failed")
+    assert [(s["status"], s["exit_code"]) for s in targets["db-1"]["steps"]] == [
+        ("succeeded", 0),
+        ("failed", 2),
+    ]
+    web_targets = {t["id"]: t for t in listing(admin_api, "/api/v1/targets/")}
+    assert targets["web"]["target_id"] in web_targets  # the imported target, by its new id
+    output = ok(
+        admin_api.get(
+            f"/api/v1/runs/{nightly['id']}/targets/{targets['db-1']['target_id']}/output/"
+        )
+    )
+    assert [(c["step"], c["stream"], c["text"]) for c in output["chunks"]] == [
+        (1, "stdout", "hello-from-legacy\n"),
+        (2, "stderr", "df: /data: No such file\n"),
+    ]
+    manual = ok(admin_api.get(f"/api/v1/runs/{runs['EXEC-00000002']['id']}/"))
+    assert manual["status"] == "canceled"
+    assert manual["requested_by"]["name"] == "alice"
+    # read only: an imported run cannot be retried
+    assert admin_api.post(f"/api/v1/runs/{nightly['id']}/retry/").status_code == 409
+
+    again = run_import()
+    assert table(again, "job_executions").imported == 0
+    assert table(again, "job_executions").present == 2
+    assert len(listing(admin_api, "/api/v1/runs/?imported=true")) == 2
