@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.scheduling.models import (
@@ -30,6 +31,15 @@ class WallClockDateTimeField(serializers.DateTimeField):
         return value
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0, "maximum": 6},
+            {"type": "string", "enum": list(WEEKDAY_NAMES)},
+        ],
+        "description": "0 = Monday ... 6 = Sunday, or MON ... SUN (answers give the number).",
+    }
+)
 class WeekdayField(serializers.Field):
     """A day of the week: 0 (Monday) to 6 (Sunday), or its name (MON ... SUN, any case)."""
 
