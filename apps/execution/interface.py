@@ -218,8 +218,8 @@ class ImportedStep:
 @dataclass(frozen=True)
 class ImportedTarget:
     """One target's result in an imported run. ``target_id`` is the target's id here (None if
-    it was not brought over: a placeholder id derived from the run and the name is stored,
-    naming no target); ``target_name`` is kept as it was. Times and the exit code default to
+    it was not brought over: a placeholder id derived from the run and the target's position is
+    stored, naming no target); ``target_name`` is kept as it was. Times and the exit code default to
     those of the steps (earliest start, latest end, last exit code)."""
 
     target_id: uuid.UUID | None

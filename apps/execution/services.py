@@ -982,8 +982,8 @@ def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
         where = f"targets.{position}"
         target_status = _final(target.status, IMPORTED_FINAL, f"{where}.status")
         target_id = target.target_id or uuid.uuid5(
-            uuid.NAMESPACE_URL, f"opsconductor:imported-target:{ref}:{target.target_name}"
-        )
+            uuid.NAMESPACE_URL, f"opsconductor:imported-target:{ref}:{position}"
+        )  # deterministic, and distinct for two such targets of one run (names may repeat)
         if target_id in seen:
             raise ValidationError({f"{where}.target_id": ["The same target twice in one run."]})
         seen.add(target_id)

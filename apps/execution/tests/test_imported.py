@@ -211,10 +211,14 @@ def test_a_target_that_was_not_imported_keeps_its_name_and_output_over_the_limit
     settings.EXECUTION_OUTPUT_LIMIT_BYTES = 1000
     gone = ImportedTarget(target_id=None, target_name="decommissioned-07", status="succeeded",
                           steps=(step(1, output="x" * 5000),))  # fmt: skip
-    made = run_import_history(run=legacy_run(targets=(gone,), status="succeeded"), actor=IMPORTER)
+    twin = ImportedTarget(target_id=None, target_name="decommissioned-07", status="succeeded")
+    made = run_import_history(
+        run=legacy_run(targets=(gone, twin), status="succeeded"), actor=IMPORTER
+    )  # legacy target names are not unique: two gone targets of one name stay two
 
-    target = ok(admin_api.get(f"/api/v1/runs/{made.run_id}/targets/"))["results"][0]
-    assert target["target_name"] == "decommissioned-07"
+    listed = ok(admin_api.get(f"/api/v1/runs/{made.run_id}/targets/"))["results"]
+    assert [t["target_name"] for t in listed] == ["decommissioned-07"] * 2
+    target = listed[0]
     assert target["output_truncated"] is True and target["output_bytes"] == 1000
     output = ok(admin_api.get(f"/api/v1/runs/{made.run_id}/targets/{target['target_id']}/output/"))
     assert "output truncated" in output["chunks"][-1]["text"]
