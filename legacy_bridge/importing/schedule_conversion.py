@@ -170,12 +170,15 @@ def _frequency(row: Mapping) -> str:
 
 def _phase_anchor(row: Mapping) -> datetime | None:
     """Which day/week/month is "on" for an interval above 1: the one of the next run the legacy
-    system planned (on the pattern by construction), else of the last run, else of creation."""
+    system planned (on the pattern by construction), else of the last run, else of creation.
+    With an ``end_date``, only an instant before it counts (a finished schedule's next run may
+    lie after its end); if none does, the end itself (nothing is left to fire)."""
+    end = _instant(row, "end_date")
     for column in ("next_run", "last_run", "created_at"):
         value = _instant(row, column)
-        if value is not None:
+        if value is not None and (end is None or value < end):
             return value
-    return None
+    return None if end is None else end - timedelta(microseconds=1)
 
 
 def _name(row: Mapping) -> str:
@@ -460,8 +463,9 @@ def verify(
     scheduler (``schedule_spec_fire_times``), one message per mismatch; empty when they agree.
 
     With ``check_next_run`` the row's stored ``next_run`` (when the row is enabled and it lies
-    after ``after``) must also be the first legacy fire time: if it is not, the legacy system
-    fired on a different pattern than the one assumed here, and that is reported too."""
+    after ``after`` and not after the row's end) must also be the first legacy fire time: if it
+    is not, the legacy system fired on a different pattern than the one assumed here, and that
+    is reported too."""
     problems: list[str] = []
     try:
         legacy = legacy_fire_times(row, after, count)
@@ -484,11 +488,13 @@ def verify(
             f"schedule {len(new)} (of the {count} compared)"
         )
     next_run = _instant(row, "next_run")
+    end = _instant(row, "end_date")
     enabled = row.get("enabled")
     if (
         check_next_run
         and next_run is not None
         and next_run > after
+        and (end is None or next_run <= end)  # planned past its end: it does not fire
         and (enabled is None or bool(enabled))
         and legacy
         and legacy[0] != next_run

@@ -165,6 +165,19 @@ def test_monthly_every_three_months_from_the_legacy_next_run_until_the_end_date(
     ]  # and nothing after the end date
 
 
+def test_a_finished_schedule_whose_next_run_lies_after_its_end_converts_and_fires_no_more():
+    ended = row(timezone=BERLIN, recurring_type="weekly", interval=2, days_of_week="2",
+                last_run=utc(2026, 1, 7, 1, 30), next_run=utc(2026, 1, 21, 1, 30),
+                end_date=utc(2026, 1, 15))  # fmt: skip
+    spec = convert(ended)
+
+    assert spec.start_at == utc(2026, 1, 7, 1, 30) and spec.end_at == utc(2026, 1, 15)
+    assert agree(ended, utc(2026, 1, 1)) == [utc(2026, 1, 7, 1, 30)]
+    assert agree(ended, utc(2026, 3, 1)) == []
+    never = {**ended, "last_run": None, "created_at": utc(2026, 2, 1)}
+    assert agree(never, utc(2025, 12, 1)) == []
+
+
 def test_the_maximum_keeps_counting_from_the_legacy_execution_count():
     capped = row(timezone=BERLIN, max_executions=10, execution_count=7, enabled=False,
                  description="  old\n job ")  # fmt: skip
