@@ -30,6 +30,10 @@ class RunSerializer(serializers.ModelSerializer):
     retry_of = serializers.UUIDField(source="retry_of_id", read_only=True, allow_null=True)
     duration_ms = serializers.SerializerMethodField()
     steps = serializers.SerializerMethodField()
+    legacy_counts = serializers.SerializerMethodField(
+        help_text="Imported runs: the target counts the legacy system recorded (total, succeeded, "
+        "failed), which may count targets whose results it did not keep."
+    )
 
     class Meta:
         model = Run
@@ -38,7 +42,7 @@ class RunSerializer(serializers.ModelSerializer):
             "trigger", "requested_by", "requested_by_user_id", "retry_of", "schedule_id",
             "selector", "parameters", "policy", "steps", "target_count", "counts",
             "created_at", "started_at", "finished_at", "deadline_at", "cancel_requested_at",
-            "canceled_by", "duration_ms", "imported", "legacy_ref",
+            "canceled_by", "duration_ms", "imported", "legacy_ref", "legacy_counts",
         )  # fmt: skip
         read_only_fields = fields
 
@@ -46,6 +50,16 @@ class RunSerializer(serializers.ModelSerializer):
         if run.started_at and run.finished_at:
             return int((run.finished_at - run.started_at).total_seconds() * 1000)
         return None
+
+    def get_legacy_counts(self, run: Run) -> dict | None:
+        if not run.imported:
+            return None
+        recorded = run.definition.get("imported", {})
+        return {
+            "total": recorded.get("total_targets"),
+            "succeeded": recorded.get("succeeded_targets"),
+            "failed": recorded.get("failed_targets"),
+        }
 
     def get_steps(self, run: Run) -> list[dict]:
         return [

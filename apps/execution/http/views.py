@@ -86,7 +86,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run = self.get_object()
         data = s.RunSerializer(run).data
         data["summary"] = selectors.run_summary(run=run)
-        data["counts"] = data["summary"]["counts"]  # live (the list shows the last stored)
+        if data["summary"]["counts"] or not run.imported:  # imported without results: as stored
+            data["counts"] = data["summary"]["counts"]  # live (the list shows the last stored)
         return Response(data)
 
     @extend_schema(request=s.RunCreateSerializer, responses={201: s.RunSerializer})

@@ -73,6 +73,7 @@ def test_an_imported_run_reads_like_any_run_with_its_targets_steps_and_output(ad
     assert run["requested_by"] == {"kind": "user", "id": str(admin_api.user.pk), "name": "alice"}
     assert run["requested_by_user_id"] == str(admin_api.user.pk)
     assert run["counts"] == {"succeeded": 1, "failed": 1}
+    assert run["legacy_counts"] == {"total": 2, "succeeded": 1, "failed": 1}
     assert [s["name"] for s in run["steps"]] == ["step 1", "step 2"]
     assert "1 target failed, exit 2" in run["summary"]["groups"][0]["description"]
 
@@ -121,6 +122,18 @@ def test_an_imported_run_cannot_be_canceled_or_retried(admin_api, operator_api):
         assert error["code"] == "conflict" and "EXEC-00000001" in error["message"]
         assert "read-only history" in error["message"]
     assert Run.objects.count() == 1 and Run.objects.get().cancel_requested_at is None
+
+
+def test_a_legacy_run_without_kept_results_shows_the_counts_it_recorded(admin_api):
+    made = run_import_history(
+        run=legacy_run(targets=(), total_targets=40, succeeded_targets=38, failed_targets=2),
+        actor=IMPORTER,
+    )
+
+    run = ok(admin_api.get(f"/api/v1/runs/{made.run_id}/"))
+    assert (run["target_count"], run["counts"]) == (40, {"succeeded": 38, "failed": 2})
+    assert run["legacy_counts"] == {"total": 40, "succeeded": 38, "failed": 2}
+    assert ok(admin_api.get(f"/api/v1/runs/{made.run_id}/targets/"))["results"] == []
 
 
 def test_the_reaper_and_run_advance_leave_imported_runs_alone():
