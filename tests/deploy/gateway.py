@@ -98,6 +98,16 @@ class WebProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def logged(self, predicate, *, at_least: int = 1) -> list[dict]:
+        """Access log entries matching ``predicate``, waiting (briefly) for ``at_least`` of
+        them: nginx writes a request's line just after it has answered it."""
+        deadline = time.monotonic() + 5
+        while True:
+            found = [entry for entry in self.access_entries() if predicate(entry)]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -111,7 +121,7 @@ class WebProcess:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
 
-def web_env(port: int, var_dir: Path, https_port: int) -> dict:
+def production_env(var_dir: Path) -> dict:
     """Production settings (OPSCONDUCTOR_ENV=production) on the test databases, the test
     broker and a Redis cache, with the test process's keys (tokens it signs are valid)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -134,18 +144,25 @@ def web_env(port: int, var_dir: Path, https_port: int) -> dict:
             "CELERY_QUEUE_EXPIRES_SECONDS": "600",
             "REDIS_URL": "redis://127.0.0.1:6379/15",
             "ALLOWED_HOSTS": SERVER_NAME,
-            "CSRF_TRUSTED_ORIGINS": f"https://{SERVER_NAME}:{https_port}",
-            "TRUSTED_PROXIES": "127.0.0.1/32",
             "DATABASE_CONN_MAX_AGE": "0",
-            "WEB_BIND": "127.0.0.1",
-            "PORT": str(port),
-            "WEB_WORKERS": "1",
-            "WEB_THREADS": "8",
             "LOG_LEVEL": "WARNING",
             **database_env(),
         }
     )
     return env
+
+
+def web_env(port: int, var_dir: Path, https_port: int) -> dict:
+    """``production_env`` for a web process on ``port`` behind the gateway."""
+    return {
+        **production_env(var_dir),
+        "CSRF_TRUSTED_ORIGINS": f"https://{SERVER_NAME}:{https_port}",
+        "TRUSTED_PROXIES": "127.0.0.1/32",
+        "WEB_BIND": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_WORKERS": "1",
+        "WEB_THREADS": "8",
+    }
 
 
 @dataclass
@@ -190,6 +207,16 @@ class Gateway:
         if not self.access_log.exists():
             return []
         return [json.loads(line) for line in self.access_log.read_text().splitlines() if line]
+
+    def logged(self, predicate, *, at_least: int = 1) -> list[dict]:
+        """Access log entries matching ``predicate``, waiting (briefly) for ``at_least`` of
+        them: nginx writes a request's line just after it has answered it."""
+        deadline = time.monotonic() + 5
+        while True:
+            found = [entry for entry in self.access_entries() if predicate(entry)]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
