@@ -11,6 +11,10 @@ and tick costs (bench/scheduling.py).
 end (producer, outbox relay, real worker processes) at a steady rate, then filtered queries of
 the API on a million records (bench/audit.py).
 
+`python -m bench legacy_bridge [--requests 2000] [--threads 8] [--mib 200]`: what the legacy
+bridge's proxy adds to latency and throughput, direct vs through the bridge in gunicorn
+(bench/legacy_bridge.py).
+
 `python -m bench legacy_import [--targets 10000] [--results 100000]`: the legacy importer on a
 generated legacy database, rows/s per table (bench/legacy_import.py).
 
@@ -42,6 +46,11 @@ if __name__ == "__main__":
         from bench import audit
 
         audit.main(names[1:])
+        sys.exit(0)
+    if names[0] == "legacy_bridge":
+        from bench import legacy_bridge
+
+        legacy_bridge.main(names[1:])
         sys.exit(0)
     if names[0] == "legacy_import":
         from bench import legacy_import

@@ -531,6 +531,9 @@ LEGACY_BRIDGE_BREAKER_COOLDOWN_SECONDS = env.float(
 LEGACY_BRIDGE_DEFAULT_ROUTES = env.list(
     "LEGACY_BRIDGE_DEFAULT_ROUTES", default=["/api/v3=proxy", "/api/schedules=proxy"]
 )
+# Each request reads the route table's version (one primary-key read) so a flip applies at
+# once in every process; a number of seconds here reads it at most that often instead.
+LEGACY_BRIDGE_ROUTES_CHECK_SECONDS = env.float("LEGACY_BRIDGE_ROUTES_CHECK_SECONDS", default=0.0)
 # Traffic counts (GET /api/v1/bridge/routes/) are summed in memory and written this often;
 # 0 writes one upsert per request.
 LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS = env.float("LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS", default=5.0)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
 
 from legacy_bridge.models import Mode, Route, RouteTableVersion
 
@@ -110,19 +112,41 @@ def load_table(version: int) -> RouteTable:
 
 
 def table_version() -> int:
-    return RouteTableVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    """The route table's version: one primary-key read per request, in plain SQL (the ORM's
+    query building costs more than the read itself; docs/benchmarks.md)."""
+    connection = connections[router.db_for_read(RouteTableVersion)]
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+_VERSION_SQL = f"SELECT version FROM {RouteTableVersion._meta.db_table} WHERE id = 1"  # noqa: S608
 
 
 _lock = threading.Lock()
 _cached: RouteTable | None = None
+_checked_at = 0.0
 
 
 def current_table() -> RouteTable:
-    """The route table, reloaded when its version moved since this process last read it."""
-    global _cached
-    version = table_version()
+    """The route table, reloaded when its version moved since this process last read it.
+
+    The version is read on every call, or at most every ``LEGACY_BRIDGE_ROUTES_CHECK_SECONDS``
+    when that is set (a flip then takes up to that long to reach every process)."""
+    global _cached, _checked_at
     defaults = tuple(settings.LEGACY_BRIDGE_DEFAULT_ROUTES)
     table = _cached
+    interval = settings.LEGACY_BRIDGE_ROUTES_CHECK_SECONDS
+    if (
+        interval > 0
+        and table is not None
+        and table.defaults == defaults
+        and time.monotonic() - _checked_at < interval
+    ):
+        return table
+    version = table_version()
+    _checked_at = time.monotonic()
     if table is not None and (table.version, table.defaults) == (version, defaults):
         return table
     with _lock:

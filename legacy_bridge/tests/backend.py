@@ -43,6 +43,9 @@ def pattern_sha256(size: int) -> str:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK would add 40 ms to every answer
+    disable_nagle_algorithm = True
     server: LegacyBackend
 
     def log_message(self, format, *args):  # quiet

@@ -4,6 +4,7 @@ traffic numbers and permissions, audit events for changes and for state-changing
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -306,3 +307,16 @@ def test_with_the_database_unreachable_the_bridge_keeps_forwarding(legacy, clien
     response = client.get("/api/v3/echo/still-here")
     assert response.status_code == 200  # the settings' defaults: proxied
     assert legacy.seen[-1]["path"] == "/api/v3/echo/still-here"
+
+
+def test_version_checks_can_be_spaced_out(legacy, client, settings):
+    settings.LEGACY_BRIDGE_ROUTES_CHECK_SECONDS = 0.5
+    route_id = make_route(prefix="/api/v3/users", mode="proxy")
+    routing.current_table()
+    with CaptureQueriesContext(connection) as queries:
+        routing.current_table()
+    assert len(queries) == 0  # within the interval: no read at all
+    services.route_update(route_id=route_id, actor=SYSTEM, mode="retired")
+    assert client.get("/api/v3/users").status_code == 404  # not yet seen: still proxied
+    time.sleep(0.55)
+    assert client.get("/api/v3/users").status_code == 410
