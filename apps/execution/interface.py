@@ -197,7 +197,7 @@ class ImportedStep:
     """One step's result on one target, as the other system recorded it.
 
     ``order`` is 1-based and unique per target; ``status`` a final step status (``succeeded``,
-    ``failed``, ``unreachable``, ``canceled``, ``timed_out``, ``skipped``, ``lost``);
+    ``failed``, ``unreachable``, ``canceled``, ``timed_out``, ``skipped``);
     ``output`` and ``error`` become the step's stdout and stderr (readable through the run's
     output endpoints; ``error`` is also the step's reason); ``command`` the text it ran.
     Date-times must be aware."""

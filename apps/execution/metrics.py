@@ -22,8 +22,11 @@ _WAITING = (TargetStatus.PENDING, TargetStatus.QUEUED)
 
 
 def collect() -> Iterator[Metric]:
+    # imported history is not activity of this system: counting it would look like a burst of
+    # finished (and failed) runs to anything that watches these counters
     rows = (
         Run.objects.using(DB)
+        .filter(imported=False)
         .values("status")
         .annotate(count=Count("pk"), started=Count("pk", filter=Q(started_at__isnull=False)))
         .order_by()
@@ -46,6 +49,11 @@ def collect() -> Iterator[Metric]:
     for status in sorted(RUN_TERMINAL):
         finished.add_metric([status], by_status.get(status, {}).get("count", 0))
     yield finished
+    yield GaugeMetricFamily(
+        "opsconductor_runs_imported",
+        "Runs imported as history from the legacy system (not in the other run metrics).",
+        value=Run.objects.using(DB).filter(imported=True).count(),
+    )
 
     # pending, queued, running and lost are few next to the finished targets: the index on
     # (status, heartbeat_at) finds them without reading the others
@@ -81,13 +89,13 @@ def collect() -> Iterator[Metric]:
     yield duration_histogram(
         "opsconductor_run_duration_seconds",
         f"Durations (start to end) of the runs that finished in the last {window} s.",
-        Run.objects.using(DB).filter(finished_at__gte=since),
+        Run.objects.using(DB).filter(finished_at__gte=since, imported=False),
         buckets=RUN_BUCKETS,
     )
     yield duration_histogram(
         "opsconductor_target_duration_seconds",
         f"Durations of the targets (of runs) that finished in the last {window} s.",
-        RunTarget.objects.using(DB).filter(finished_at__gte=since),
+        RunTarget.objects.using(DB).filter(finished_at__gte=since, run__imported=False),
         buckets=TARGET_BUCKETS,
     )
 

@@ -935,7 +935,8 @@ def _mark_lost(row: dict, stale, now) -> bool:
 # -- imported history ----------------------------------------------------------------------------
 
 RUN_FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT)
-IMPORTED_FINAL = tuple(sorted(TARGET_TERMINAL))
+# "lost" is this system's verdict on its own workers: history cannot have it
+IMPORTED_FINAL = tuple(sorted(TARGET_TERMINAL - {TargetStatus.LOST}))
 
 
 def _final(value: str, allowed, field: str) -> str:

@@ -136,6 +136,30 @@ def test_a_legacy_run_without_kept_results_shows_the_counts_it_recorded(admin_ap
     assert ok(admin_api.get(f"/api/v1/runs/{made.run_id}/targets/"))["results"] == []
 
 
+def test_imported_history_stays_out_of_the_run_metrics(client):
+    from apps.execution.tests.test_metrics import scrape, value
+
+    before = scrape(client)
+    recent = datetime.now(UTC) - timedelta(seconds=30)  # finished in the legacy system just now
+    run_import_history(run=legacy_run(started_at=recent, finished_at=recent), actor=IMPORTER)
+    after = scrape(client)
+
+    for status in ("failed", "succeeded"):
+        assert value(after, "opsconductor_runs_finished_total", status=status) == value(
+            before, "opsconductor_runs_finished_total", status=status
+        )
+    assert value(after, "opsconductor_runs", status="failed") == value(
+        before, "opsconductor_runs", status="failed"
+    )
+    assert value(after, "opsconductor_run_duration_seconds_gcount") == value(
+        before, "opsconductor_run_duration_seconds_gcount"
+    )
+    assert (
+        value(after, "opsconductor_runs_imported")
+        == value(before, "opsconductor_runs_imported") + 1
+    )
+
+
 def test_the_reaper_and_run_advance_leave_imported_runs_alone():
     canceled = ImportedTarget(target_id=uuid.uuid4(), target_name="app-01", status="canceled",
                               steps=(step(1, "canceled", exit_code=None),))  # fmt: skip
