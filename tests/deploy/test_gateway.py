@@ -97,6 +97,17 @@ def test_security_headers_are_on_every_answer_once(gateway):
         assert "Server" not in headers or "nginx/" not in headers["Server"]  # no version
 
 
+def test_the_api_docs_page_runs_under_the_content_security_policy(gateway):
+    status, headers, body = gateway.https("GET", "/api/docs/")
+    assert status == 200 and "script-src 'self'" in headers["Content-Security-Policy"]
+    page = body.decode()
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, flags=re.DOTALL)
+    assert scripts and all('src="/' in attrs and not code.strip() for attrs, code in scripts)
+    # its start-up script comes from this server, as a file
+    status, headers, body = gateway.https("GET", "/api/docs/?script=")
+    assert status == 200 and "javascript" in headers["Content-Type"] and b"SwaggerUI" in body
+
+
 def test_static_files_come_from_disk(gateway):
     (gateway.static_root / "probe.css").write_text("body { color: #123456; }\n")
     status, headers, body = gateway.https("GET", "/static/probe.css")
