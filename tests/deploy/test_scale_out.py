@@ -3,18 +3,25 @@ machines) joined only by the broker and the databases share one 200-target run.
 
 Real RabbitMQ, real worker processes (tests/reliability/workers.py), real sshd targets (ten
 servers, twenty targets each), the run started through the API like any user starts one.
+Everything runs on one machine here; a second machine adds nothing the workers see but
+another host name (which is what they are told apart by).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
 from tests.fixtures import wait_for
 from tests.reliability.workers import Workers, queue_prefix
+from tests.sshd import ensure_password_user, start_sshd, stop_sshd
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -33,6 +40,26 @@ def workers(tmp_path, settings, rabbitmq):
 
 
 @pytest.fixture
+def fleet():
+    """SERVERS real sshd servers sharing one client key, and the account to log in as. As root
+    that is the suite's light ``/bin/sh`` account (root's login costs sshd twice the CPU, and
+    200 of them dominate the run on a small machine), so the servers' files live in a directory
+    that account can traverse."""
+    base = Path(tempfile.mkdtemp(prefix="oc-fleet-"))
+    base.chmod(0o711)
+    servers = [start_sshd(base / "s00")]
+    try:
+        servers += [start_sshd(base / f"s{i:02d}", client_key=servers[0].client_key_path)
+                    for i in range(1, SERVERS)]  # fmt: skip
+        username = ensure_password_user().username if os.geteuid() == 0 else servers[0].username
+        yield servers, username
+    finally:
+        for server in servers:
+            stop_sshd(server)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
 def api(django_user_model):
     user = django_user_model.objects.create_user(username="scale-admin", password="x", role="admin")
     client = APIClient()
@@ -46,11 +73,11 @@ def ok(response, status=200):
 
 
 @pytest.mark.timeout(240)
-def test_a_200_target_run_is_spread_over_two_worker_hosts(api, workers, sshd_factory):
-    first = sshd_factory()
-    servers = [first] + [sshd_factory(client_key=first.client_key_path) for _ in range(SERVERS - 1)]
+def test_a_200_target_run_is_spread_over_two_worker_hosts(api, workers, fleet):
+    servers, username = fleet
+    first = servers[0]
     ok(api.post("/api/v1/credentials/", {
-        "name": "fleet-key", "kind": "ssh_key", "username": first.username,
+        "name": "fleet-key", "kind": "ssh_key", "username": username,
         "private_key": first.client_key_path.read_text()}, format="json"), 201)  # fmt: skip
     rows = [
         {"name": f"node-{index:03d}", "tags": ["fleet"], "host_key_policy": "accept-new",
