@@ -175,7 +175,9 @@ def _pieces(read) -> Iterator[bytes]:
 
 
 def backend_url(request) -> str:
-    path = quote(request.path_info, safe=PATH_SAFE + "%")
+    # the path the bridge routed on (the server decoded it), encoded again: what is matched
+    # against the route table is exactly what the backend receives
+    path = quote(request.path_info, safe=PATH_SAFE)
     query = request.META.get("QUERY_STRING", "")
     return settings.LEGACY_BACKEND_URL + path + (f"?{query}" if query else "")
 

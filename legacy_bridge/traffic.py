@@ -1,10 +1,10 @@
 """Hourly traffic counts per route prefix, method and status class, kept in the database so the
 routes view shows every process's traffic over the last day and week.
 
-Each process sums its requests in memory and writes them with one upsert per bucket
-(``count = count + n``) at most every ``LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS``: by the request
-that finds the interval elapsed (after its response is under way), by a background thread when
-requests stop, and at exit. A crash loses at most that interval's counts of that process.
+Each process sums its requests in memory and a background thread writes them with one upsert
+per bucket (``count = count + n``) every ``LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS`` (no request
+waits for it); the rest is written at exit, and the routes view writes its own process's
+pending counts before reading. A crash loses at most that interval's counts of that process.
 With the interval at 0 every request writes its own upsert (measured in docs/benchmarks.md).
 """
 
@@ -52,10 +52,7 @@ def record(*, prefix: str, method: str, status: int) -> None:
         return
     with _lock:
         _pending[key] += 1
-        due = time.monotonic() - _last_flush >= interval
     _ensure_flusher()
-    if due:
-        flush()
 
 
 def flush() -> int:

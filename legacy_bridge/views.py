@@ -82,8 +82,14 @@ def bridge(request, rest: str = "") -> HttpResponse:
     mode = rule.mode if rule else "none"
     status = 0
     try:
-        if rule is None:
-            response: HttpResponse = legacy_error(404, "Not Found")
+        if any(segment in (".", "..") for segment in path.split("/")):
+            # a backend that resolves dot segments would serve another prefix than the one
+            # routed on (a retired prefix reached through a proxied one)
+            response: HttpResponse = legacy_error(
+                400, "The path must not contain . or .. segments."
+            )
+        elif rule is None:
+            response = legacy_error(404, "Not Found")
         elif rule.mode == Mode.RETIRED:
             response = _retired(rule)
         elif rule.mode == Mode.MIGRATED:

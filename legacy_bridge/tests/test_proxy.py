@@ -167,3 +167,15 @@ def test_event_stream_passes_through_as_it_arrives(client, legacy):
     rest = b"".join(stream)
     assert b"data: second" in rest
     assert received_first_at < legacy.second_event_sent_at
+
+
+def test_encoded_paths_reach_the_backend_as_they_were_routed(client, legacy):
+    assert client.get("/api/v3/echo/100%25/a%20b/caf%C3%A9").status_code == 200
+    assert legacy.seen[-1]["path"] == "/api/v3/echo/100%25/a%20b/caf%C3%A9"
+
+
+def test_dot_segments_are_refused_not_resolved_by_the_backend(client, legacy):
+    response = client.get("/api/v3/echo/../../api/v3/analytics")
+    assert response.status_code == 400
+    assert "segments" in response.json()["detail"]
+    assert legacy.seen == []
