@@ -1,0 +1,64 @@
+"""deploy/nginx/render.sh: what an operator runs to produce the gateway configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RENDER = ROOT / "deploy" / "nginx" / "render.sh"
+REQUIRED = {
+    "OC_SERVER_NAME": "ops.example.com",
+    "OC_TLS_CERT": "/etc/ssl/ops.crt",
+    "OC_TLS_KEY": "/etc/ssl/ops.key",
+    "OC_WEB_SERVERS": "10.0.0.11:8000, 10.0.0.12:8000",
+}
+
+
+def render(tmp_path, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OC_")}
+    return subprocess.run(["sh", str(RENDER), str(tmp_path / "out")], env={**clean, **env},
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+
+
+def test_placeholders_are_filled_and_nginx_variables_left_alone(tmp_path):
+    result = render(
+        tmp_path, **REQUIRED, OC_CORS_ORIGINS="https://a.example.com,https://b.example.com:8443"
+    )
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    conf = (out / "opsconductor.conf").read_text()
+    assert "${OC_" not in conf
+    assert "server_name ops.example.com;" in conf
+    assert "return 301 https://ops.example.com$request_uri;" in conf  # port 443: no :443
+    assert "proxy_set_header Host $host;" in conf and "$binary_remote_addr" in conf
+    assert f"include {out}/opsconductor-upstreams.conf;" in conf
+    assert (out / "opsconductor-upstreams.conf").read_text().splitlines() == [
+        "server 10.0.0.11:8000 max_fails=2 fail_timeout=10s;",
+        "server 10.0.0.12:8000 max_fails=2 fail_timeout=10s;",
+    ]
+    assert (out / "opsconductor-cors.map").read_text().splitlines() == [
+        '"https://a.example.com" $http_origin;',
+        '"https://b.example.com:8443" $http_origin;',
+    ]
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_a_missing_required_value_is_named(tmp_path, missing):
+    result = render(tmp_path, **{k: v for k, v in REQUIRED.items() if k != missing})
+    assert result.returncode != 0
+    assert missing in result.stderr
+    assert not (tmp_path / "out" / "opsconductor.conf").exists()
+
+
+@pytest.mark.parametrize(
+    "origin", ["ops.example.com", "https://a.example.com/app", "https://a.example.com;"]
+)
+def test_a_cors_entry_that_is_not_an_origin_is_refused(tmp_path, origin):
+    result = render(tmp_path, **REQUIRED, OC_CORS_ORIGINS=origin)
+    assert result.returncode == 2
+    assert f"'{origin}' is not an origin" in result.stderr
+    assert not (tmp_path / "out" / "opsconductor.conf").exists()
