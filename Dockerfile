@@ -14,7 +14,7 @@ COPY . /app
 # keys in a directory that is not copied into the final image
 RUN OPSCONDUCTOR_ENV=development OPSCONDUCTOR_VAR_DIR=/tmp/build-var STATIC_ROOT=/app/staticfiles \
     /opt/venv/bin/python manage.py collectstatic --noinput \
-    && /opt/venv/bin/python -m compileall -q /app /opt/venv > /dev/null
+    && /opt/venv/bin/python -m compileall -q /app > /dev/null
 
 # --- runtime: Python, the venv, the code; no compilers, no curl, no secrets ------------------
 FROM python:3.11-slim-bookworm
