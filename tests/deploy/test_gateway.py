@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 import time
 import uuid
@@ -51,6 +52,13 @@ def test_tls_is_modern_and_plain_http_redirects_to_https(gateway):
     assert conn.sock.version() == "TLSv1.3"
     assert conn.sock.getpeercert()["subject"] == ((("commonName", SERVER_NAME),),)
     conn.close()
+
+    # HTTP/2 is offered (browsers then carry any number of live streams on one connection)
+    h2 = ssl.create_default_context(cafile=str(gateway.cert))
+    h2.set_alpn_protocols(["h2", "http/1.1"])
+    raw = socket.create_connection(("127.0.0.1", gateway.https_port), timeout=10)
+    with h2.wrap_socket(raw, server_hostname=SERVER_NAME) as tls:
+        assert tls.selected_alpn_protocol() == "h2"
 
     # TLS 1.2 only with forward-secret AEAD ciphers: a client offering CBC suites only (which
     # nginx's default cipher list would accept) gets no session
