@@ -167,8 +167,8 @@ def _pieces(read) -> Iterator[bytes]:
     while True:
         try:
             piece = read(CHUNK)
-        except OSError as exc:
-            raise ClientBodyError(str(exc)) from exc
+        except Exception as exc:  # the server's input: OSError, or its own "no more data"
+            raise ClientBodyError(type(exc).__name__) from exc
         if not piece:
             return
         yield piece
