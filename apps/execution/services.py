@@ -1127,12 +1127,13 @@ def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
         event_seq=len(log),
         imported=True,
         legacy_ref=ref,
+        created_at=created or timezone.now(),
+        updated_at=timezone.now(),
     )
     try:
         with transaction.atomic(using=DB):
-            Run.objects.using(DB).bulk_create([run])
-            if created is not None:  # auto_now_add: the original creation time is set after
-                Run.objects.using(DB).filter(pk=run_id).update(created_at=created)
+            # raw: the original creation time is stored as given (auto_now_add would replace it)
+            run.save_base(using=DB, raw=True, force_insert=True)
             RunTarget.objects.using(DB).bulk_create(targets)
             RunStep.objects.using(DB).bulk_create(steps)
             RunEvent.objects.using(DB).bulk_create(log)
