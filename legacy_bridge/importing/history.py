@@ -18,7 +18,14 @@ from typing import Any
 
 from django.db import transaction
 
-from legacy_bridge.importing.engine import DB, Context, RecordProblem, describe_error, fingerprint
+from legacy_bridge.importing.engine import (
+    DB,
+    Context,
+    RecordProblem,
+    batched,
+    describe_error,
+    fingerprint,
+)
 from legacy_bridge.importing.jobs import JOBS
 from legacy_bridge.importing.targets import TARGETS
 from legacy_bridge.importing.users import LEGACY_TABLE as USERS
@@ -157,11 +164,13 @@ def run(ctx: Context) -> None:
         missing = [job for job in new_jobs if job not in job_names]
         if missing:
             job_names.update({k: v.name for k, v in job_snapshots(missing).items()})
-        for row in batch:
-            rows = results.get(row["id"], [])
-            executions.read += 1
-            results_table.read += len(rows)
-            _import_execution(ctx, row, rows, jobs, job_names, scheduled, interface)
+        with batched(ctx, "execution") as tick:
+            for row in batch:
+                tick()
+                rows = results.get(row["id"], [])
+                executions.read += 1
+                results_table.read += len(rows)
+                _import_execution(ctx, row, rows, jobs, job_names, scheduled, interface)
     executions.note(
         "imported runs are read-only history, marked imported (runs API ?imported=true)"
     )

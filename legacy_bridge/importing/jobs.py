@@ -18,6 +18,7 @@ from django.utils import timezone
 from legacy_bridge.importing.engine import (
     Context,
     RecordProblem,
+    batched,
     derived_id,
     fingerprint,
     import_record,
@@ -196,85 +197,94 @@ def run(ctx: Context) -> None:
             (ids,),
         ):
             links.setdefault(link["job_id"], []).append(link["target_id"])
-        for row in batch:
-            row = {**row, "job_type": str(row["job_type"]), "status": str(row["status"])}
-            job_actions = actions.get(row["id"], [])
-            job_targets = links.get(row["id"], [])
-            jobs.read += 1
-            actions_table.read += len(job_actions)
-            targets_table.read += len(job_targets)
-            digest = fingerprint({"row": row, "actions": job_actions, "targets": job_targets})
-            mapped = ctx.mapping.get(JOBS, row["id"])
-            if mapped is not None:
-                jobs.present_one(row["id"], changed=mapped.fingerprint != digest)
-                actions_table.present += len(job_actions)
-                targets_table.present += len(job_targets)
-                continue
+        with batched(ctx, "jobs", "targets") as tick:
+            for row in batch:
+                tick()
+                row = {**row, "job_type": str(row["job_type"]), "status": str(row["status"])}
+                job_actions = actions.get(row["id"], [])
+                job_targets = links.get(row["id"], [])
+                jobs.read += 1
+                actions_table.read += len(job_actions)
+                targets_table.read += len(job_targets)
+                digest = fingerprint({"row": row, "actions": job_actions, "targets": job_targets})
+                mapped = ctx.mapping.get(JOBS, row["id"])
+                if mapped is not None:
+                    jobs.present_one(row["id"], changed=mapped.fingerprint != digest)
+                    actions_table.present += len(job_actions)
+                    targets_table.present += len(job_targets)
+                    continue
 
-            def create(new_id, row=row, job_actions=job_actions, job_targets=job_targets):
-                target_ids = []
-                for legacy_target in job_targets:
-                    target_id = ctx.mapping.new_id(TARGETS, legacy_target)
-                    if target_id is None:
-                        raise RecordProblem(
-                            f"its target {legacy_target} is not imported (import targets first, "
-                            "or see the targets' failures)"
+                def create(new_id, row=row, job_actions=job_actions, job_targets=job_targets):
+                    target_ids = []
+                    for legacy_target in job_targets:
+                        target_id = ctx.mapping.new_id(TARGETS, legacy_target)
+                        if target_id is None:
+                            raise RecordProblem(
+                                f"its target {legacy_target} is not imported (import targets "
+                                "first, or see the targets' failures)"
+                            )
+                        target_ids.append(target_id)
+                    selector = selector_for(target_ids)
+                    if selector is None:
+                        group_name = f"legacy-job-{row['id']}"
+                        group_import(
+                            group_id=derived_id(GROUPS, row["id"]),
+                            name=group_name,
+                            member_ids=target_ids,
+                            description="The targets of legacy job "
+                            + str(row["job_serial"] or row["id"]),
+                            actor=ctx.actor,
                         )
-                    target_ids.append(target_id)
-                selector = selector_for(target_ids)
-                if selector is None:
-                    group_name = f"legacy-job-{row['id']}"
-                    group_import(
-                        group_id=derived_id(GROUPS, row["id"]),
-                        name=group_name,
-                        member_ids=target_ids,
-                        description=f"The targets of legacy job {row['job_serial'] or row['id']}",
-                        actor=ctx.actor,
+                        selector = f"group:{group_name}"
+                        jobs.count("target lists kept as a group (too long for a selector)")
+                    definition = definition_for(row, job_actions, selector)
+                    if job_name_taken(definition["name"]):
+                        suffix = f" ({row['job_serial'] or row['id']})"
+                        definition["name"] = definition["name"][: 100 - len(suffix)] + suffix
+                        jobs.count("renamed: name already taken")
+                    owner = (
+                        ctx.mapping.new_id(USERS, row["created_by"]) if row["created_by"] else None
                     )
-                    selector = f"group:{group_name}"
-                    jobs.count("target lists kept as a group (too long for a selector)")
-                definition = definition_for(row, job_actions, selector)
-                if job_name_taken(definition["name"]):
-                    suffix = f" ({row['job_serial'] or row['id']})"
-                    definition["name"] = definition["name"][: 100 - len(suffix)] + suffix
-                    jobs.count("renamed: name already taken")
-                owner = ctx.mapping.new_id(USERS, row["created_by"]) if row["created_by"] else None
-                actor = ctx.actor
-                if owner is not None:
-                    from opsconductor.events import Actor
+                    actor = ctx.actor
+                    if owner is not None:
+                        from opsconductor.events import Actor
 
-                    actor = Actor(
-                        kind="user", id=str(owner), name=usernames.get(row["created_by"], "")
+                        actor = Actor(
+                            kind="user", id=str(owner), name=usernames.get(row["created_by"], "")
+                        )
+                    archived_at = None
+                    if is_deleted(row):
+                        archived_at = row["deleted_at"] or row["updated_at"] or timezone.now()
+                    return job_import(
+                        job_id=new_id,
+                        definition=definition,
+                        actor=actor,
+                        archived_at=archived_at,
+                        message=f"Imported from legacy job {row['job_serial'] or row['id']}",
                     )
-                archived_at = None
-                if is_deleted(row):
-                    archived_at = row["deleted_at"] or row["updated_at"] or timezone.now()
-                return job_import(
-                    job_id=new_id,
-                    definition=definition,
-                    actor=actor,
-                    archived_at=archived_at,
-                    message=f"Imported from legacy job {row['job_serial'] or row['id']}",
+
+                result = import_record(
+                    ctx,
+                    jobs,
+                    legacy_table=JOBS,
+                    legacy_id=row["id"],
+                    digest=digest,
+                    new_id=job_id_for(row),
+                    create=create,
                 )
-
-            result = import_record(
-                ctx,
-                jobs,
-                legacy_table=JOBS,
-                legacy_id=row["id"],
-                digest=digest,
-                new_id=job_id_for(row),
-                create=create,
-            )
-            if result is None:
-                actions_table.skipped += len(job_actions)
-                targets_table.skipped += len(job_targets)
-                if job_actions:
-                    actions_table.skipped_reasons["its job failed to import"] += len(job_actions)
-                if job_targets:
-                    targets_table.skipped_reasons["its job failed to import"] += len(job_targets)
-            else:
-                actions_table.imported += len(job_actions)
-                targets_table.imported += len(job_targets)
-                if is_deleted(row) and mapped is None:
-                    jobs.count("deleted in legacy: archived")
+                if result is None:
+                    actions_table.skipped += len(job_actions)
+                    targets_table.skipped += len(job_targets)
+                    if job_actions:
+                        actions_table.skipped_reasons["its job failed to import"] += len(
+                            job_actions
+                        )
+                    if job_targets:
+                        targets_table.skipped_reasons["its job failed to import"] += len(
+                            job_targets
+                        )
+                else:
+                    actions_table.imported += len(job_actions)
+                    targets_table.imported += len(job_targets)
+                    if is_deleted(row) and mapped is None:
+                        jobs.count("deleted in legacy: archived")

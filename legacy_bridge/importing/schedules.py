@@ -18,6 +18,7 @@ from django.utils import timezone
 from legacy_bridge.importing.engine import (
     Context,
     RecordProblem,
+    batched,
     derived_id,
     fingerprint,
     import_record,
@@ -56,58 +57,62 @@ def run(ctx: Context) -> None:
     ctx.facts["schedules_proved_at"] = now
     compared = 0
     sql = f"SELECT {COLUMNS} FROM job_schedules ORDER BY id"  # noqa: S608
-    for row in ctx.legacy.stream(sql):
-        table.read += 1
-        digest = fingerprint({k: v for k, v in row.items() if k not in ("next_run", "last_run")})
-        job = job_rows.get(row["job_id"])
-        if (
-            ctx.mapping.get(SCHEDULES, row["id"]) is None
-            and job is not None
-            and (job["is_deleted"] or job["status"] == "deleted")
-        ):
-            table.skip(row["id"], "its job is deleted in legacy (archived here): not scheduled")
-            continue
-        table.count(
-            f"kind {row['schedule_type']}"
-            + (f" {row['recurring_type']}" if row["schedule_type"] == "recurring" else "")
-        )
+    with batched(ctx, "scheduling") as tick:
+        for row in ctx.legacy.stream(sql):
+            tick()
+            table.read += 1
+            digest = fingerprint(
+                {k: v for k, v in row.items() if k not in ("next_run", "last_run")}
+            )
+            job = job_rows.get(row["job_id"])
+            if (
+                ctx.mapping.get(SCHEDULES, row["id"]) is None
+                and job is not None
+                and (job["is_deleted"] or job["status"] == "deleted")
+            ):
+                table.skip(row["id"], "its job is deleted in legacy (archived here): not scheduled")
+                continue
+            table.count(
+                f"kind {row['schedule_type']}"
+                + (f" {row['recurring_type']}" if row["schedule_type"] == "recurring" else "")
+            )
 
-        def create(new_id, row=row, job=job):
-            nonlocal compared
-            job_id = ctx.mapping.new_id(JOBS, row["job_id"])
-            if job_id is None:
-                raise RecordProblem(
-                    f"its job {row['job_id']} is not imported (import jobs first, or see the "
-                    "jobs' failures)"
-                )
-            creator = job.get("created_by") if job else None
-            try:
-                spec = convert(
-                    row,
-                    job_id=job_id,
-                    created_by_user_id=ctx.mapping.new_id(USERS, creator) if creator else None,
-                )
-            except ConversionError as exc:
-                raise RecordProblem(f"cannot be converted: {exc}") from None
-            problems = verify(row, spec, now, PROOF_COUNT)
-            compared += 1
-            if problems:
-                raise RecordProblem(
-                    "fire times differ between legacy and imported definition: "
-                    + "; ".join(problems[:5])
-                )
-            schedule_import(spec=spec, actor=ctx.actor, schedule_id=new_id, now=now)
-            return True
+            def create(new_id, row=row, job=job):
+                nonlocal compared
+                job_id = ctx.mapping.new_id(JOBS, row["job_id"])
+                if job_id is None:
+                    raise RecordProblem(
+                        f"its job {row['job_id']} is not imported (import jobs first, or see the "
+                        "jobs' failures)"
+                    )
+                creator = job.get("created_by") if job else None
+                try:
+                    spec = convert(
+                        row,
+                        job_id=job_id,
+                        created_by_user_id=ctx.mapping.new_id(USERS, creator) if creator else None,
+                    )
+                except ConversionError as exc:
+                    raise RecordProblem(f"cannot be converted: {exc}") from None
+                problems = verify(row, spec, now, PROOF_COUNT)
+                compared += 1
+                if problems:
+                    raise RecordProblem(
+                        "fire times differ between legacy and imported definition: "
+                        + "; ".join(problems[:5])
+                    )
+                schedule_import(spec=spec, actor=ctx.actor, schedule_id=new_id, now=now)
+                return True
 
-        import_record(
-            ctx,
-            table,
-            legacy_table=SCHEDULES,
-            legacy_id=row["id"],
-            digest=digest,
-            new_id=schedule_id_for(row),
-            create=create,
-        )
+            import_record(
+                ctx,
+                table,
+                legacy_table=SCHEDULES,
+                legacy_id=row["id"],
+                digest=digest,
+                new_id=schedule_id_for(row),
+                create=create,
+            )
     if compared:
         table.note(
             f"proof: for each imported schedule the next {PROOF_COUNT} fire times after "

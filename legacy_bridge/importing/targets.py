@@ -21,6 +21,7 @@ from django.conf import settings
 from legacy_bridge.importing.engine import (
     Context,
     RecordProblem,
+    batched,
     derived_id,
     fingerprint,
     import_record,
@@ -298,15 +299,17 @@ def run(ctx: Context) -> None:
             credentials_by_method.setdefault(credential["communication_method_id"], []).append(
                 credential
             )
-        for row in batch:
-            _import_target(
-                ctx,
-                row,
-                methods_by_target.get(row["id"], []),
-                credentials_by_method,
-                credentials,
-                target_import,
-            )
+        with batched(ctx, "targets") as tick:
+            for row in batch:
+                tick()
+                _import_target(
+                    ctx,
+                    row,
+                    methods_by_target.get(row["id"], []),
+                    credentials_by_method,
+                    credentials,
+                    target_import,
+                )
     if policy == "accept-new":
         targets.note(
             "imported SSH targets have the host-key policy accept-new: the first host key seen "

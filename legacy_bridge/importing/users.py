@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from legacy_bridge.importing.engine import Context, RecordProblem, derived_id, fingerprint
+from legacy_bridge.importing.engine import Context, RecordProblem, batched, derived_id, fingerprint
 from legacy_bridge.importing.engine import import_record as _import_record
 
 LEGACY_TABLE = "users"
@@ -52,33 +52,35 @@ def run(ctx: Context) -> None:
     from apps.accounts.interface import user_import
 
     table = ctx.report.table("users")
-    for row in ctx.legacy.stream(f"SELECT {COLUMNS} FROM users ORDER BY id"):  # noqa: S608
-        table.read += 1
-        digest = fingerprint(
-            {k: row[k] for k in ("username", "email", "password_hash", "role", "is_active")}
-        )
-
-        def create(new_id, row=row):
-            fields = expected(row)
-            return user_import(
-                user_id=new_id,
-                username=fields["username"],
-                email=fields["email"],
-                role=mapped_role(row["role"]),
-                is_active=fields["is_active"],
-                password_hash=django_password_hash(row["password_hash"]),
-                last_login=row["last_login"],
-                date_joined=row["created_at"],
-                actor=ctx.actor,
+    with batched(ctx) as tick:
+        for row in ctx.legacy.stream(f"SELECT {COLUMNS} FROM users ORDER BY id"):  # noqa: S608
+            tick()
+            table.read += 1
+            digest = fingerprint(
+                {k: row[k] for k in ("username", "email", "password_hash", "role", "is_active")}
             )
 
-        _import_record(
-            ctx,
-            table,
-            legacy_table=LEGACY_TABLE,
-            legacy_id=row["id"],
-            digest=digest,
-            new_id=derived_id(LEGACY_TABLE, row["id"]),
-            create=create,
-        )
+            def create(new_id, row=row):
+                fields = expected(row)
+                return user_import(
+                    user_id=new_id,
+                    username=fields["username"],
+                    email=fields["email"],
+                    role=mapped_role(row["role"]),
+                    is_active=fields["is_active"],
+                    password_hash=django_password_hash(row["password_hash"]),
+                    last_login=row["last_login"],
+                    date_joined=row["created_at"],
+                    actor=ctx.actor,
+                )
+
+            _import_record(
+                ctx,
+                table,
+                legacy_table=LEGACY_TABLE,
+                legacy_id=row["id"],
+                digest=digest,
+                new_id=derived_id(LEGACY_TABLE, row["id"]),
+                create=create,
+            )
     table.note("passwords kept as bcrypt hashes: users sign in with their legacy password")
