@@ -160,17 +160,23 @@ def _body(request) -> tuple[Iterator[bytes] | None, bool]:
         length = 0
     if length <= 0:
         return None, False
-    return _pieces(request.read), False
+    return _pieces(request.read, expected=length), False
 
 
-def _pieces(read) -> Iterator[bytes]:
+def _pieces(read, *, expected: int | None = None) -> Iterator[bytes]:
+    """The body in pieces. A body shorter than announced (the client went away) raises
+    ``ClientBodyError``: sending less than ``Content-Length`` would leave the backend waiting."""
+    received = 0
     while True:
         try:
             piece = read(CHUNK)
         except Exception as exc:  # the server's input: OSError, or its own "no more data"
             raise ClientBodyError(type(exc).__name__) from exc
         if not piece:
+            if expected is not None and received < expected:
+                raise ClientBodyError(f"{received} of {expected} bytes")
             return
+        received += len(piece)
         yield piece
 
 

@@ -179,3 +179,18 @@ def test_dot_segments_are_refused_not_resolved_by_the_backend(client, legacy):
     assert response.status_code == 400
     assert "segments" in response.json()["detail"]
     assert legacy.seen == []
+
+
+def test_a_body_shorter_than_announced_is_the_clients_error(client, legacy, settings):
+    settings.LEGACY_BRIDGE_BREAKER_FAILURES = 1
+    response = client.generic(
+        "POST",
+        "/api/v3/echo/upload",
+        b"only a part",
+        content_type="application/octet-stream",
+        CONTENT_LENGTH="100000",
+    )
+    assert response.status_code == 400
+    assert "ended before" in response.json()["detail"]
+    # not the backend's fault: the breaker (threshold 1) stays closed
+    assert client.get("/api/v3/echo/after").status_code == 200
