@@ -65,7 +65,7 @@ def test_breaker_opens_answers_fast_half_opens_and_closes(client, settings, rabb
         assert client.get("/api/v3/x").status_code == 502
     started = time.monotonic()
     response = client.get("/api/v3/x")
-    assert time.monotonic() - started < 0.2  # answered without trying the backend
+    assert time.monotonic() - started < 0.5  # answered at once (no connect attempt)
     assert_error_shape(response, 503, "stopped forwarding")
     assert 1 <= int(response["Retry-After"]) <= 1
 
@@ -85,6 +85,7 @@ def test_breaker_opens_answers_fast_half_opens_and_closes(client, settings, rabb
     backend = LegacyBackend(port=port).start()
     try:
         assert client.get("/api/v3/echo/x").status_code == 503  # still cooling down
+        assert backend.seen == []  # while open, nothing reaches the backend
         time.sleep(1.1)
         assert client.get("/api/v3/echo/x").status_code == 200
         assert client.get("/api/v3/echo/y").status_code == 200
