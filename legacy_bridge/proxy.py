@@ -129,6 +129,10 @@ def request_headers(request) -> dict[str, str]:
             continue
         if lower in SET_BY_BRIDGE:
             continue
+        if lower == "cookie":
+            value = _legacy_cookies(str(value))
+            if not value:
+                continue
         headers[name] = str(value)
     remote = meta.get("REMOTE_ADDR", "")
     prior = meta.get("HTTP_X_FORWARDED_FOR", "").strip()
@@ -143,6 +147,21 @@ def request_headers(request) -> dict[str, str]:
     if "User-Agent" not in headers:
         headers["User-Agent"] = SKIP_HEADER  # urllib3 would add its own
     return headers
+
+
+def _own_cookie_names() -> frozenset[str]:
+    """The new system's cookies (session, CSRF): never sent to the backend, never set by it."""
+    return frozenset({settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME})
+
+
+def _legacy_cookies(header: str) -> str:
+    own = _own_cookie_names()
+    kept = [
+        part.strip()
+        for part in header.split(";")
+        if part.strip() and part.strip().split("=", 1)[0].strip() not in own
+    ]
+    return "; ".join(kept)
 
 
 def _body(request) -> tuple[Iterator[bytes] | None, bool]:
@@ -314,5 +333,9 @@ def _add_cookie(response, value: str) -> None:
     if not cookie:
         logger.warning("legacy bridge: dropped a Set-Cookie header it could not parse")
         return
+    own = _own_cookie_names()
     for key, morsel in cookie.items():
+        if key in own:
+            logger.warning("legacy bridge: dropped the backend's cookie %s (the new system's)", key)
+            continue
         response.cookies[key] = morsel

@@ -136,6 +136,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Proxy-Authenticate", "Basic")
             self.send_header("Set-Cookie", "legacy_a=1; Path=/; HttpOnly")
             self.send_header("Set-Cookie", "legacy_b=2; Path=/api")
+            self.send_header("Set-Cookie", "sessionid=from-legacy; Path=/")
             self.send_header("X-End-To-End", "kept")
             self.send_header("Content-Length", "2")
             self.end_headers()

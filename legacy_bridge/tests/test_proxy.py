@@ -70,7 +70,7 @@ def test_headers_authorization_untouched_hop_by_hop_dropped_forwarding_headers_a
             "X-Forwarded-For": "203.0.113.9",
             "X-Request-ID": "req-0123456789abcdef",
             "X-Custom": "kept",
-            "Cookie": "legacy_session=s1",
+            "Cookie": "sessionid=new-system-session; legacy_session=s1; csrftoken=t0k",
         },
     )
     assert response.status_code == 200
@@ -81,6 +81,7 @@ def test_headers_authorization_untouched_hop_by_hop_dropped_forwarding_headers_a
     assert "proxy-authorization" not in headers and "upgrade" not in headers
     assert "trailer" not in headers and "te" not in headers and "keep-alive" not in headers
     assert headers["x-custom"] == "kept"
+    # the new system's session and CSRF cookies are not the backend's business
     assert headers["cookie"] == "legacy_session=s1"
     assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
@@ -107,6 +108,7 @@ def test_response_hop_by_hop_headers_dropped_cookies_and_others_kept(client, leg
     assert response.cookies["legacy_a"]["httponly"]
     assert response.cookies["legacy_b"].value == "2"
     assert response.cookies["legacy_b"]["path"] == "/api"
+    assert "sessionid" not in response.cookies  # it would replace the new system's session
 
 
 def test_backend_errors_pass_through_unchanged(client, legacy):
