@@ -39,7 +39,13 @@ def _table() -> routing.RouteTable:
 def _migrated(request, rule: routing.RouteRule) -> HttpResponse:
     adapter = get_adapter(rule.adapter) if rule.adapter else None
     if adapter is not None:
-        response = adapter.function(request, rule)
+        try:
+            response = adapter.function(request, rule)
+        except Exception:
+            logger.exception("legacy bridge: adapter %s failed on %s", adapter.name, rule.prefix)
+            return legacy_error(
+                500, "Internal server error. Quote the request id when reporting it."
+            )
         if response is not None:
             response["X-Legacy-Bridge"] = "adapter"
             if rule.new_url:
