@@ -320,3 +320,21 @@ def test_version_checks_can_be_spaced_out(legacy, client, settings):
     assert client.get("/api/v3/users").status_code == 404  # not yet seen: still proxied
     time.sleep(0.55)
     assert client.get("/api/v3/users").status_code == 410
+
+
+def test_a_failing_adapter_answers_500_in_the_legacy_shape_and_is_counted(legacy, client):
+    from legacy_bridge import adapters
+
+    @adapters.register_adapter("test-broken", "raises")
+    def broken(request, rule):
+        raise RuntimeError("bug")
+
+    try:
+        make_route(prefix="/api/v3/broken", mode="migrated", adapter="test-broken")
+        response = client.get("/api/v3/broken")
+        assert response.status_code == 500
+        assert response.json()["request_id"] == response["X-Request-ID"]
+        bucket = TrafficBucket.objects.get(prefix="/api/v3/broken")
+        assert (bucket.status_class, bucket.count) == ("5xx", 1)
+    finally:
+        adapters._adapters.pop("test-broken", None)
