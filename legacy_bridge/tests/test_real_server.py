@@ -75,7 +75,7 @@ def bridge_server(legacy, tmp_path):
             return False
 
     wait_for(up, timeout=60, what="gunicorn to answer /healthz")
-    worker = int(subprocess.check_output(["pgrep", "-P", str(process.pid)]).split()[0])
+    worker = _children(process.pid)[0]
     yield {"port": port, "worker_pid": worker}
     process.terminate()
     try:
@@ -83,6 +83,20 @@ def bridge_server(legacy, tmp_path):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (gunicorn's worker under its arbiter)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
 
 
 def _status_kib(pid: int, field: str) -> int:
