@@ -92,11 +92,21 @@ class WebProcess:
         return check.returncode == 0
 
     def kill(self) -> None:
-        """SIGKILL to gunicorn and its workers: the process vanishes mid-flight."""
+        """SIGKILL to gunicorn and its workers: the process vanishes mid-flight. Returns once
+        the port refuses connections (gunicorn's worker, which shares the listening socket,
+        dies a moment after the master)."""
         if self.process and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except OSError:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"port {self.port} still accepts connections after the kill")
 
     def logged(self, predicate, *, at_least: int = 1) -> list[dict]:
         """Access log entries matching ``predicate``, waiting (briefly) for ``at_least`` of
