@@ -311,7 +311,9 @@ http {{
         base=base, http_port=http_port, https_port=https_port, cert=cert,
         static_root=static_root, access_log=access_log, web=web,
     )  # fmt: skip
-    command = [nginx, "-p", str(base), "-c", str(base / "nginx.conf"), "-g", "daemon off;"]
+    # -e: not even the start-up messages go to the system's log directory (unwritable unless root)
+    command = [nginx, "-p", str(base), "-e", str(base / "error.log"),
+               "-c", str(base / "nginx.conf"), "-g", "daemon off;"]  # fmt: skip
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     if checked.returncode != 0:
         gateway.stop()
