@@ -35,11 +35,9 @@ SERVER_NAME = "ops.test"
 ALLOWED_ORIGIN = "https://console.example.com"
 
 
-def nginx_binary() -> str:
+def nginx_binary(candidates=("/usr/sbin/nginx", "/usr/local/sbin/nginx")) -> str:
     """nginx's path; a skip with the reason when it is missing, a failure in CI."""
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-    )
+    found = shutil.which("nginx") or next((p for p in candidates if Path(p).exists()), None)
     if found:
         return found
     message = "nginx is not installed (Debian: apt-get install -y nginx)"
