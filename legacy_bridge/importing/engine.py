@@ -284,6 +284,36 @@ def _aliases() -> list[str]:
     return list(settings.DATABASES)
 
 
+class ImportBusy(Exception):
+    """Another import is running against this installation."""
+
+
+# pg_advisory_lock key of the import (any constant: "legacy import" as a 64-bit number).
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"opsconductor legacy import").digest()[:8], "big") >> 1
+
+
+@contextlib.contextmanager
+def one_import_at_a_time():
+    """Refuse a second import while one runs (two would race to create the same records). A
+    PostgreSQL session advisory lock on the default database; the embedded SQLite default
+    serialises writers anyway."""
+    from django.db import connections
+
+    connection = connections[DB]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            raise ImportBusy("another legacy import is running; wait for it to finish")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
 def run_import(*, legacy_url: str, secret_key: str, options: Options) -> Report:
     """Import the tables ``options.only`` (in dependency order) and return the report."""
     report = Report(
@@ -296,7 +326,7 @@ def run_import(*, legacy_url: str, secret_key: str, options: Options) -> Report:
     report.run_id = str(run_id)
     fernet = legacy_fernet(secret_key) if secret_key else None
     run_row = None
-    with LegacyDatabase(legacy_url) as legacy:
+    with one_import_at_a_time(), LegacyDatabase(legacy_url) as legacy:
         ctx = Context(
             legacy=legacy,
             report=report,

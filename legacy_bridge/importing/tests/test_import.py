@@ -574,3 +574,29 @@ def test_history_becomes_read_only_imported_runs(seeded, legacy, run_import, adm
     assert table(again, "job_executions").imported == 0
     assert table(again, "job_executions").present == 2
     assert len(listing(admin_api, "/api/v1/runs/?imported=true")) == 2
+
+
+def test_a_second_import_at_the_same_time_is_refused(seeded, run_import):
+    import psycopg
+    from django.db import connection
+
+    from legacy_bridge.importing.engine import LOCK_KEY, ImportBusy
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the lock is PostgreSQL's; the embedded SQLite default serialises writers")
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        with pytest.raises(ImportBusy, match="another legacy import is running"):
+            run_import(only=("users",))
+        other.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+        assert table(run_import(only=("users",)), "users").imported == 4
+    finally:
+        other.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from legacy_bridge.importing.engine import TABLES, Options, run_import
+from legacy_bridge.importing.engine import TABLES, ImportBusy, Options, run_import
 from legacy_bridge.importing.legacy import LegacyUnavailable
 
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
                     host_key_policy=options["host_key_policy"],
                 ),
             )
-        except LegacyUnavailable as exc:
+        except (LegacyUnavailable, ImportBusy) as exc:
             raise CommandError(str(exc)) from None
         path = Path(options["report"]) if options["report"] else self._default_path(report)
         path.parent.mkdir(parents=True, exist_ok=True)
