@@ -174,6 +174,8 @@ class Context:
     mapping: MappingTable
     fernet: Fernet | None
     run_id: uuid.UUID
+    # Keys the HMAC that recognises identical credentials (derived from the legacy key).
+    dedup_key: bytes = b""
     actor: Actor = IMPORT_ACTOR
     # What earlier steps of this run learned, for later ones (e.g. legacy user id -> username).
     facts: dict[str, Any] = field(default_factory=dict)
@@ -334,6 +336,7 @@ def run_import(*, legacy_url: str, secret_key: str, options: Options) -> Report:
             mapping=MappingTable(None if options.dry_run else run_id),
             fernet=fernet,
             run_id=run_id,
+            dedup_key=hashlib.sha256(b"legacy-credential-dedup:" + secret_key.encode()).digest(),
         )
         with contextlib.ExitStack() as stack:
             if options.dry_run:

@@ -16,8 +16,6 @@ import re
 import uuid
 from typing import Any
 
-from django.conf import settings
-
 from legacy_bridge.importing.engine import (
     Context,
     RecordProblem,
@@ -152,8 +150,7 @@ class CredentialImporter:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.table = ctx.report.table(CREDENTIALS)
-        secret = settings.LEGACY_SECRET_KEY or ""
-        self._hmac_key = hashlib.sha256(b"legacy-credential-dedup:" + secret.encode()).digest()
+        self._hmac_key = ctx.dedup_key
 
     def _content_key(self, kind: str, username: str, secret: dict[str, Any]) -> str:
         text = json.dumps([kind, username, secret], sort_keys=True)
