@@ -280,7 +280,8 @@ def _claim(*, using, event_ids, older_than, limit) -> list[_Claimed]:
     now = timezone.now()
     connection = connections[using]
     if connection.vendor == "postgresql":
-        conditions, params = [], [now]
+        conditions: list[str] = []
+        params: list[Any] = [now]
         if event_ids is not None:
             conditions.append("AND id = ANY(%s)")
             params.append(list(event_ids))
