@@ -383,7 +383,11 @@ def test_command_prints_the_report_and_writes_json(seeded, tmp_path, settings):
     from io import StringIO
 
     stdout = StringIO()
-    call_command("import_legacy", "--only", "users,targets", "--report", str(out), stdout=stdout)
+    with pytest.raises(CommandError, match=r"problems: 2 row\(s\) failed") as caught:
+        call_command(
+            "import_legacy", "--only", "users,targets", "--report", str(out), stdout=stdout
+        )
+    assert caught.value.returncode == 2  # the report is written and printed all the same
     text = stdout.getvalue()
     assert "universal_targets" in text and "FAILED id" in text
     data = json.loads(out.read_text())
@@ -600,3 +604,13 @@ def test_a_second_import_at_the_same_time_is_refused(seeded, run_import):
         assert table(run_import(only=("users",)), "users").imported == 4
     finally:
         other.close()
+
+
+def test_a_clean_import_exits_normally_and_says_ok(legacy, tmp_path):
+    from io import StringIO
+
+    legacy.add_user("frank", role="manager")
+    stdout = StringIO()
+    call_command("import_legacy", "--report", str(tmp_path / "r.json"), stdout=stdout)
+    assert "Result: OK" in stdout.getvalue()
+    assert json.loads((tmp_path / "r.json").read_text())["ok"] is True

@@ -79,6 +79,19 @@ class Command(BaseCommand):
         self.stdout.write(f"JSON report: {path}\n")
         if report.error:
             raise CommandError(f"the import stopped: {report.error}")
+        if not report.ok:
+            failed = sum(table.failed for table in report.tables.values())
+            mismatched = [
+                name
+                for name, table in report.tables.items()
+                if table.verification and not table.verification.get("ok")
+            ]
+            raise CommandError(
+                f"the import finished with problems: {failed} row(s) failed"
+                + (f", verification differs for {', '.join(mismatched)}" if mismatched else "")
+                + " (see the report; run it again once they are fixed)",
+                returncode=2,
+            )
 
     @staticmethod
     def _default_path(report) -> Path:
