@@ -21,6 +21,7 @@ from legacy_bridge.importing.engine import (
     RecordProblem,
     batched,
     derived_id,
+    describe_error,
     fingerprint,
     import_record,
 )
@@ -299,14 +300,17 @@ def run(ctx: Context) -> None:
         with batched(ctx, "targets") as tick:
             for row in batch:
                 tick()
-                _import_target(
-                    ctx,
-                    row,
-                    methods_by_target.get(row["id"], []),
-                    credentials_by_method,
-                    credentials,
-                    target_import,
-                )
+                try:
+                    _import_target(
+                        ctx,
+                        row,
+                        methods_by_target.get(row["id"], []),
+                        credentials_by_method,
+                        credentials,
+                        target_import,
+                    )
+                except Exception as exc:  # data no rule foresaw: report it, go on
+                    targets.fail(row["id"], describe_error(exc))
     if policy == "accept-new":
         targets.note(
             "imported SSH targets have the host-key policy accept-new: the first host key seen "
@@ -384,9 +388,9 @@ def _import_target(ctx, row, legacy_methods, credentials_by_method, credentials,
         first = next(m for m in converted if m["is_primary"])
         for m in converted:
             m["is_primary"] = m is first
-    fields = convert_target(row, converted, ctx.options.host_key_policy)
 
     def create(target_id: uuid.UUID) -> bool:
+        fields = convert_target(row, converted, ctx.options.host_key_policy)
         return target_import(
             target_id=target_id,
             data=fields["data"],
