@@ -34,9 +34,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# the real-time tests of minutes (marker slow) run once, in `make test`
+# the real-time tests of minutes (marker slow) and those of real processes and gateways that do
+# not depend on the database layout (marker once) run once, in `make test`
 test-split: $(STAMP)
-	$(SPLIT_ENV) $(BIN)/pytest -m "not slow"
+	$(SPLIT_ENV) $(BIN)/pytest -m "not slow and not once"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

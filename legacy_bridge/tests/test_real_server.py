@@ -20,7 +20,7 @@ from legacy_bridge.tests.backend import pattern_bytes, pattern_sha256
 from tests.fixtures import wait_for
 from tests.reliability.workers import database_env
 
-pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+pytestmark = [pytest.mark.once, pytest.mark.django_db(databases="__all__", transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024

@@ -21,7 +21,7 @@ from apps.execution.models import Run, RunEvent, RunStatus, RunTarget, TargetSta
 from tests.deploy.gateway import ALLOWED_ORIGIN, SERVER_NAME, nginx_binary, start_gateway
 from tests.fixtures import wait_for
 
-pytestmark = pytest.mark.nginx
+pytestmark = [pytest.mark.nginx, pytest.mark.once]
 # the web processes read what a test writes: committed data (and a flush after the test)
 with_data = pytest.mark.django_db(transaction=True, databases="__all__")
 

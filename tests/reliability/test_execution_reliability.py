@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from tests.fixtures import wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [pytest.mark.once, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 TERMINAL = {"succeeded", "failed", "canceled", "timed_out"}
 

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from apps.scheduling.models import Firing
 from tests.sshd import free_port
 
-pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [pytest.mark.once, pytest.mark.django_db(transaction=True, databases="__all__")]
 
 WINDOW = timedelta(minutes=3)
 MINUTE = timedelta(minutes=1)
