@@ -614,3 +614,51 @@ def test_a_clean_import_exits_normally_and_says_ok(legacy, tmp_path):
     call_command("import_legacy", "--report", str(tmp_path / "r.json"), stdout=stdout)
     assert "Result: OK" in stdout.getvalue()
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is True
+
+
+def test_a_legacy_user_whose_name_is_taken_here_fails_alone(legacy, run_import, admin_api):
+    legacy.add_user("import-admin", role="administrator")  # admin_api's user already has it
+    legacy.add_user("grace", role="user")
+    report = run_import(only=("users",))
+    users = table(report, "users")
+    assert (users.imported, users.failed) == (1, 1)
+    assert "username" in users.failures[0]["reason"] and "exists" in users.failures[0]["reason"]
+    roles = {u["username"]: u["role"] for u in listing(admin_api, "/api/v1/users/")}
+    assert roles == {"import-admin": "admin", "grace": "operator"}
+
+
+def test_passphrase_protected_keys_come_over_and_a_wrong_passphrase_fails_alone(
+    legacy, run_import, admin_api, tmp_path
+):
+    from tests.sshd import generate_key
+
+    key = generate_key(tmp_path / "id_ed25519", passphrase="open sesame").read_text()
+    good = legacy.add_method(legacy.add_target("with-passphrase"), "ssh", host="10.0.0.50")
+    legacy.add_credential(
+        good,
+        {"type": "ssh_key", "username": "deploy", "private_key": key, "passphrase": "open sesame"},
+        name="deploy key",
+    )
+    bad = legacy.add_method(legacy.add_target("wrong-passphrase"), "ssh", host="10.0.0.51")
+    legacy.add_credential(
+        bad,
+        {"type": "ssh_key", "username": "deploy", "private_key": key, "passphrase": "not it"},
+        name="deploy key",
+    )
+    report = run_import(only=("users", "targets"))
+    credentials = table(report, "target_credentials")
+    assert (credentials.imported, credentials.failed) == (1, 1)
+    assert "passphrase" in credentials.failures[0]["reason"]
+    assert "open sesame" not in report.to_json() and "not it" not in report.to_json()
+    [made] = listing(admin_api, "/api/v1/credentials/")
+    assert (made["kind"], made["username"], made["key_type"]) == (
+        "ssh_key",
+        "deploy",
+        "ssh-ed25519",
+    )
+    assert "open sesame" not in json.dumps(made)
+    targets = by_name(listing(admin_api, "/api/v1/targets/"))
+    assert (
+        targets["with-passphrase"][0]["connection_methods"][0]["credential"]["name"] == made["name"]
+    )
+    assert targets["wrong-passphrase"][0]["connection_methods"][0]["credential"] is None
