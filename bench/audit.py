@@ -28,8 +28,9 @@ PostgreSQL on a 2-core machine with the outbox backlog returning to zero; filter
    ``relay_pending`` of 500 (cProfile tables when the rate was not sustained or ``--profile``).
    Then **a backlog** (``--backlog`` events, 0: none): written into the outboxes unrelayed
    (``publish_many(relay=False)``), then relayed the sweep's way (``relay_pending(using=alias)``
-   in chunks of 500, one thread, as fast as it goes) while the same workers ingest: what the
-   audit side takes when events arrive in full chunks, and how fast a backlog returns to zero.
+   in chunks of 500, ``--relay-threads`` threads, as fast as they go) while the same workers
+   ingest: what the audit side takes when events arrive in full chunks, and how fast a backlog
+   returns to zero.
 2. **Queries on ``--records`` records.** The trail is emptied (TRUNCATE), then loaded by
    ``services.audit_record_events`` itself in batches of 5,000 in-process (real chain, hashes,
    masking; this is also the in-process ingestion rate without broker), the same mix spread
@@ -848,36 +849,48 @@ def _costs(mix: Mix, show_profiles: bool) -> dict:
 
 class BacklogRelay(threading.Thread):
     """The sweep's way through a backlog: ``relay_pending(using=alias)`` (chunks of
-    ``RELAY_CHUNK``, the oldest first) on every database until nothing is left."""
+    ``RELAY_CHUNK``, the oldest first) on every database until nothing is left, in ``threads``
+    threads at once (each claims its chunks with SKIP LOCKED, as relays in several processes
+    of the platform do)."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, threads: int = 1):
         super().__init__(name="bench-relay", daemon=True)
-        self.timeout = timeout
+        self.timeout, self.threads = timeout, threads
         self.published = 0  # relayed, named for the sampler
         self.calls = 0
         self.elapsed = 0.0
+        self._lock = threading.Lock()
 
-    def run(self) -> None:
+    def _loop(self, began: float) -> None:
         from django.db import connections
 
         from opsconductor.events.outbox import distinct_database_aliases, relay_pending
 
-        began = time.monotonic()
         try:
             while time.monotonic() - began < self.timeout:
                 done = 0
                 for alias in distinct_database_aliases():
                     relayed = relay_pending(using=alias)
-                    self.calls += 1 if relayed else 0
+                    with self._lock:
+                        self.calls += 1 if relayed else 0
+                        self.published += relayed
                     done += relayed
-                self.published += done
                 if not done:
                     if not sum(_backlog().values()):
                         break
-                    time.sleep(1.0)  # the broker refused: try again, as the sweep would
+                    time.sleep(1.0)  # the broker refused or others hold the rest: again
         finally:
-            self.elapsed = time.monotonic() - began
             connections.close_all()
+
+    def run(self) -> None:
+        began = time.monotonic()
+        loops = [threading.Thread(target=self._loop, args=(began,), daemon=True)
+                 for _ in range(self.threads)]  # fmt: skip
+        for loop in loops:
+            loop.start()
+        for loop in loops:
+            loop.join()
+        self.elapsed = time.monotonic() - began
 
 
 def _fill(mix: Mix, count: int) -> tuple[int, float]:
@@ -914,7 +927,7 @@ def backlog_phase(args, mix: Mix, workers: Workers) -> dict:
     print(f"backlog: {filled:,} events written unrelayed in {fill_s:.1f} s "
           f"({filled / fill_s:,.0f}/s)", flush=True)  # fmt: skip
     sequence_before = _head_sequence()
-    relay = BacklogRelay(args.drain_timeout)
+    relay = BacklogRelay(args.drain_timeout, args.relay_threads)
     sampler = Sampler(relay, workers, sequence_before, sweep=False)
     cpu = _cpu_snapshot(workers)
     busy_before = _machine_busy()
@@ -953,7 +966,7 @@ def _backlog_tables(b: dict, args) -> str:
     rows = [
         ("backlog written (publish_many, relay=False, 2,000 per transaction)",
          f"{b['filled']:,} events in {b['fill_s']:.1f} s = {b['filled'] / b['fill_s']:,.0f}/s"),
-        ("relayed (relay_pending, chunks of 500, one thread)",
+        (f"relayed (relay_pending, chunks of 500, {relay.threads} thread(s))",
          f"{relay.published:,} in {relay.elapsed:.1f} s = "
          f"{relay.published / max(relay.elapsed, 1e-9):,.0f} events/s; {relay.calls:,} chunks"),
         ("recorded by the workers", f"{recorded:,} in "
@@ -1418,6 +1431,9 @@ def main(argv=()) -> None:
     parser.add_argument("--worker-threads", type=int, default=4)
     parser.add_argument(
         "--backlog", type=int, default=200_000, help="events of the backlog phase (0: none)"
+    )
+    parser.add_argument(
+        "--relay-threads", type=int, default=2, help="threads relaying the backlog at once"
     )
     parser.add_argument("--runs", type=int, default=20, help="measured runs of each query")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
