@@ -17,7 +17,11 @@ import pytest
 from tests.deploy.gateway import ROOT, production_env
 from tests.reliability.workers import queue_prefix
 
-pytestmark = [pytest.mark.once, pytest.mark.broker, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [
+    pytest.mark.once,
+    pytest.mark.broker,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
 ENTRYPOINT = str(ROOT / "deploy" / "entrypoint.sh")
 
 

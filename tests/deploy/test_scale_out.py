@@ -23,7 +23,11 @@ from tests.fixtures import wait_for
 from tests.reliability.workers import Workers, queue_prefix
 from tests.sshd import ensure_password_user, start_sshd, stop_sshd
 
-pytestmark = [pytest.mark.once, pytest.mark.broker, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = [
+    pytest.mark.once,
+    pytest.mark.broker,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
 
 TERMINAL = {"succeeded", "failed", "canceled", "timed_out"}
 TARGETS = 200
