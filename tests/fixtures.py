@@ -119,32 +119,87 @@ def _celery_worker_idle_before_the_database_is_flushed(request, _django_db_marke
     deadline = time.monotonic() + 15
     while state.active_requests and time.monotonic() < deadline:
         time.sleep(0.02)
+    # what this test's flush (next) empties: the aliases it declared, each database once
+    _flushed_stores.clear()
+    _declared[:] = _declared_aliases(request)
 
 
-def _flush_retrying_deadlocks() -> None:
-    """The in-process worker and its background threads (output relays, heartbeats) may still
+# The physical databases a test's flush has emptied already, and the aliases the test declared
+# (see _flush_once_per_database).
+_flushed_stores: set[str] = set()
+_declared: list[str] = []
+
+
+def _declared_aliases(request) -> list[str]:
+    from django.conf import settings
+    from pytest_django.fixtures import validate_django_db
+
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return []
+    _, _, databases, _, _ = validate_django_db(marker)  # its signature's order
+    if databases == "__all__":
+        return list(settings.DATABASES)
+    return list(databases or ["default"])
+
+
+def _flush_once_per_database() -> None:
+    """A transactional test's teardown flushes every alias; in single mode the six aliases are
+    one database. Django's flush would then TRUNCATE it in six transactions and run the
+    post-migrate handlers six times (2-3 s per test): here the first alias of a database
+    truncates the tables of all aliases on it in one statement, the others find it done, and
+    the post-migrate handlers (content types, permissions) run only where those tables live.
+
+    The in-process worker and its background threads (output relays, heartbeats) may still
     write for a moment after a test; PostgreSQL then picks the flush's TRUNCATE as a deadlock
     victim. The flush is simply tried again (the worker's write is done by then)."""
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management.color import no_style
     from django.core.management.commands import flush
-    from django.db import OperationalError
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db import OperationalError, connections, router
 
-    original = flush.Command.handle
-    if getattr(original, "_retries_deadlocks", False):
+    if getattr(flush.Command.handle, "_once_per_database", False):
         return
 
     def handle(self, **options):
+        alias = options["database"]
+        stores = getattr(settings, "DATABASE_STORES", {})
+        store = stores.get(alias, alias)
+        if store in _flushed_stores:
+            return None
+        # only aliases the test declared (others are off limits, and keep their rows)
+        declared = _declared if alias in _declared else [alias]
+        sharing = [other for other in declared if stores.get(other, other) == store]
+        connection = connections[alias]
+        existing = set(connection.introspection.table_names(include_views=False))
+        tables = sorted({
+            table
+            for other in sharing
+            for table in connections[other].introspection.django_table_names(include_views=False)
+        } & existing)  # fmt: skip
+        statements = connection.ops.sql_flush(
+            no_style(), tables, reset_sequences=options.get("reset_sequences", False),
+            allow_cascade=options.get("allow_cascade", False),
+        )  # fmt: skip
         for attempt in range(5):
             try:
-                return original(self, **options)
-            except Exception as exc:  # CommandError wrapping the OperationalError
-                cause = exc.__cause__ or exc.__context__
-                if attempt == 4 or not isinstance(cause, OperationalError):
+                connection.ops.execute_sql_flush(statements)
+                break
+            except OperationalError:
+                if attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+        _flushed_stores.add(store)
+        if not options.get("inhibit_post_migrate"):
+            for other in sharing:
+                if router.allow_migrate_model(other, ContentType):
+                    emit_post_migrate_signal(0, False, other)
         return None
 
-    handle._retries_deadlocks = True  # type: ignore[attr-defined]
+    handle._once_per_database = True  # type: ignore[attr-defined]
     flush.Command.handle = handle
 
 
-_flush_retrying_deadlocks()
+_flush_once_per_database()
