@@ -21,6 +21,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
+# the legacy tables the generator fills (each id sequence is moved past the rows written)
+TABLES = (
+    "users",
+    "universal_targets",
+    "target_communication_methods",
+    "target_credentials",
+    "jobs",
+    "job_actions",
+    "job_targets",
+    "job_schedules",
+    "job_executions",
+    "job_execution_results",
+)
 
 
 def _copy(conn, table: str, columns: list[str], rows) -> None:
@@ -392,38 +405,13 @@ def generate(db, *, targets: int, results: int, seed: int = 7) -> dict[str, int]
             ],
             result_rows,
         )
-        for table in (
-            "users",
-            "universal_targets",
-            "target_communication_methods",
-            "target_credentials",
-            "jobs",
-            "job_actions",
-            "job_targets",
-            "job_schedules",
-            "job_executions",
-            "job_execution_results",
-        ):
+        for table in TABLES:
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
             )
         conn.commit()
-    return {
-        table: db.count(table)
-        for table in (
-            "users",
-            "universal_targets",
-            "target_communication_methods",
-            "target_credentials",
-            "jobs",
-            "job_actions",
-            "job_targets",
-            "job_schedules",
-            "job_executions",
-            "job_execution_results",
-        )
-    }
+    return {table: db.count(table) for table in TABLES}
 
 
 def main(argv: list[str] | None = None) -> None:
