@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 
 import pytest
@@ -13,23 +11,7 @@ from rest_framework.test import APIClient
 from opsconductor.events import Actor, publish, subscriber
 from opsconductor.events.registry import unregister
 from opsconductor.observability.context import actor_bound, current_actor
-from opsconductor.observability.logging import JsonFormatter, RequestContextFilter
 from tests.fixtures import wait_for
-
-
-@pytest.fixture
-def json_log():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestContextFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    old_level = root.level
-    root.setLevel(logging.INFO)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    root.setLevel(old_level)
 
 
 def request_lines(lines):
