@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.audit import integrity
 from apps.audit.describe import describe, masked
+from apps.audit.export import record_as_dict
 from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditRecord
 from opsconductor.events import SYSTEM, Event, publish
 
@@ -307,18 +308,9 @@ def _delete_range(start: int, end: int) -> None:
 
 
 def _export(rows: list[AuditRecord], directory: Path) -> Path:
-    from apps.audit.export import record_as_dict
-
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"audit-{rows[0].sequence:012d}-{rows[-1].sequence:012d}.jsonl"
     with path.open("w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(record_as_dict(row), default=str) + "\n")
     return path
-
-
-def latest_recorded_at() -> datetime | None:
-    return (
-        AuditRecord.objects.using(DB).order_by("-sequence").values_list("recorded_at", flat=True)
-        .first()
-    )  # fmt: skip
