@@ -71,10 +71,6 @@ def unregister_collector(name: str) -> None:
     _collectors.pop(name, None)
 
 
-def collector_names() -> list[str]:
-    return sorted(_collectors)
-
-
 def autodiscover() -> None:
     """Import every installed app's ``metrics`` module, and the kernel's own collectors."""
     autodiscover_modules("metrics")
