@@ -5,14 +5,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms import ModelForm
 
+from apps.accounts.interface import actor_for_request
 from legacy_bridge import services
 from legacy_bridge.models import Route, TrafficBucket
-from opsconductor.events import Actor
 from opsconductor.roles import Role, has_role
-
-
-def _actor(request) -> Actor:
-    return Actor(kind="user", id=str(request.user.pk), name=request.user.get_username())
 
 
 class RouteForm(ModelForm):
@@ -51,17 +47,17 @@ class RouteAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data.get(field, "") for field in services.FIELDS}
         if change:
-            services.route_update(route_id=obj.pk, actor=_actor(request), **values)
+            services.route_update(route_id=obj.pk, actor=actor_for_request(request), **values)
         else:
-            obj.pk = services.route_create(actor=_actor(request), **values)
+            obj.pk = services.route_create(actor=actor_for_request(request), **values)
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        services.route_delete(route_id=obj.pk, actor=_actor(request))
+        services.route_delete(route_id=obj.pk, actor=actor_for_request(request))
 
     def delete_queryset(self, request, queryset):
         for route in queryset:
-            services.route_delete(route_id=route.pk, actor=_actor(request))
+            services.route_delete(route_id=route.pk, actor=actor_for_request(request))
 
 
 @admin.register(TrafficBucket)
