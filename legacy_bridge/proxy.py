@@ -66,10 +66,11 @@ PATH_SAFE = "/:@!$&'()*+,;=-._~"
 class BackendUnavailable(Exception):
     """The backend could not be reached or did not answer in time."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds, when the breaker is open
 
 
 class ClientBodyError(Exception):
@@ -220,11 +221,12 @@ def forward(request) -> Forwarded:
         )
     breaker = breaker_for(base)
     if not breaker.allow():
-        snapshot = breaker.snapshot()
+        retry_after = max(1, round(breaker.snapshot().retry_in_seconds))
         raise BackendUnavailable(
             503,
             "The legacy backend is failing; the bridge stopped forwarding for a while "
-            f"(retry in {max(1, round(snapshot.retry_in_seconds))} s).",
+            f"(retry in {retry_after} s).",
+            retry_after=retry_after,
         )
     body, chunked = _body(request)
     started = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -106,10 +105,8 @@ def bridge(request, rest: str = "") -> HttpResponse:
             except proxy.BackendUnavailable as exc:
                 logger.warning("legacy bridge: %s %s: %s", request.method, path, exc.message)
                 headers = {}
-                if exc.status == 503:
-                    headers["Retry-After"] = str(
-                        max(1, round(proxy.breaker_for(_backend()).snapshot().retry_in_seconds))
-                    )
+                if exc.retry_after is not None:
+                    headers["Retry-After"] = str(exc.retry_after)
                 response = legacy_error(exc.status, exc.message, headers=headers)
             except proxy.ClientBodyError:
                 response = legacy_error(400, "The request body ended before its announced length.")
@@ -125,10 +122,6 @@ def bridge(request, rest: str = "") -> HttpResponse:
     finally:
         if status:
             _account(request, prefix=prefix, mode=mode, status=status, started=started)
-
-
-def _backend() -> str:
-    return settings.LEGACY_BACKEND_URL
 
 
 def _account(request, *, prefix: str, mode: str, status: int, started: float) -> None:
