@@ -106,16 +106,6 @@ class WebProcess:
             time.sleep(0.05)
         raise RuntimeError(f"port {self.port} still accepts connections after the kill")
 
-    def logged(self, predicate, *, at_least: int = 1) -> list[dict]:
-        """Access log entries matching ``predicate``, waiting (briefly) for ``at_least`` of
-        them: nginx writes a request's line just after it has answered it."""
-        deadline = time.monotonic() + 5
-        while True:
-            found = [entry for entry in self.access_entries() if predicate(entry)]
-            if len(found) >= at_least or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
-
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
