@@ -24,43 +24,26 @@ and warm (bench/ansible_side.py), run by hand; not part of the default set.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from bench import health, outbox
 
 BENCHMARKS = {"outbox": outbox.main, "health": health.main}
+# run only when named, each with its own arguments: name -> module of bench
+ON_THEIR_OWN = {
+    "execution": "execution",
+    "scheduling": "scheduling",
+    "audit": "audit",
+    "legacy_bridge": "legacy_bridge",
+    "legacy_import": "legacy_import",
+    "ansible": "ansible_side",
+}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)
-    if names[0] == "execution":
-        from bench import execution
-
-        execution.main(names[1:])
-        sys.exit(0)
-    if names[0] == "scheduling":
-        from bench import scheduling
-
-        scheduling.main(names[1:])
-        sys.exit(0)
-    if names[0] == "audit":
-        from bench import audit
-
-        audit.main(names[1:])
-        sys.exit(0)
-    if names[0] == "legacy_bridge":
-        from bench import legacy_bridge
-
-        legacy_bridge.main(names[1:])
-        sys.exit(0)
-    if names[0] == "legacy_import":
-        from bench import legacy_import
-
-        legacy_import.main(names[1:])
-        sys.exit(0)
-    if names[0] == "ansible":
-        from bench import ansible_side
-
-        ansible_side.main(names[1:])
+    if names[0] in ON_THEIR_OWN:
+        importlib.import_module(f"bench.{ON_THEIR_OWN[names[0]]}").main(names[1:])
         sys.exit(0)
     for name in names:
         BENCHMARKS[name]()
