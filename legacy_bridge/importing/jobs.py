@@ -171,6 +171,19 @@ def selector_for(target_ids: list[uuid.UUID]) -> str | None:
     return text if len(text) <= MAX_SELECTOR else None
 
 
+def actions_by_job(ctx: Context, job_ids: list[int]) -> dict[int, list[dict]]:
+    """The legacy actions of the jobs ``job_ids``, each job's in their order."""
+    actions: dict[int, list[dict]] = {}
+    for action in ctx.legacy.all(
+        "SELECT id, job_id, action_order, action_type::text AS action_type, action_name, "
+        "action_parameters, action_config FROM job_actions WHERE job_id = ANY(%s) "
+        "ORDER BY job_id, action_order, id",
+        (job_ids,),
+    ):
+        actions.setdefault(action["job_id"], []).append(action)
+    return actions
+
+
 def run(ctx: Context) -> None:
     from apps.jobs.interface import job_import, job_name_taken
     from apps.targets.interface import group_import
@@ -182,14 +195,7 @@ def run(ctx: Context) -> None:
     sql = f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY id"  # noqa: S608
     for batch in ctx.legacy.batches(sql, size=BATCH):
         ids = [row["id"] for row in batch]
-        actions: dict[int, list[dict]] = {}
-        for action in ctx.legacy.all(
-            "SELECT id, job_id, action_order, action_type::text AS action_type, action_name, "
-            "action_parameters, action_config FROM job_actions WHERE job_id = ANY(%s) "
-            "ORDER BY job_id, action_order, id",
-            (ids,),
-        ):
-            actions.setdefault(action["job_id"], []).append(action)
+        actions = actions_by_job(ctx, ids)
         links: dict[int, list[int]] = {}
         for link in ctx.legacy.all(
             "SELECT job_id, target_id FROM job_targets WHERE job_id = ANY(%s) "

@@ -209,13 +209,7 @@ def verify_jobs(ctx: Context) -> None:
         sql = f"SELECT {jobs.JOB_COLUMNS} FROM jobs ORDER BY id"  # noqa: S608
         for batch in ctx.legacy.batches(sql, size=jobs.BATCH):
             actions_by_job.clear()
-            for action in ctx.legacy.all(
-                "SELECT id, job_id, action_order, action_type::text AS action_type, action_name, "
-                "action_parameters, action_config FROM job_actions WHERE job_id = ANY(%s) "
-                "ORDER BY job_id, action_order, id",
-                ([r["id"] for r in batch],),
-            ):
-                actions_by_job.setdefault(action["job_id"], []).append(action)
+            actions_by_job.update(jobs.actions_by_job(ctx, [r["id"] for r in batch]))
             yield from batch
 
     compare(ctx, "jobs", jobs.JOBS, rows(), expected, actual)
