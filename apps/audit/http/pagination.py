@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.utils.urls import replace_query_param
 
 TIME_PARAMS = ("since", "until")
 INVALID = "Invalid cursor: use the next or previous link of a page of this same query."
@@ -106,10 +106,10 @@ class AuditCursorPagination(BasePagination):
     def _link(self, record, *, backwards: bool) -> str | None:
         if record is None:
             return None
-        url = self.request.build_absolute_uri()
-        url = remove_query_param(url, self.cursor_query_param)
         return replace_query_param(
-            url, self.cursor_query_param, self._encode(record, backwards=backwards)
+            self.request.build_absolute_uri(),
+            self.cursor_query_param,
+            self._encode(record, backwards=backwards),
         )
 
     def get_next_link(self) -> str | None:
