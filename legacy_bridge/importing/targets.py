@@ -170,14 +170,10 @@ class CredentialImporter:
         if mapped is not None:
             self.table.present_one(row["id"], changed=mapped.fingerprint != digest)
             return mapped.new_id
-        if self.ctx.fernet is None:
-            self.table.fail(row["id"], "LEGACY_SECRET_KEY is not set: credentials cannot be opened")
+        opened = self._open_or_fail(row, protocol)
+        if opened is None:
             return None
-        try:
-            kind, username, secret = self._open(row, protocol)
-        except (LegacyCredentialError, RecordProblem) as exc:
-            self.table.fail(row["id"], f"credential cannot be imported: {exc}")
-            return None
+        kind, username, secret = opened
         content = self._content_key(kind, username, secret)
         credential_id = derived_id(CONTENT, content)
         shared = self.ctx.mapping.get(CONTENT, content)
@@ -214,19 +210,26 @@ class CredentialImporter:
         if mapped is not None:
             self.table.present_one(row["id"])
             return
-        if self.ctx.fernet is None:
-            self.table.fail(row["id"], "LEGACY_SECRET_KEY is not set: credentials cannot be opened")
-            return
-        try:
-            self._open(row, protocol)
-        except (LegacyCredentialError, RecordProblem) as exc:
-            self.table.fail(row["id"], f"credential cannot be imported: {exc}")
+        if self._open_or_fail(row, protocol) is None:
             return
         self.table.fail(
             row["id"],
             "not imported: its target was imported without it by an earlier run (give the "
             "imported connection method this credential by hand)",
         )
+
+    def _open_or_fail(
+        self, row: dict[str, Any], protocol: str
+    ) -> tuple[str, str, dict[str, Any]] | None:
+        """The opened credential, or None when it cannot be opened (reported as failed)."""
+        if self.ctx.fernet is None:
+            self.table.fail(row["id"], "LEGACY_SECRET_KEY is not set: credentials cannot be opened")
+            return None
+        try:
+            return self._open(row, protocol)
+        except (LegacyCredentialError, RecordProblem) as exc:
+            self.table.fail(row["id"], f"credential cannot be imported: {exc}")
+            return None
 
     def _open(self, row: dict[str, Any], protocol: str) -> tuple[str, str, dict[str, Any]]:
         assert self.ctx.fernet is not None
