@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -101,9 +102,10 @@ class RouteTable:
         return None
 
 
-def load_table(version: int) -> RouteTable:
+def load_table(version: int, rows: Iterable[Route] | None = None) -> RouteTable:
+    """The settings' defaults with ``rows`` (all the Route rows when not given) on top."""
     by_prefix = {rule.prefix: rule for rule in default_rules()}
-    for row in Route.objects.all():
+    for row in Route.objects.all() if rows is None else rows:
         by_prefix[row.prefix] = _rule_of(row)
     rules = sorted(by_prefix.values(), key=lambda r: (-len(r.prefix), r.prefix))
     return RouteTable(

@@ -48,8 +48,8 @@ def routes_with_traffic(*, now: datetime | None = None) -> list[RouteView]:
     now = now or timezone.now()
     day_start = traffic.hour_of(now - timedelta(hours=24))
     week_start = traffic.hour_of(now - timedelta(days=7))
-    table = load_table(table_version())
     rows = {route.prefix: route for route in Route.objects.using(DB).all()}
+    table = load_table(table_version(), rows.values())
     views: dict[str, RouteView] = {
         rule.prefix: RouteView(
             rule=rule,
