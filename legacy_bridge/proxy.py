@@ -84,18 +84,18 @@ class Forwarded:
     backend_seconds: float
 
 
-_pools: dict[tuple[int, int], urllib3.PoolManager] = {}
+_pools: dict[int, urllib3.PoolManager] = {}  # by pool size (a new pool when the setting changes)
 _pools_lock = threading.Lock()
 
 
 def pool_manager() -> urllib3.PoolManager:
     """This process's connection pool to the backend (keep-alive connections reused)."""
-    key = (settings.LEGACY_BACKEND_POOL_SIZE, 0)
+    size = settings.LEGACY_BACKEND_POOL_SIZE
     with _pools_lock:
-        pool = _pools.get(key)
+        pool = _pools.get(size)
         if pool is None:
-            pool = _pools[key] = urllib3.PoolManager(
-                num_pools=4, maxsize=settings.LEGACY_BACKEND_POOL_SIZE, block=False, retries=False
+            pool = _pools[size] = urllib3.PoolManager(
+                num_pools=4, maxsize=size, block=False, retries=False
             )
         return pool
 
