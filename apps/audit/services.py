@@ -47,12 +47,8 @@ def _head() -> AuditChainHead:
     return head
 
 
-# The columns of a record, in the order COPY writes them.
-COLUMNS = (
-    "id", "sequence", "action", "occurred_at", "recorded_at", "actor_kind", "actor_id",
-    "actor_name", "source_ip", "user_agent", "request_id", "object_type", "object_id",
-    "object_name", "outcome", "details", "changes", "prev_hash", "hash",
-)  # fmt: skip
+# The columns of a record, in the order COPY writes them: the hashed fields, then the links.
+COLUMNS = (*integrity.FIELDS, "prev_hash", "hash")
 
 
 @dataclass
