@@ -137,8 +137,3 @@ def _flush_at_exit() -> None:
         flush()
     except Exception as exc:  # the database may be gone at exit: nothing more to do
         logger.warning("legacy bridge: traffic counts lost at exit: %s", type(exc).__name__)
-
-
-def pending() -> int:
-    with _lock:
-        return sum(_pending.values())
