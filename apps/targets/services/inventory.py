@@ -64,16 +64,21 @@ def _set_tags(target: Target, names: Iterable[str]) -> None:
     target.tags.set(tags)
 
 
+def _clean_label(label: TargetLabel) -> None:
+    """Validate one label; its errors are keyed ``labels.<key>``."""
+    try:
+        label.full_clean(exclude=["target"])
+    except ValidationError as exc:
+        raise ValidationError({f"labels.{label.key}": exc.messages}) from exc
+
+
 def _set_labels(target: Target, labels: Mapping[str, str]) -> None:
     TargetLabel.objects.using(DB).filter(target=target).exclude(key__in=list(labels)).delete()
     existing = {label.key: label for label in TargetLabel.objects.using(DB).filter(target=target)}
     for key, value in labels.items():
         label = existing.get(key) or TargetLabel(target=target, key=key)
         label.value = "" if value is None else str(value)
-        try:
-            label.full_clean(exclude=["target"])
-        except ValidationError as exc:
-            raise ValidationError({f"labels.{key}": exc.messages}) from exc
+        _clean_label(label)
         label.save(using=DB)
 
 
@@ -82,10 +87,7 @@ def _create_labels(target: Target, labels: Mapping[str, str]) -> None:
     rows = []
     for key, value in labels.items():
         label = TargetLabel(target=target, key=key, value="" if value is None else str(value))
-        try:
-            label.full_clean(exclude=["target"])
-        except ValidationError as exc:
-            raise ValidationError({f"labels.{key}": exc.messages}) from exc
+        _clean_label(label)
         rows.append(label)
     TargetLabel.objects.using(DB).bulk_create(rows)
 
