@@ -323,12 +323,16 @@ def target_import(
 
     if Target.objects.using("targets").filter(pk=target_id).exists():
         return False
+    # one query for the credentials of all methods (ids as the primary key field reads them)
+    as_pk = Credential._meta.pk.to_python
+    wanted = {as_pk(m["credential_id"]) for m in connection_methods if m.get("credential_id")}
+    found = Credential.objects.using("targets").in_bulk(list(wanted)) if wanted else {}
     methods = []
     for index, method in enumerate(connection_methods):
         entry = {k: v for k, v in method.items() if k != "credential_id"}
         credential_id = method.get("credential_id")
         if credential_id is not None:
-            credential = Credential.objects.using("targets").filter(pk=credential_id).first()
+            credential = found.get(as_pk(credential_id))
             if credential is None:
                 raise ValidationError(
                     {f"connection_methods.{index}.credential": ["No such credential."]}
