@@ -35,8 +35,10 @@ def job_snapshot(job_id: uuid.UUID, version: int | None = None) -> JobSnapshot |
         return None
     number = version or job.latest_version
     row = JobVersion.objects.filter(job=job, number=number).first()
-    if row is None:
-        return None
+    return _snapshot(job, row) if row is not None else None
+
+
+def _snapshot(job: Any, row: Any) -> JobSnapshot:
     return JobSnapshot(
         job_id=job.pk,
         name=job.name,
@@ -158,17 +160,7 @@ def job_snapshots(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, JobSnapshot]:
     from apps.jobs.models import Job, JobVersion
 
     jobs = {job.pk: job for job in Job.objects.using("jobs").filter(pk__in=list(job_ids))}
-    found: dict[uuid.UUID, JobSnapshot] = {}
     versions = JobVersion.objects.using("jobs").filter(
         job_id__in=list(jobs), number=F("job__latest_version")
     )
-    for row in versions:
-        job = jobs[row.job_id]
-        found[job.pk] = JobSnapshot(
-            job_id=job.pk,
-            name=job.name,
-            version=row.number,
-            definition=row.definition,
-            archived=job.is_archived,
-        )
-    return found
+    return {row.job_id: _snapshot(jobs[row.job_id], row) for row in versions}
