@@ -107,6 +107,20 @@ def sshd_rekey(sshd_factory):
     return sshd_factory.restart_with_new_host_key
 
 
+@pytest.fixture
+def workers(tmp_path, settings, rabbitmq):
+    """Start real worker processes with ``workers.start(name)`` (and beats with
+    ``workers.start_beat(name)``); the test's API calls send work to their queues (a prefix of
+    this test's own). All are stopped at the end."""
+    from tests.reliability.workers import Workers, queue_prefix
+
+    prefix = queue_prefix()
+    settings.CELERY_QUEUE_PREFIX = prefix
+    pool = Workers(tmp_path, prefix)
+    yield pool
+    pool.stop_all()
+
+
 @pytest.fixture(autouse=True)
 def _celery_worker_idle_before_the_database_is_flushed(request, _django_db_marker):
     """Every test ends with the in-process worker idle (once a test has started it, it takes

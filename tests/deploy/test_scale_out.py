@@ -20,7 +20,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.fixtures import wait_for
-from tests.reliability.workers import Workers, queue_prefix
 from tests.sshd import ensure_password_user, start_sshd, stop_sshd
 
 pytestmark = [
@@ -32,15 +31,6 @@ pytestmark = [
 TERMINAL = {"succeeded", "failed", "canceled", "timed_out"}
 TARGETS = 200
 SERVERS = 10
-
-
-@pytest.fixture
-def workers(tmp_path, settings, rabbitmq):
-    prefix = queue_prefix()
-    settings.CELERY_QUEUE_PREFIX = prefix
-    pool = Workers(tmp_path, prefix)
-    yield pool
-    pool.stop_all()
 
 
 @pytest.fixture
