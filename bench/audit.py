@@ -70,7 +70,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.setup import django_for_bench
+from bench.setup import delete_queues, django_for_bench
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/oc_bench_audit"
 REQUIRED_RATE = 5000  # events/s
@@ -582,21 +582,6 @@ class Workers:
 
     def stop(self) -> None:
         self.helper.stop_all()  # stops them and deletes the prefix's queues
-
-
-def _delete_queues() -> None:
-    from django.conf import settings
-
-    from config.celery import app
-    from opsconductor.conf import APP_ALIASES
-
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for label in ("kernel", *APP_ALIASES):
-            try:
-                channel.queue_delete(settings.CELERY_QUEUE_PREFIX + label)
-            except Exception:  # not there (never declared)
-                channel = connection.channel()
 
 
 # -- part 1: ingestion end to end ----------------------------------------------------------------
@@ -1479,7 +1464,7 @@ def main(argv=()) -> None:
             print(_query_tables(figures, args), flush=True)
     finally:
         with contextlib.suppress(Exception):  # the broker may be down: the run's error matters
-            _delete_queues()
+            delete_queues()
         if not args.keep:
             _truncate()
         if not args.keep_logs:

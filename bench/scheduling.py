@@ -47,7 +47,7 @@ from collections import Counter, deque
 from datetime import timedelta
 from pathlib import Path
 
-from bench.setup import django_for_bench
+from bench.setup import delete_queues, django_for_bench
 
 NAME_PREFIX = "bench-sched-"
 ZONES = (
@@ -136,19 +136,6 @@ class SchedulerProcesses:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-
-
-def _delete_queues() -> None:
-    from django.conf import settings
-
-    from config.celery import app
-    from opsconductor.conf import APP_ALIASES
-
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for label in ("kernel", *APP_ALIASES):
-            with contextlib.suppress(Exception):
-                channel.queue_delete(settings.CELERY_QUEUE_PREFIX + label)
 
 
 # -- measuring helpers ----------------------------------------------------------------------------
@@ -621,7 +608,7 @@ def main(argv=()) -> None:
             editor.stopping.set()
         if processes is not None:
             processes.stop()
-        _delete_queues()
+        delete_queues()
         _cleanup()
         if not args.keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)

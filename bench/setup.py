@@ -23,3 +23,20 @@ def django_for_bench() -> None:
 
     django.setup()
     call_command("migrate_all", verbosity=0)
+
+
+def delete_queues() -> None:
+    """Delete the application's queues under this process's CELERY_QUEUE_PREFIX (a benchmark's
+    own prefix), so nothing a run left behind is consumed by the next."""
+    from django.conf import settings
+
+    from config.celery import app
+    from opsconductor.conf import APP_ALIASES
+
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for label in ("kernel", *APP_ALIASES):
+            try:
+                channel.queue_delete(settings.CELERY_QUEUE_PREFIX + label)
+            except Exception:  # not there (never declared): the broker closed the channel
+                channel = connection.channel()
