@@ -98,7 +98,11 @@ def log_append(run_id: uuid.UUID, entries: list[LogEntry], *, first_seq: int | N
     if not entries:
         return
     first = first_seq if first_seq is not None else reserve_seq(run_id, len(entries))
-    RunEvent.objects.using(DB).bulk_create(
+    RunEvent.objects.using(DB).bulk_create(_log_rows(run_id, entries, first=first))
+
+
+def _log_rows(run_id: uuid.UUID, entries: list[LogEntry], *, first: int) -> list[RunEvent]:
+    return [
         RunEvent(
             run_id=run_id,
             seq=first + offset,
@@ -109,7 +113,7 @@ def log_append(run_id: uuid.UUID, entries: list[LogEntry], *, first_seq: int | N
             data=entry.data,
         )
         for offset, entry in enumerate(entries)
-    )
+    ]
 
 
 def state_entry(**data: Any) -> LogEntry:
@@ -419,17 +423,7 @@ def _create_many(new: list[_NewRun]) -> list[Run | ValidationError]:
         Run.objects.using(DB).bulk_create([run for run, _ in logs])
         RunTarget.objects.using(DB).bulk_create(rows)
         RunEvent.objects.using(DB).bulk_create(
-            RunEvent(
-                run_id=run.id,
-                seq=offset + 1,
-                kind=e.kind,
-                run_target_id=e.run_target_id,
-                step_index=e.step_index,
-                stream=e.stream,
-                data=e.data,
-            )
-            for run, entries in logs
-            for offset, e in enumerate(entries)
+            row for run, entries in logs for row in _log_rows(run.id, entries, first=1)
         )
         for event_type, payload, actor in events:  # one relay after commit for all of them
             publish(event_type, payload, actor=actor)
