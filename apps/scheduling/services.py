@@ -675,7 +675,7 @@ def _start_many(items: list[_ToStart], done: Counter, *, now: datetime | None = 
             job_id=schedule.job_id, version=schedule.job_version, parameters=values,
             selector=schedule.selector or None,
             policy={"allow_overlap": schedule.overlap_policy != OverlapPolicy.QUEUE},
-            actor=Actor(kind="schedule", id=str(schedule.id), name=schedule.name),
+            actor=_schedule_actor(schedule),
             schedule_id=schedule.id, schedule_firing_id=item.firing_id,
         )))  # fmt: skip
     try:
