@@ -35,6 +35,7 @@ The legacy semantics assumed (LEGACY.md is silent on details; docs/scheduling.md
 from __future__ import annotations
 
 import calendar
+import functools
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -73,14 +74,9 @@ def _zone_name(row: Mapping) -> str:
     return name
 
 
-_ZONES: frozenset[str] | None = None
-
-
+@functools.cache
 def _zones() -> frozenset[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
-    return _ZONES
+    return frozenset(available_timezones())
 
 
 def _instant(row: Mapping, column: str) -> datetime | None:
