@@ -6,7 +6,13 @@ import django_filters
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    OpenApiTypes,
+    extend_schema,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -26,8 +32,45 @@ from apps.execution.models import (
     TargetStatus,
     Trigger,
 )
+from opsconductor.api.datetimes import IsoDateTimeFilter
 from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import ViewerReadOperatorWrite
+
+# What the live stream sends: the schema's description of its text/event-stream answer.
+STREAM_EVENTS = """Server-Sent Events, one per entry of the run's log, in order, until the run
+has ended and everything was sent. Each event has `id` (the log's sequence number: send it back
+as `Last-Event-ID` or `?after=` to resume), `event` (its type) and `data` (one JSON object).
+The stream starts with `retry: 2000`; lines starting with `:` are keep-alive comments
+(after 15 s of silence). Errors before the stream starts (400, 401, 403, 404) are JSON.
+
+Event types and their `data`:
+
+- `output`: `run_target_id` (uuid), `target` (name), `step` (number from 1, or null),
+  `stream` (`stdout`, `stderr`, or `marker` for OpsConductor's own notes), `text` (secrets
+  masked).
+- `state`: `type` and the fields of that type:
+  - `run`: `status`; `targets` (a count, when created); `stopping` and `reason` (cancel
+    asked); `counts` (targets per status, when finished); `imported` and `reason` (imported
+    runs).
+  - `target`: `run_target_id`, `target`, `name`, `status`; `reason` and `exit_code` when it
+    finished.
+  - `step`: `run_target_id`, `target`, `step` (from 1), `status`; `name` when it starts;
+    `exit_code`, `reason`, `duration_ms` when it ends.
+  - `note`: `run_target_id`, `target`, `name`, `message` (e.g. a late result discarded).
+- `end`: `status`, the run's final status (null if the run was deleted meanwhile); the last
+  event.
+"""
+STREAM_EXAMPLE = (
+    "retry: 2000\n\n"
+    "id: 42\nevent: output\n"
+    'data: {"run_target_id": "2b0c3c9e-8f7e-4a55-9f0e-1f6a1d2b3c4d", "target": "web-01", '
+    '"step": 1, "stream": "stdout", "text": "ok\\n"}\n\n'
+    "id: 43\nevent: state\n"
+    'data: {"type": "step", "run_target_id": "2b0c3c9e-8f7e-4a55-9f0e-1f6a1d2b3c4d", '
+    '"target": "web-01", "step": 1, "status": "succeeded", "exit_code": 0, "reason": "", '
+    '"duration_ms": 31}\n\n'
+    'id: 57\nevent: end\ndata: {"status": "succeeded"}\n\n'
+)
 
 
 class RunFilter(django_filters.FilterSet):
@@ -37,8 +80,8 @@ class RunFilter(django_filters.FilterSet):
     requested_by = django_filters.UUIDFilter(field_name="requested_by_user_id")
     schedule = django_filters.UUIDFilter(field_name="schedule_id")
     target = django_filters.UUIDFilter(method="filter_target", help_text="a target's id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     imported = StrictBooleanFilter(help_text="true: only history imported from the legacy system")
 
     class Meta:
@@ -192,7 +235,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         )
 
     @extend_schema(
-        responses={(200, "text/event-stream"): OpenApiTypes.STR},
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description=STREAM_EVENTS,
+                examples=[OpenApiExample("A short run", value=STREAM_EXAMPLE)],
+            )
+        },
         parameters=[
             OpenApiParameter(
                 "Last-Event-ID",

@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,9 +21,11 @@ from apps.jobs.http import serializers as s
 from apps.jobs.http.parsers import YamlParser
 from apps.jobs.models import Job
 from opsconductor.api.filters import StrictBooleanFilter
+from opsconductor.api.parsers import JSONParser
 from opsconductor.api.permissions import ViewerReadManagerWrite, ViewerReadOperatorWrite
 
 DEFINITION = {"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.STR}
+EXPORT_FORMATS = ("yaml", "json")
 
 
 class JobFilter(django_filters.FilterSet):
@@ -145,15 +146,29 @@ class JobViewSet(viewsets.ModelViewSet):
         return self._respond(job, status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("as", str, enum=["yaml", "json"], description="default yaml")],
-        responses={(200, "application/yaml"): OpenApiTypes.STR},
+        parameters=[
+            OpenApiParameter(
+                "as",
+                str,
+                enum=list(EXPORT_FORMATS),
+                description="`yaml` (the default) or `json`; anything else is a 400",
+            )
+        ],
+        # the same definition (an object) in the format asked for
+        responses={
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        },
         summary="The job's definition, to import elsewhere (secret defaults stay sealed)",
     )
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk=None) -> HttpResponse:
+        wanted = request.query_params.get("as", "yaml")
+        if wanted not in EXPORT_FORMATS:
+            raise ValidationError({"as": [f"Must be one of: {', '.join(EXPORT_FORMATS)}."]})
         job = self.get_object()
         definition = services.current_definition(job)
-        if request.query_params.get("as", "yaml") == "json":
+        if wanted == "json":
             body, content_type = json.dumps(definition, indent=2), "application/json"
         else:
             body = yaml.safe_dump(definition, sort_keys=False, allow_unicode=True)

@@ -6,11 +6,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +21,7 @@ from apps.targets.http.parsers import CsvParser
 from apps.targets.models import ConnectionMethod, Credential, Group, HostKey, Target
 from apps.targets.services import credentials as credential_services
 from apps.targets.services import inventory
+from opsconductor.api.parsers import JSONParser
 from opsconductor.api.permissions import (
     AdminOnly,
     ViewerReadAdminWrite,
@@ -175,7 +175,15 @@ class TargetViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT, "text/csv": OpenApiTypes.STR},
         parameters=[OpenApiParameter("dry_run", bool, description="Validate only; write nothing")],
-        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            201: OpenApiTypes.OBJECT,
+            # the shared error shape (config/openapi.py), with `rows` for invalid rows
+            400: OpenApiResponse(
+                description="Invalid input; for invalid rows `error.rows` lists each row's "
+                "number and errors, and nothing was imported."
+            ),
+        },
         summary="Import targets from a JSON list or CSV (all or nothing)",
     )
     @action(
