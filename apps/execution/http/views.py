@@ -32,7 +32,6 @@ from apps.execution.models import (
     TargetStatus,
     Trigger,
 )
-from opsconductor.api.datetimes import IsoDateTimeFilter
 from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import ViewerReadOperatorWrite
 
@@ -80,8 +79,8 @@ class RunFilter(django_filters.FilterSet):
     requested_by = django_filters.UUIDFilter(field_name="requested_by_user_id")
     schedule = django_filters.UUIDFilter(field_name="schedule_id")
     target = django_filters.UUIDFilter(method="filter_target", help_text="a target's id")
-    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     imported = StrictBooleanFilter(help_text="true: only history imported from the legacy system")
 
     class Meta:
