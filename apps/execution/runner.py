@@ -207,7 +207,7 @@ def _prepare(prepared: list[_Prepared]) -> None:
         except SealError:
             contexts[run_id] = None
     params, unsealable = connections_for_targets([item.row.target_id for item in prepared])
-    rendered: dict[tuple[uuid.UUID, str], list[dict]] = {}
+    rendered: dict[tuple[uuid.UUID, str], list[dict] | str] = {}  # the steps, or why not
     step_rows: list[RunStep] = []
     for item in prepared:
         context = contexts[item.row.run_id]
@@ -226,8 +226,15 @@ def _prepare(prepared: list[_Prepared]) -> None:
             continue
         key = (item.row.run_id, item.row.os_family)
         if key not in rendered:
-            rendered[key] = render_steps(context.snapshot, context.values, os_family=key[1])
-        item.context, item.steps = context, rendered[key]
+            try:
+                rendered[key] = render_steps(context.snapshot, context.values, os_family=key[1])
+            except ValueError as exc:  # e.g. a value taking an upload path out of its directory
+                rendered[key] = mask(str(exc), secret_values(context.snapshot, context.values))
+        steps = rendered[key]
+        if isinstance(steps, str):
+            item.failure = Outcome(TargetStatus.FAILED, f"the steps cannot be rendered: {steps}")
+            continue
+        item.context, item.steps = context, steps
         item.params = params.get(item.row.target_id)
         step_rows += _step_rows(item.row, item.steps)
         if item.params is None:

@@ -28,6 +28,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 SHELL_OF = {"sh": "posix", "bash": "posix", "powershell": "powershell"}
 WINDOWS_ONLY = {"powershell"}
 LINUX_ONLY = {"sh", "bash", "python3"}
+NUMERIC_TYPES = ("integer", "boolean")  # may stand inside shell arithmetic (rendering.py)
 
 
 class PolicySerializer(StrictFieldsMixin, serializers.Serializer):
@@ -180,6 +181,7 @@ class JobDefinitionSerializer(StrictFieldsMixin, serializers.Serializer):
             if name in names[:index]:
                 errors[f"parameters.{index}.name"] = f"Another parameter is already named {name!r}."
         declared = set(names)
+        numeric = {spec.name for spec in specs if spec.type in NUMERIC_TYPES}
         used: set[str] = set()
         for index, step in enumerate(steps):
             for field in ("command", "script", "path", "content", "workdir"):
@@ -196,7 +198,7 @@ class JobDefinitionSerializer(StrictFieldsMixin, serializers.Serializer):
                     )
                 for shell in _shells_for(step, field) if found else ():
                     try:
-                        check_template(text, shell=shell)
+                        check_template(text, shell=shell, numeric=numeric)
                     except TemplateError as exc:
                         errors[f"steps.{index}.{field}"] = f"{exc} (for {shell} targets)"
                 undeclared = [name for name in found if name not in declared]

@@ -50,21 +50,32 @@ def _snapshot(job: Any, row: Any) -> JobSnapshot:
 
 def resolve_parameters(snapshot: JobSnapshot, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` checked against the snapshot's parameters, defaults applied (secret ones
-    unsealed). Raises ``django.core.exceptions.ValidationError`` keyed by parameter name."""
+    unsealed). Raises ``django.core.exceptions.ValidationError`` keyed by parameter name,
+    also when a value would take an upload step's path out of the directory its author fixed
+    (docs/jobs.md)."""
+    from django.core.exceptions import ValidationError
+
     from apps.jobs.parameters import validate_values
-    from apps.jobs.selectors import parameter_specs
+    from apps.jobs.selectors import parameter_specs, path_problems
     from apps.targets.interface import validate_selector
 
-    return validate_values(
+    resolved = validate_values(
         parameter_specs(snapshot.definition), values, selector_validator=validate_selector
     )
+    problems = path_problems(snapshot.definition, resolved)
+    if problems:
+        raise ValidationError(problems)
+    return resolved
 
 
 def render_steps(
     snapshot: JobSnapshot, values: dict[str, Any], *, os_family: str
 ) -> list[dict[str, Any]]:
     """The snapshot's steps for a target of ``os_family`` with ``values`` quoted for its shell.
-    The result holds secret values in plain text: only a worker may hold it."""
+    The result holds secret values in plain text: only a worker may hold it. Raises
+    ``ValueError`` (its message names the step and parameter, never a value) when the steps
+    cannot be rendered with ``values``, e.g. a value that would take an upload path out of
+    its directory."""
     from apps.jobs.selectors import render_steps as render
 
     return render(snapshot.definition, values, os_family=os_family)

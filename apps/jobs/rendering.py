@@ -28,21 +28,33 @@ Shell commands (``render``)
     arithmetic or variable names given a string (``[[ $n -eq {{ v }} ]]``, ``let``,
     ``printf -v``, ``read``, ``declare``). Integer parameters are safe there (plain digits).
 
+    Integer and boolean parameters (``numeric``: their values are checked to be numbers before
+    anything renders) may also stand inside POSIX arithmetic (``$(( {{ count }} * 2 ))``,
+    ``(( ))``, ``$[ ]``, a subscript), written there as a bare number: an integer in decimal
+    (a negative one as ``(-5)``), a boolean as ``1`` or ``0``. Strings, secrets and choices
+    stay refused there.
+
     The rendered text must reach the shell it was quoted for and nothing else: POSIX text is
     for ``sh``/``bash`` (not csh/fish: deliver it on the stdin of ``sh -s`` rather than as the
     SSH command line, which the login shell parses), PowerShell text for PowerShell
     (``-EncodedCommand`` or a script file, never through ``cmd.exe``).
 
 Data (``render_plain``)
-    The value's text as is, for fields no shell parses: environment values, upload paths and
-    content, working directories handed to an API. NEVER for text a shell will read.
+    The value's text as is, for fields no shell parses: environment values, upload content,
+    working directories handed to an API. NEVER for text a shell will read.
+
+Upload paths (``render_path``)
+    Plain text too, but a value may not take the path out of the directory the template's
+    author wrote before the first reference (no ``/``, ``\\`` or ``..`` in a value there; the
+    normalised result must lie inside that directory). ``PathError`` names the parameter.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 SHELLS = ("posix", "powershell")
@@ -198,29 +210,135 @@ def _text(value: object) -> str:
     raise TypeError(f"cannot render a value of type {type(value).__name__}")
 
 
-def render(template: str, values: Mapping[str, object], *, shell: str) -> str:
+def render(
+    template: str,
+    values: Mapping[str, object],
+    *,
+    shell: str,
+    numeric: Iterable[str] = (),
+) -> str:
     """``template`` with each ``{{ name }}`` replaced by ``values[name]`` quoted for ``shell``
     (``"posix"`` or ``"powershell"``): strings as they are, integers in decimal, booleans as
     ``true``/``false``, ``None`` (an optional parameter left out) as an empty string.
 
+    ``numeric`` names the integer and boolean parameters: those may also stand inside POSIX
+    arithmetic (``$(( ))``...), where they are written bare: an integer in decimal (a negative
+    one in parentheses), a boolean as ``1``/``0``; any other value there is a ``TemplateError``.
+
     ``TemplateError`` for a malformed reference, a reference where quoting cannot protect it
     (see ``check_template``) or a name missing from ``values``."""
     parsed = _Template(template)
-    _check(parsed, shell)
+    bare = _check(parsed, shell, frozenset(numeric))
     quote = quote_posix if shell == "posix" else quote_powershell
-    return _substitute(parsed, values, quote)
+    return _substitute(parsed, values, quote, bare)
 
 
 def render_plain(template: str, values: Mapping[str, object]) -> str:
     """``template`` with each ``{{ name }}`` replaced by the value's plain text, unquoted.
 
-    ONLY for data that no shell ever parses (environment values, upload paths and content,
-    a working directory passed to an API): here a value's quotes and ``$`` are just text."""
+    ONLY for data that no shell ever parses (environment values, upload content, a working
+    directory passed to an API): here a value's quotes and ``$`` are just text. Upload paths
+    use ``render_path``, which also keeps values from leaving the author's directory."""
     return _substitute(_Template(template), values, lambda text: text)
 
 
+class PathError(TemplateError):
+    """A parameter value that would take a path out of the directory its template fixes.
+    ``name`` is the parameter; the message never repeats the value."""
+
+    def __init__(self, message: str, position: int, name: str = "") -> None:
+        super().__init__(message, position)
+        self.args = (message, position, name)
+        self.name = name
+
+
+def render_path(template: str, values: Mapping[str, object]) -> str:
+    """An upload path: ``template`` with the values' plain text, checked so that no value can
+    move the path out of the directory the template's author fixed.
+
+    The fixed directory is the literal text before the first reference, up to its last ``/``
+    (``/tmp/apps/`` in ``/tmp/apps/{{ app }}.conf``; the login directory for a relative path
+    such as ``app-{{ v }}.conf``). Each value substituted after a literal start must be part of
+    one path segment: it may not hold ``/``, ``\\`` (a separator on Windows) or ``..``. The
+    rendered path is normalised (``/a/./b`` -> ``/a/b``) and must name something strictly
+    inside the fixed directory. A template that starts with a reference (``{{ dest }}``,
+    ``{{ dir }}/app.conf``) leaves the whole location to whoever gives the value: that value
+    may hold ``/`` but no ``..`` segment. A path without references is returned as written.
+
+    ``PathError`` (naming the parameter) when a value breaks these rules; ``TemplateError``
+    for a malformed template or a missing value."""
+    parsed = _Template(template)
+    pieces = parsed.pieces()
+    if not any(isinstance(piece, _Reference) for piece in pieces):
+        return _substitute(parsed, values, lambda text: text)
+    leading = isinstance(pieces[0], _Reference)
+    out: list[str] = []
+    for number, piece in enumerate(pieces):
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        if piece.name not in values:
+            raise TemplateError(f"no value for parameter {piece.name!r}", piece.start)
+        text = _text(values[piece.name])
+        if "\x00" in text:
+            raise PathError(
+                f"parameter {piece.name!r} holds a NUL character, which no path can",
+                piece.start,
+                piece.name,
+            )
+        if leading and number == 0:
+            if ".." in re.split(r"[/\\]", text):
+                raise PathError(
+                    f"parameter {piece.name!r} holds a '..' segment, which is not allowed in "
+                    "a path",
+                    piece.start,
+                    piece.name,
+                )
+        elif "/" in text or "\\" in text or ".." in text:
+            raise PathError(
+                f"parameter {piece.name!r} holds '/', '\\' or '..', which would let it leave "
+                f"the directory {_fixed_directory(pieces) or 'the path starts in'}: it may only "
+                "fill in a file or directory name",
+                piece.start,
+                piece.name,
+            )
+        out.append(text)
+    rendered = "".join(out)
+    if leading:
+        return rendered
+    directory = _fixed_directory(pieces)
+    normalised = posixpath.normpath(rendered)
+    base = posixpath.normpath(directory) if directory else ""
+    if base:
+        inside = normalised != base and normalised.startswith(base.rstrip("/") + "/")
+    else:
+        inside = not (normalised in (".", "..") or normalised.startswith(("../", "/")))
+    if not inside:
+        first = next(piece for piece in pieces if isinstance(piece, _Reference))
+        raise PathError(
+            f"with the value of parameter {first.name!r} the path would not name something "
+            f"inside {directory or 'the directory the path starts in'}",
+            first.start,
+            first.name,
+        )
+    return normalised
+
+
+def _fixed_directory(pieces: list[str | _Reference]) -> str:
+    """The literal text before the first reference, up to and including its last ``/``."""
+    prefix = ""
+    for piece in pieces:
+        if isinstance(piece, _Reference):
+            break
+        prefix += piece
+    return prefix[: prefix.rfind("/") + 1]
+
+
 def _substitute(
-    parsed: _Template, values: Mapping[str, object], quote: Callable[[str], str]
+    parsed: _Template,
+    values: Mapping[str, object],
+    quote: Callable[[str], str],
+    bare: frozenset[int] = frozenset(),
 ) -> str:
     out: list[str] = []
     for piece in parsed.pieces():
@@ -229,28 +347,48 @@ def _substitute(
             continue
         if piece.name not in values:
             raise TemplateError(f"no value for parameter {piece.name!r}", piece.start)
-        out.append(quote(_text(values[piece.name])))
+        value = values[piece.name]
+        out.append(_number(piece, value) if piece.start in bare else quote(_text(value)))
     return "".join(out)
 
 
-def check_template(template: str, *, shell: str) -> None:
+def _number(reference: _Reference, value: object) -> str:
+    """An integer or boolean value as an arithmetic operand: plain digits, never quoted."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value) if value >= 0 else f"({value})"
+    raise TemplateError(
+        f"parameter {reference.name!r} is inside arithmetic, where only an integer or a "
+        "boolean value may stand",
+        reference.start,
+    )
+
+
+def check_template(template: str, *, shell: str, numeric: Iterable[str] = ()) -> None:
     """``TemplateError`` unless every reference in ``template`` stands where a quoted word of
     ``shell`` is read as data: not inside quotes, comments, here-documents or here-strings,
     backquotes, ``${...}``, arithmetic, nor right after ``$`` or an escape character (and, for
     PowerShell, not touching a single quote or another reference, which would merge with it).
     A reference after a construct this check does not model (``case`` inside ``$(...)``, an
     unusual here-document delimiter, ``$'...'``, a ``#`` that may or may not start a comment,
-    ...) is refused too, naming that construct. ``render`` runs this check itself."""
-    _check(_Template(template), shell)
+    ...) is refused too, naming that construct. The parameters named in ``numeric`` (integers
+    and booleans, whose values are checked to be plain numbers) may also stand inside POSIX
+    arithmetic. ``render`` runs this check itself."""
+    _check(_Template(template), shell, frozenset(numeric))
 
 
-def _check(parsed: _Template, shell: str) -> None:
+def _check(parsed: _Template, shell: str, numeric: frozenset[str] = frozenset()) -> frozenset[int]:
+    """Run the placement check; the start offsets of the references to write bare (numbers
+    inside arithmetic)."""
     if shell == "posix":
-        _PosixChecker(parsed).run()
+        checker: _Checker = _PosixChecker(parsed, numeric)
     elif shell == "powershell":
-        _PowerShellChecker(parsed).run()
+        checker = _PowerShellChecker(parsed, numeric)
     else:
         raise ValueError(f"unknown shell {shell!r}; expected one of {', '.join(SHELLS)}")
+    checker.run()
+    return frozenset(checker.bare)
 
 
 # --- Where references may stand ------------------------------------------------------------------
@@ -278,9 +416,11 @@ class _Frame:
 class _Checker:
     contexts: dict[str, str] = {}
 
-    def __init__(self, parsed: _Template) -> None:
+    def __init__(self, parsed: _Template, numeric: frozenset[str] = frozenset()) -> None:
         self.t = parsed
         self.frames: list[_Frame] = []
+        self.numeric = numeric  # parameters whose values are plain numbers
+        self.bare: set[int] = set()  # references standing in arithmetic, written unquoted
 
     def run(self) -> None:
         if not self.t.references:
@@ -349,7 +489,19 @@ class _PosixChecker(_Checker):
             item, following, frame = t.item(index), t.step(index), self.frames[-1]
             kind = frame.kind
             if isinstance(item, _Reference):
+                if kind == "arith" and item.name in self.numeric:
+                    # an integer or boolean: written as a bare number, which arithmetic reads
+                    # as a number and nothing else
+                    self.bare.add(item.start)
+                    index = following
+                    continue
                 if kind not in ("cmd", "sub"):
+                    if kind == "arith":
+                        raise self.refuse(
+                            item,
+                            "is inside arithmetic, where only integer and boolean parameters "
+                            "may stand",
+                        )
                     raise self.refuse_in(item, kind)
                 frame.word_start = False
                 index = following

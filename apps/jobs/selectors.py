@@ -7,9 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import JSONField, OuterRef, QuerySet, Subquery
 
+from apps.jobs.definition import NUMERIC_TYPES
 from apps.jobs.models import Job, JobVersion
 from apps.jobs.parameters import ParameterSpec, mask, validate_values
-from apps.jobs.rendering import TemplateError, render, render_plain
+from apps.jobs.rendering import PathError, TemplateError, render, render_path, render_plain
 from apps.jobs.services import current_definition, secret_default
 
 DB = "jobs"
@@ -44,10 +45,12 @@ def render_steps(definition: dict, values: dict[str, Any], *, os_family: str) ->
     """Each step as it would run on a target of ``os_family``, values quoted for its shell.
 
     Steps for the other OS family come back ``skipped`` with the reason. The result holds
-    secret values in plain text: mask it before showing it to anyone.
+    secret values in plain text: mask it before showing it to anyone. ``PathError`` (naming
+    the parameter) when a value would take an upload path out of its directory.
     """
+    numeric = {p["name"] for p in definition.get("parameters", []) if p["type"] in NUMERIC_TYPES}
     steps = []
-    for step in definition["steps"]:
+    for number, step in enumerate(definition["steps"], start=1):
         out: dict[str, Any] = {"name": step["name"], "kind": step["kind"]}
         if step["os_family"] not in ("any", os_family):
             out.update(skipped=True, reason=f"step is for {step['os_family']} targets")
@@ -55,13 +58,19 @@ def render_steps(definition: dict, values: dict[str, Any], *, os_family: str) ->
             continue
         out["skipped"] = False
         if step["kind"] == "command":
-            out["command"] = render(step["command"], values, shell=SHELL_FOR_FAMILY[os_family])
+            out["command"] = render(
+                step["command"], values, shell=SHELL_FOR_FAMILY[os_family], numeric=numeric
+            )
         elif step["kind"] == "script":
             out["interpreter"] = step["interpreter"]
             shell = SHELL_FOR_INTERPRETER.get(step["interpreter"])
-            out["script"] = render(step["script"], values, shell=shell) if shell else step["script"]
+            out["script"] = (
+                render(step["script"], values, shell=shell, numeric=numeric)
+                if shell
+                else step["script"]
+            )
         else:
-            out["path"] = render_plain(step["path"], values)
+            out["path"] = _upload_path(step, number, values)
             out["mode"] = step["mode"]
             out["content"] = render_plain(step["content"], values)
         out["env"] = {key: render_plain(value, values) for key, value in step["env"].items()}
@@ -70,6 +79,31 @@ def render_steps(definition: dict, values: dict[str, Any], *, os_family: str) ->
         out["continue_on_error"] = step["continue_on_error"]
         steps.append(out)
     return steps
+
+
+def _upload_path(step: dict, number: int, values: dict[str, Any]) -> str:
+    try:
+        return render_path(step["path"], values)
+    except PathError as exc:
+        raise PathError(
+            f"step {number} ({step['name']}), path: {exc.message}", exc.position, exc.name
+        ) from None
+
+
+def path_problems(definition: dict, values: dict[str, Any]) -> dict[str, list[str]]:
+    """Why ``values`` cannot be used for the definition's upload paths, by parameter name
+    (empty when they can): a value that would take a path out of its author's directory."""
+    problems: dict[str, list[str]] = {}
+    for number, step in enumerate(definition["steps"], start=1):
+        if step["kind"] != "upload":
+            continue
+        try:
+            _upload_path(step, number, values)
+        except PathError as exc:
+            problems.setdefault(exc.name, []).append(exc.message)
+        except TemplateError:
+            continue  # a missing value or a bad template is reported where it is checked
+    return problems
 
 
 def _masked(value: Any, secrets: list[str]) -> Any:
@@ -101,6 +135,10 @@ def job_plan(*, job: Job, values: dict[str, Any], selector: str | None = None) -
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             problems.extend({"field": f"parameters.{name}", "message": m} for m in messages)
+    if resolved is not None and (paths := path_problems(definition, resolved)):
+        for name, messages in paths.items():
+            problems.extend({"field": f"parameters.{name}", "message": m} for m in messages)
+        resolved = None  # nothing to show: the steps cannot be rendered with these values
     secrets = [
         str(resolved[spec.name])
         for spec in specs

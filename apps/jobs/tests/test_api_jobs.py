@@ -227,3 +227,73 @@ def test_a_get_edited_and_put_back_keeps_the_secret(manager):
         s for s in parameter_specs(current_definition(Job.objects.get())) if s.name == "token"
     )
     assert token.default == SECRET
+
+
+def test_integer_and_boolean_parameters_may_stand_in_arithmetic_strings_may_not(
+    manager, django_user_model
+):
+    parameters = [
+        {"name": "count", "type": "integer", "minimum": 1, "maximum": 100},
+        {"name": "verbose", "type": "boolean", "default": False},
+        {"name": "label", "type": "string", "required": False, "allow_unused": True},
+    ]
+    step = {"name": "double", "kind": "command", "os_family": "linux",
+            "command": "echo $(( {{ count }} * 2 + {{ verbose }} ))"}  # fmt: skip
+    job = create(manager, name="arith", parameters=parameters, steps=[step])
+    operator = client_for(django_user_model, "operator")
+    plan = operator.post(
+        f"{URL}{job['id']}/validate/", {"parameters": {"count": 21, "verbose": True}},
+        format="json",
+    ).json()  # fmt: skip
+    assert plan["plan"]["linux"][0]["command"] == "echo $(( 21 * 2 + 1 ))"
+    # a value that is not an integer never reaches the template
+    bad = operator.post(
+        f"{URL}{job['id']}/validate/", {"parameters": {"count": "1+$(id)"}}, format="json"
+    ).json()
+    assert {p["field"] for p in bad["problems"]} >= {"parameters.count"}
+
+    # a string (a secret, a choice) inside $(( )) is still refused, naming the step's field
+    refused = {**step, "command": "echo $(( {{ label }} * 2 ))"}
+    response = manager.post(
+        URL, {**DEPLOY, "name": "arith2", "parameters": parameters, "steps": [refused]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    message = response.json()["error"]["fields"]["steps.0.command"]
+    assert "only integer and boolean parameters" in json.dumps(message)
+
+
+UPLOAD_JOB = {
+    "name": "conf",
+    "default_selector": "tag:web",
+    "parameters": [
+        {"name": "app", "type": "string"},
+        {"name": "token", "type": "secret", "required": False, "allow_unused": True},
+    ],
+    "steps": [
+        {"name": "write", "kind": "upload", "path": "/tmp/apps/{{ app }}.conf",
+         "content": "token={{ token }}\n"},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["../../home/fleet/x", "sub/x", "..", "..\\..\\x"])
+def test_validate_refuses_an_upload_path_value_that_leaves_its_directory(
+    manager, django_user_model, value
+):
+    job = create(manager, **UPLOAD_JOB)
+    operator = client_for(django_user_model, "operator")
+    plan = operator.post(
+        f"{URL}{job['id']}/validate/", {"parameters": {"app": value}}, format="json"
+    ).json()
+    assert plan["valid"] is False
+    [problem] = [p for p in plan["problems"] if p["field"] == "parameters.app"]
+    assert "step 1 (write), path: parameter 'app'" in problem["message"]
+    assert "/tmp/apps/" in problem["message"]
+    assert plan["plan"] == {}  # nothing rendered with that value
+
+    good = operator.post(
+        f"{URL}{job['id']}/validate/", {"parameters": {"app": "web"}}, format="json"
+    ).json()
+    assert not [p for p in good["problems"] if p["field"].startswith("parameters")]
+    assert good["plan"]["linux"][0]["path"] == "/tmp/apps/web.conf"

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 
 from apps.jobs.rendering import (
     POWERSHELL_SINGLE_QUOTES,
+    PathError,
     TemplateError,
     check_template,
     quote_posix,
     quote_powershell,
     references,
     render,
+    render_path,
     render_plain,
 )
 
@@ -631,3 +633,102 @@ def test_powershell_backtick_newline_does_not_end_a_here_string():
 def test_powershell_quote_after_a_literal_would_merge():
     # Why check_template refuses a reference touching a quote: the literal would swallow it.
     assert read_powershell_literal(quote_powershell("a") + "'b'") == ("a'b", 6)
+
+
+# --- numbers inside arithmetic -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "echo $(( {{ n }} * 2 ))",
+        'echo "$(( {{ n }} * 2 ))"',
+        "x=$(( {{ n }} + {{ flag }} )); echo $x",
+    ],
+)
+def test_integer_and_boolean_parameters_may_stand_inside_arithmetic(template):
+    check_template(template, shell="posix", numeric={"n", "flag"})
+    # a string (or secret, or choice) there is still refused, naming the rule
+    with pytest.raises(TemplateError, match="only integer and boolean parameters"):
+        check_template(template, shell="posix", numeric={"flag"} if "flag" in template else ())
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_numbers_in_arithmetic_render_bare_and_compute(shell):
+    template = "echo $(( {{ n }} * 2 )) $(( 10 - {{ m }} )) $(( {{ flag }} + {{ off }} )) {{ n }}"
+    values = {"n": 21, "m": -5, "flag": True, "off": False}
+    text = render(template, values, shell="posix", numeric={"n", "m", "flag", "off"})
+    # outside arithmetic the value is still one quoted word
+    assert text == "echo $(( 21 * 2 )) $(( 10 - (-5) )) $(( 1 + 0 )) '21'"
+    result = run(shell, text)
+    assert (result.returncode, result.stdout) == (0, b"42 15 1 21\n"), result.stderr
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="bash is not installed here")
+def test_numbers_in_bash_arithmetic_commands_and_subscripts():
+    template = "(( {{ n }} > 1 )) && a[{{ n }}]=x && echo ${#a[@]} $[ {{ n }} + 1 ]"
+    text = render(template, {"n": 3}, shell="posix", numeric={"n"})
+    result = run(shutil.which("bash") or "bash", text)
+    assert result.stdout == b"1 4\n", result.stderr
+
+
+def test_a_non_number_value_in_arithmetic_is_refused_at_render_time():
+    # the caller said "n" is numeric, but the value is not: never written bare
+    with pytest.raises(TemplateError, match="only an integer or a boolean"):
+        render("echo $(( {{ n }} ))", {"n": "1+$(id)"}, shell="posix", numeric={"n"})
+
+
+# --- upload paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "values", "expected"),
+    [
+        ("/tmp/apps/{{ app }}.conf", {"app": "web"}, "/tmp/apps/web.conf"),
+        (
+            "/tmp/apps/{{ app }}/{{ file }}",
+            {"app": "web", "file": "a.conf"},
+            "/tmp/apps/web/a.conf",
+        ),
+        ("/srv/app-{{ v }}.tar", {"v": "1.2.3"}, "/srv/app-1.2.3.tar"),
+        ("conf/{{ app }}.conf", {"app": "web"}, "conf/web.conf"),
+        ("{{ dest }}", {"dest": "/etc/app/release"}, "/etc/app/release"),
+        ("{{ dir }}/app.conf", {"dir": "/opt/x"}, "/opt/x/app.conf"),
+        ("/etc/app/release", {}, "/etc/app/release"),
+        ("/tmp/apps/./{{ app }}", {"app": "x"}, "/tmp/apps/x"),
+    ],
+)
+def test_upload_paths_render_inside_their_directory(template, values, expected):
+    assert render_path(template, values) == expected
+
+
+SEGMENT = "holds '/', '\\' or '..'"
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "reason"),
+    [
+        ("/tmp/apps/{{ app }}.conf", "../../home/fleet/x", SEGMENT),
+        ("/tmp/apps/{{ app }}.conf", "sub/x", SEGMENT),
+        ("/tmp/apps/{{ app }}.conf", "..", SEGMENT),
+        ("/tmp/apps/{{ app }}.conf", "..\\..\\x", SEGMENT),
+        ("/tmp/apps/{{ app }}", "", "would not name something inside /tmp/apps/"),
+        ("/tmp/apps/{{ app }}", ".", "would not name something inside /tmp/apps/"),
+        ("/tmp/apps/{{ app }}", "a\x00b", "NUL"),
+        ("app-{{ app }}.conf", "../x", SEGMENT),
+        ("{{ app }}", "/tmp/../etc/x", "'..' segment"),
+    ],
+)
+def test_upload_path_values_that_would_leave_their_directory_are_refused(template, value, reason):
+    with pytest.raises(PathError) as info:
+        render_path(template, {"app": value})
+    assert info.value.name == "app"
+    assert reason in info.value.message
+    if len(value) > 2:
+        assert value not in str(info.value)  # the value (maybe a secret) is never repeated
+
+
+def test_values_that_together_make_dot_dot_are_refused_by_the_normalised_check():
+    with pytest.raises(PathError, match="would not name something inside /tmp/apps/") as info:
+        render_path("/tmp/apps/{{ a }}{{ b }}/../x", {"a": ".", "b": "."})
+    assert info.value.name == "a"
