@@ -4,6 +4,12 @@ An adapter is a function ``(request, rule) -> HttpResponse | None`` registered u
 a route in ``migrated`` mode naming it (``Route.adapter``) is answered by it. ``None`` means
 "not this request" (another method or sub-path): the caller then gets the pointer to the new
 endpoint instead. Adapters read the new system through the apps' interfaces only.
+
+Who may call an adapter is declared when it is registered, and checked in one place
+(``legacy_bridge.auth``) before the adapter runs: ``role=`` (the minimum role of
+``opsconductor.roles``, for every method) or ``public=True`` (only for what the legacy backend
+itself serves without a token). There is no default: registering without either is an error.
+An adapter never authenticates by itself; it finds the caller in ``request.user``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
 from legacy_bridge.responses import legacy_error
+from opsconductor.roles import Role
 
 AdapterFunction = Callable[..., HttpResponse | None]
 
@@ -25,17 +32,48 @@ class Adapter:
     name: str
     description: str
     function: AdapterFunction
+    # the minimum role of the caller (authenticated with the new system's tokens), or None
+    # when the route is public
+    role: Role | None
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        if self.public == (self.role is not None):
+            raise TypeError(
+                f"adapter {self.name!r}: declare who may call it, either role=<minimum Role> "
+                "or public=True (only for what the legacy backend serves without a token)"
+            )
+        if self.role is not None and not isinstance(self.role, Role):
+            raise TypeError(f"adapter {self.name!r}: role must be an opsconductor.roles.Role")
+
+    @property
+    def access(self) -> str:
+        """``public`` or the minimum role's name (the adapters API shows it)."""
+        return "public" if self.public else str(self.role.value if self.role else "")
 
 
 _adapters: dict[str, Adapter] = {}
 
 
-def register_adapter(name: str, description: str):
+def register_adapter(
+    name: str, description: str, *, role: Role | None = None, public: bool = False
+):
+    """Register ``function`` as the adapter ``name``. Exactly one of ``role`` (the minimum
+    role, checked by the bridge before the adapter runs) and ``public=True`` is required."""
+    # validated here, at import time, not at the first request
+    Adapter(name=name, description=description, function=_unset, role=role, public=public)
+
     def decorate(function: AdapterFunction) -> AdapterFunction:
-        _adapters[name] = Adapter(name=name, description=description, function=function)
+        _adapters[name] = Adapter(
+            name=name, description=description, function=function, role=role, public=public
+        )
         return function
 
     return decorate
+
+
+def _unset(request, rule) -> None:
+    return None
 
 
 def adapter_names() -> list[str]:
@@ -54,6 +92,8 @@ def _relative(request, rule) -> str:
     "system-health",
     "GET /api/v3/system/health: the new system's health in the legacy shape "
     '({"status": "healthy"|"unhealthy", "services": {...}}; 503 when unhealthy).',
+    # the legacy backend answers /api/v3/system/health* without a token, and ignores a bad one
+    public=True,
 )
 def system_health(request, rule) -> HttpResponse | None:
     if request.method not in ("GET", "HEAD"):
@@ -85,6 +125,7 @@ def system_health(request, rule) -> HttpResponse | None:
     "targets-list",
     "GET <prefix> (e.g. /api/v3/targets): every target of the new system in the legacy "
     'listing shape ({"targets": [...], "total", "skip", "limit"}; ?skip= & ?limit=).',
+    role=Role.VIEWER,
 )
 def targets_list(request, rule) -> HttpResponse | None:
     from apps.targets.interface import resolve_selector, target_summaries

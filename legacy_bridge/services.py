@@ -141,12 +141,14 @@ def forwarded_request_record(
     user_agent: str,
     request_id: str,
     duration_ms: int,
+    actor: Actor | None = None,
 ) -> None:
     """Publish the audit event of a state-changing legacy request (POST/PUT/PATCH/DELETE).
 
-    The caller is not known to the new system (the backend authenticates its own tokens):
-    the event names the client's address and user agent; query values under secret-looking
-    names are masked."""
+    ``actor`` is the caller when the bridge authenticated it (a request an adapter answered).
+    Otherwise the caller is not known to the new system (the backend authenticates its own
+    tokens): the event names the client's address and user agent. Query values under
+    secret-looking names are masked."""
     verb = "forwarded" if status < 400 else "failed"
     with transaction.atomic(using=DB):
         publish(
@@ -164,7 +166,7 @@ def forwarded_request_record(
                 "request_id": request_id,
                 "duration_ms": duration_ms,
             },
-            actor=Actor(kind="anonymous", name=f"legacy client {source_ip}".strip()),
+            actor=actor or Actor(kind="anonymous", name=f"legacy client {source_ip}".strip()),
         )
 
 

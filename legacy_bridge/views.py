@@ -1,8 +1,10 @@
 """The one view behind the legacy URL space (/api/v3/, /api/schedules/): look the path up in
 the route table and proxy it, answer it from the new system, or say where it went.
 
-A plain Django view, not DRF: the legacy backend authenticates its own tokens, so the bridge
-neither authenticates nor checks CSRF; ``Authorization`` goes through untouched.
+A plain Django view, not DRF: the legacy backend authenticates its own tokens, so a proxied
+request is neither authenticated nor checked for CSRF; ``Authorization`` goes through
+untouched. A request an adapter answers is the new system's to authenticate: ``_migrated``
+checks it (``legacy_bridge.auth``) before calling any adapter.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from legacy_bridge import metrics, proxy, routing, traffic
+from legacy_bridge import auth, metrics, proxy, routing, traffic
 from legacy_bridge.adapters import get_adapter
 from legacy_bridge.models import Mode
 from legacy_bridge.responses import legacy_error
@@ -39,7 +41,7 @@ def _migrated(request, rule: routing.RouteRule) -> HttpResponse:
     adapter = get_adapter(rule.adapter) if rule.adapter else None
     if adapter is not None:
         try:
-            response = adapter.function(request, rule)
+            response = auth.refusal(request, adapter) or adapter.function(request, rule)
         except Exception:
             logger.exception("legacy bridge: adapter %s failed on %s", adapter.name, rule.prefix)
             return legacy_error(
@@ -147,6 +149,7 @@ def _account(request, *, prefix: str, mode: str, status: int, started: float) ->
             user_agent=request.headers.get("User-Agent", "")[:400],
             request_id=getattr(request, "request_id", ""),
             duration_ms=round((time.perf_counter() - started) * 1000),
+            actor=getattr(request, auth.ACTOR_ATTRIBUTE, None),
         )
     except Exception:
         logger.exception("legacy bridge: could not record the audit event of %s", method)

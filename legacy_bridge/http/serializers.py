@@ -50,3 +50,7 @@ class RouteSerializer(serializers.Serializer):
 class AdapterSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
+    access = serializers.CharField(
+        help_text="Who may call it through the bridge: 'public', or the minimum role of a "
+        "caller authenticated with the new system's tokens (viewer, operator, manager, admin)."
+    )

@@ -130,5 +130,9 @@ class AdapterListView(APIView):
         system."""
         adapters = [get_adapter(name) for name in adapter_names()]
         return Response(
-            [{"name": a.name, "description": a.description} for a in adapters if a is not None]
+            [
+                {"name": a.name, "description": a.description, "access": a.access}
+                for a in adapters
+                if a is not None
+            ]
         )

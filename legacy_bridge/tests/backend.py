@@ -10,6 +10,11 @@ process (random port). It records what reached it and answers by path:
   the test calls ``release()`` (at most 10 s), then sends the second
 - ``/api/v3/download?size=N``: N bytes (a repeating pattern) with their Content-Length
 - ``/api/v3/hop``: a response with hop-by-hop headers and two cookies
+
+With ``guarded = True`` it first refuses what the real backend refuses, as recorded (FastAPI's
+``HTTPBearer``): no ``Authorization`` header (or an empty one) 403 ``Not authenticated``,
+another scheme 403 ``Invalid authentication credentials``, a bearer token not in
+``legacy_tokens`` 401 ``Invalid or expired session``; ``/api/v3/system/health*`` needs none.
 """
 
 from __future__ import annotations
@@ -107,7 +112,10 @@ class Handler(BaseHTTPRequestHandler):
         }
         self.server.seen.append(seen)
         path = url.path
-        if path == "/api/v3/system/health":
+        refused = self.server.refusal(path, self.headers.get("Authorization"))
+        if refused is not None:
+            self._json(*refused)
+        elif path == "/api/v3/system/health":
             self._json(200, {"status": "healthy", "source": "legacy"})
         elif path.startswith("/api/v3/echo") or path.startswith("/api/schedules"):
             self._json(200, seen, {"X-Backend": "legacy"})
@@ -176,7 +184,22 @@ class LegacyBackend(ThreadingHTTPServer):
         self.first_event_sent = threading.Event()
         self.released = threading.Event()
         self.second_event_sent_at = 0.0
+        self.guarded = False
+        self.legacy_tokens: set[str] = set()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def refusal(self, path: str, authorization: str | None) -> tuple[int, dict, dict] | None:
+        """What the guarded backend answers instead (status, body, headers), or None."""
+        if not self.guarded or path.rstrip("/").startswith("/api/v3/system/health"):
+            return None
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if not scheme:
+            return 403, {"detail": "Not authenticated"}, {}
+        if scheme.lower() != "bearer":
+            return 403, {"detail": "Invalid authentication credentials"}, {}
+        if token.strip() not in self.legacy_tokens:
+            return 401, {"detail": "Invalid or expired session"}, {"WWW-Authenticate": "Bearer"}
+        return None
 
     def handle_error(self, request, client_address):
         # A client (the bridge) closing a kept-alive connection is normal. Nothing is printed:

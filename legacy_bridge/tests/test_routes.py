@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.accounts.factories import ApiTokenFactory
 from legacy_bridge import routing, services, traffic
 from legacy_bridge.models import Route, RouteTableVersion, TrafficBucket
 from opsconductor.events import SYSTEM
@@ -100,13 +101,16 @@ def test_targets_adapter_lists_the_new_systems_targets_in_the_legacy_shape(api, 
         created = manager.post("/api/v1/targets/", {"name": name, "status": status}, format="json")
         assert created.status_code == 201, created.content
     make_route(prefix="/api/v3/targets", mode="migrated", adapter="targets-list")
-    body = client.get("/api/v3/targets?limit=1").json()
+    # a token of the new system (a viewer may read targets); without one: 403 (test_route_auth)
+    viewer = {"Authorization": f"Token {ApiTokenFactory().value}"}
+    assert client.get("/api/v3/targets").status_code == 403
+    body = client.get("/api/v3/targets?limit=1", headers=viewer).json()
     assert body["total"] == 2 and body["limit"] == 1 and body["skip"] == 0
     assert [t["name"] for t in body["targets"]] == ["alpha"]
     assert body["targets"][0]["is_active"] is True
-    body = client.get("/api/v3/targets?skip=1").json()
+    body = client.get("/api/v3/targets?skip=1", headers=viewer).json()
     assert [(t["name"], t["is_active"]) for t in body["targets"]] == [("beta", False)]
-    assert client.get("/api/v3/targets?limit=abc").status_code == 400
+    assert client.get("/api/v3/targets?limit=abc", headers=viewer).status_code == 400
     assert legacy.seen == []
 
 
@@ -325,7 +329,7 @@ def test_version_checks_can_be_spaced_out(legacy, client, settings):
 def test_a_failing_adapter_answers_500_in_the_legacy_shape_and_is_counted(legacy, client):
     from legacy_bridge import adapters
 
-    @adapters.register_adapter("test-broken", "raises")
+    @adapters.register_adapter("test-broken", "raises", public=True)
     def broken(request, rule):
         raise RuntimeError("bug")
 
