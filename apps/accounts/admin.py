@@ -7,6 +7,7 @@ invariants as the API (the last active admin stays; a new password ends the user
 from __future__ import annotations
 
 from django import forms
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
@@ -27,6 +28,11 @@ from opsconductor.roles import Role
 # Roles decide everything (opsconductor.roles); Django's groups and permissions have no effect.
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)
+# simplejwt's token blacklist is how sign-outs and password changes end sessions (the services
+# write it); editing it by hand would revive or end sessions behind the audit trail's back.
+for _model in django_apps.get_app_config("token_blacklist").get_models():
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 def _email_taken(email: str, *, exclude_pk=None) -> bool:

@@ -4,11 +4,19 @@ which validates the definition and recomputes the next due time."""
 
 from __future__ import annotations
 
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
 
 from apps.scheduling import services
 from apps.scheduling.models import Firing, NotificationChannel, NotificationDelivery, Schedule
 from opsconductor.events import Actor
+
+# django-celery-beat's periodic tasks and their schedules are the clock's own bookkeeping
+# (the tick and the kernel's periodic tasks, from the settings; ADR 0010), not OpsConductor's
+# schedules: a periodic task added there would run outside every rule of the scheduler.
+for _model in django_apps.get_app_config("django_celery_beat").get_models():
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 def _actor(request) -> Actor:

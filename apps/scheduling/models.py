@@ -221,5 +221,6 @@ class NotificationDelivery(BaseModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "notification deliveries"
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
