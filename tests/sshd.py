@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import getpass
 import os
@@ -19,6 +20,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -303,6 +305,49 @@ def _wait_until_port_is_free(port: int, timeout: float = 10.0) -> None:
     pytest.fail(f"port {port} was not released within {timeout}s", pytrace=False)
 
 
+def kill_sessions(server: SshServer) -> None:
+    """Kill the per-connection processes ``server`` forked (its clients' connections die at
+    the host's end), leaving the listener up."""
+    pending, found = [server.process.pid], []
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                children = [int(pid) for pid in (task / "children").read_text().split()]
+                found += children
+                pending += children
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def restart_sshd(server: SshServer) -> SshServer:
+    """The host's sshd restarted: every connection to ``server`` dies at the host's end, then
+    the same sshd (same port, host key, config) listens again. Returns the new process's
+    server (the old ``server`` still names the same address and keys)."""
+    assert server.workdir is not None
+    kill_sessions(server)
+    stop_sshd(server)
+    _wait_until_port_is_free(server.port)
+    config = server.workdir / "sshd_config"
+    process = subprocess.Popen(
+        [sshd_binary(), "-D", "-E", str(server.log_path), "-f", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail(f"sshd did not listen again on port {server.port}", pytrace=False)
+    return dataclasses.replace(server, process=process)
+
+
 def restart_with_new_host_key(server: SshServer, workdir: Path) -> SshServer:
     """Stop ``server`` and start another sshd on the same address with a different host key.
 
@@ -349,6 +394,12 @@ class SshdFactory:
 
     def restart_with_new_host_key(self, server: SshServer) -> SshServer:
         replacement = restart_with_new_host_key(server, self._tmp.mktemp("sshd"))
+        self.servers.append(replacement)
+        return replacement
+
+    def restart(self, server: SshServer) -> SshServer:
+        """``restart_sshd``: the same sshd again, its clients' connections dead."""
+        replacement = restart_sshd(server)
         self.servers.append(replacement)
         return replacement
 

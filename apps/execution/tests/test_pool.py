@@ -203,3 +203,50 @@ def test_discard_target_closes_its_idle_sessions(pool, sshd):
     assert pool.discard_target(second.target_id) == 1
     assert dropped.closed and not kept.closed
     assert pool.idle_count() == 1
+
+
+def test_a_stale_session_reconnects_once_when_sshd_restarted(pool, sshd_factory):
+    from tests.sshd import restart_sshd
+
+    server = sshd_factory()
+    params = params_for(server)
+    with pool.acquire(params) as session:
+        assert run(session) == (0, b"hi\n")
+        # between two steps the host's sshd restarts: this connection is dead at its end, and
+        # the session (already checked out) does not know yet
+        sshd_factory.servers.append(restart_sshd(server))
+        assert run(session, "echo again") == (0, b"again\n")
+        assert session.reconnects == 1
+    assert (pool.stats.opened, pool.stats.reconnected) == (2, 1)
+    # the reconnected session went back to the pool and serves the next step as it is
+    with pool.acquire(params) as again:
+        assert again is session
+        assert run(again) == (0, b"hi\n")
+
+
+def test_a_command_that_may_have_started_is_never_run_again(pool, sshd_factory, tmp_path):
+    from tests.sshd import kill_sessions
+
+    server = sshd_factory()
+    params = params_for(server)
+    marker = tmp_path / "started"
+    errors = []
+    with pool.acquire(params) as session:
+        assert run(session)[0] == 0
+
+        def step():
+            try:
+                run(session, f"echo once >> {marker}; sleep 5")
+            except ConnectionLost as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=step)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        kill_sessions(server)  # the connection dies while the command runs
+        thread.join(10)
+    assert len(errors) == 1
+    assert marker.read_text() == "once\n"  # not started a second time on a fresh connection
+    assert session.reconnects == 0 and pool.stats.reconnected == 0

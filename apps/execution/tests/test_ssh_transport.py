@@ -396,3 +396,56 @@ def test_a_failing_output_consumer_stops_the_remote_command(session):
         session.run_command(f"echo hello; {tag}", timeout=60, on_output=consumer)
     wait_for(lambda: not remote_running(tag), timeout=5, what="the remote sleep to be gone")
     assert session.run_command("true", timeout=5).exit_code == 0
+
+
+def test_a_command_its_env_and_a_secret_in_them_never_appear_in_the_process_list(session):
+    canary = f"CANARY_{secrets.token_hex(8)}"
+    tag = f"sleep 2.{secrets.randbelow(10**6):06d}"
+    out = Collector()
+    results = []
+    thread = threading.Thread(
+        target=lambda: results.append(
+            session.run_command(
+                f"{tag}; printf '%s' '{canary}' | wc -c; echo \"$TOKEN\" | wc -c; exit 5",
+                timeout=20,
+                env={"TOKEN": canary},
+                workdir="/tmp",
+                on_output=out,
+            )
+        )
+    )
+    thread.start()
+    listings = []
+    while thread.is_alive():
+        listings.append(
+            subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        )
+        time.sleep(0.05)
+    thread.join()
+    # the step was running while the process list was read (its sleep shows there) ...
+    assert any(tag in listing for listing in listings)
+    running = [listing for listing in listings if tag in listing]
+    # ... and the shell running it reads it from stdin: no command text, no value
+    assert all(canary not in listing for listing in listings)
+    assert any("sh -s" in listing for listing in running)
+    (result,) = results
+    assert result.exit_code == 5
+    assert out.text("stdout").split() == [str(len(canary)), str(len(canary) + 1)]
+
+
+def test_a_command_reads_an_empty_stdin_not_its_own_text(session):
+    out = Collector()
+    result = session.run_command(
+        'read line; echo "read:[$line]"\necho second line runs', timeout=10, on_output=out
+    )
+    assert out.text("stdout") == "read:[]\nsecond line runs\n"
+    assert result.exit_code == 0
+
+
+def test_a_script_without_a_trailing_newline_and_its_env_from_stdin(session):
+    out = Collector()
+    result = session.run_script(
+        'echo "$A $(pwd)"; exit 4', "bash", timeout=10, env={"A": "x'y"}, workdir="/tmp",
+        on_output=out,
+    )  # fmt: skip
+    assert (result.exit_code, out.text("stdout")) == (4, "x'y /tmp\n")

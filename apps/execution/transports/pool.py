@@ -13,6 +13,7 @@ one to be released.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import secrets
@@ -77,6 +78,7 @@ class PoolStats:
     reused: int = 0  # acquisitions served by an idle session
     closed: int = 0  # sessions closed (idle, dead, surplus, close_all)
     dead: int = 0  # idle sessions found dead at health check
+    reconnected: int = 0  # checked-out sessions found dead when a step started, reconnected
 
 
 @dataclass
@@ -155,6 +157,7 @@ class SshPool:
                 if candidate.is_alive(self.health_timeout):
                     with self._lock:
                         self.stats.reused += 1
+                    candidate.reopen = functools.partial(self._reopen, params)
                     return candidate
                 candidate.close()
                 with self._lock:
@@ -172,7 +175,18 @@ class SshPool:
                 raise
             with self._lock:
                 self.stats.opened += 1
+            session.reopen = functools.partial(self._reopen, params)
             return session
+
+    def _reopen(self, params: ConnectionParams) -> SshSession:
+        """A fresh connection for a checked-out session whose own one died (it adopts it)."""
+        session = self._opener(
+            params, connect_timeout=self.connect_timeout, auth_timeout=self.auth_timeout
+        )
+        with self._lock:
+            self.stats.opened += 1
+            self.stats.reconnected += 1
+        return session
 
     def _close_superseded(self, key: PoolKey) -> None:
         """Close the idle sessions of ``key``'s target opened under another credential, host

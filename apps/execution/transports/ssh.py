@@ -6,11 +6,24 @@ with ``host_key_verdict`` after the key exchange and BEFORE any authentication r
 like the targets app's probe: a host whose key is unknown (strict), changed or rejected never
 sees the user name or the credential (never AutoAddPolicy).
 
-Killing remote work: every command runs behind a small POSIX-shell wrapper that first prints a
-marker line with its pid on stdout (stripped before output is reported), then ``exec``s the
-real command. sshd starts a non-pty session as a session and process-group leader, so that pid
-is the process group of everything the command starts. On timeout or cancel a second channel
-sends SIGTERM (then SIGKILL) to that whole group, and the channel is closed.
+What the host sees: every step is started with one fixed command line, ``printf <pid marker>;
+exec sh -s``; the step itself (environment exports, the working directory, then the command in a
+``{ }`` group, or ``exec <interpreter>`` with the script as a quoted here-document) travels on
+the channel's stdin. So the host's process list shows ``sh -s`` (or ``bash -s``, ``python3
+-``) and never a command, a script or a value, a secret one included (docs/execution.md,
+"What the target can see").
+
+Killing remote work: the wrapper first prints a marker line with its pid on stdout (stripped
+before output is reported), then ``exec``s ``sh -s``. sshd starts a non-pty session as a
+session and process-group leader, so that pid is the process group of everything the command
+starts. On timeout or cancel a second channel sends SIGTERM (then SIGKILL) to that whole
+group, and the channel is closed.
+
+A stale session (the host's end died, e.g. sshd was restarted, and the pool's health check
+did not catch it in time) fails when the step's channel is opened or its command line is
+sent. The step cannot have started then (it travels on stdin, which was never sent), so the
+session reconnects once (``reopen``, set by the pool) and tries again; a failure once the
+step's stdin went out is never retried.
 
 Secrets: messages of exceptions raised here never contain the password, key or passphrase
 (they are scrubbed as a second line of defence), and nothing here logs them.
@@ -25,6 +38,7 @@ import shlex
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import paramiko
@@ -155,17 +169,38 @@ def open_ssh_session(
         raise
 
 
-def _wrap(inner: str, env: dict[str, str] | None, workdir: str = "") -> str:
-    """The command line sent to the login shell: report our pid, set env, change to
-    ``workdir`` (failing the command if it cannot), exec ``inner``."""
-    parts = [f"printf '{_PID_MARKER.decode()}%s\\n' \"$$\""]
+# The only command line the host ever sees (the login shell parses it, then becomes ``sh -s``):
+# report our pid, then read everything else (environment, directory, the step) from stdin.
+WIRE_COMMAND = f"printf '{_PID_MARKER.decode()}%s\\n' \"$$\"; exec sh -s"
+
+
+def _preamble(env: dict[str, str] | None, workdir: str = "") -> str:
+    """What ``sh -s`` reads first on stdin: export ``env``, change to ``workdir`` (failing the
+    step if it cannot)."""
+    lines = []
     for name, value in (env or {}).items():
         check_env_name(name)
-        parts.append(f"export {name}={shlex.quote(str(value))}")
+        lines.append(f"export {name}={shlex.quote(str(value))}\n")
     if workdir:
-        parts.append(f"cd -- {shlex.quote(workdir)} || exit 1")
-    parts.append(f"exec {inner}")
-    return "; ".join(parts)
+        lines.append(f"cd -- {shlex.quote(workdir)} || exit 1\n")
+    return "".join(lines)
+
+
+def _command_stdin(command: str, env: dict[str, str] | None, workdir: str = "") -> bytes:
+    """A command step as ``sh -s`` reads it: the preamble, then the command in a ``{ }`` group
+    with stdin from /dev/null (the shell parses the whole group before running it, so the
+    command cannot read its own text, and it sees an empty stdin as with ``sh -c``)."""
+    return f"{_preamble(env, workdir)}{{\n{command}\n}} </dev/null\n".encode()
+
+
+def _script_stdin(inner: str, body: str, env: dict[str, str] | None, workdir: str = "") -> bytes:
+    """A script step as ``sh -s`` reads it: the preamble, then ``exec <interpreter>`` with the
+    body as a quoted here-document (no expansion) under a delimiter the body does not hold."""
+    delimiter = f"OC_SCRIPT_{uuid.uuid4().hex}"
+    while delimiter in body:  # pragma: no cover - 128 random bits
+        delimiter = f"OC_SCRIPT_{uuid.uuid4().hex}"
+    text = body if body.endswith("\n") or not body else body + "\n"
+    return f"{_preamble(env, workdir)}exec {inner} <<'{delimiter}'\n{text}{delimiter}\n".encode()
 
 
 def _split_pid_marker(head: bytes) -> tuple[int | None, bytes]:
@@ -210,6 +245,10 @@ class SshSession(Session):
         self._transport = transport
         self.host_key = host_key
         self.host_key_verdict = host_key_verdict
+        # opens a fresh session to the same target (the pool sets it): used once per step when
+        # this one turns out dead before the step started
+        self.reopen: Callable[[], SshSession] | None = None
+        self.reconnects = 0
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -248,14 +287,18 @@ class SshSession(Session):
         on_output: OutputCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> CommandResult:
-        """Run ``command`` with ``sh -c`` (started through the login shell); stream output
+        """Run ``command`` with ``sh`` (started through the login shell); stream output
         chunks to ``on_output(stream, chunk)`` as they arrive (``"stdout"``/``"stderr"``, in
         order within a stream; the two streams are not ordered relative to each other).
+
+        The command, ``env`` and ``workdir`` travel on the channel's stdin to ``sh -s``: the
+        host's process list shows ``sh -s``, never the command or a value (a secret rendered
+        into it). The command's own stdin is empty (``/dev/null``).
 
         On ``timeout`` seconds or ``cancel`` being set the remote process group is killed and
         the channel closed. Raises ``ConnectionLost`` when the session breaks."""
         return self._run(
-            _wrap(f"sh -c {shlex.quote(command)}", env, workdir), None, timeout, on_output, cancel
+            WIRE_COMMAND, _command_stdin(command, env, workdir), timeout, on_output, cancel
         )
 
     def run_script(
@@ -270,12 +313,13 @@ class SshSession(Session):
         cancel: threading.Event | None = None,
     ) -> CommandResult:
         """Run ``body`` with ``interpreter`` (``sh``, ``bash``, ``python3``), delivered on stdin
-        so the body never appears in a command line. Same streaming/timeout/cancel as
-        ``run_command``."""
+        (with ``env`` and ``workdir``) so neither the body nor a value ever appears in a command
+        line. Same streaming/timeout/cancel as ``run_command``."""
         inner = INTERPRETERS.get(interpreter)
         if inner is None:
             raise ValueError(f"unsupported interpreter {interpreter!r} ({', '.join(INTERPRETERS)})")
-        return self._run(_wrap(inner, env, workdir), body.encode(), timeout, on_output, cancel)
+        stdin = _script_stdin(inner, body, env, workdir)
+        return self._run(WIRE_COMMAND, stdin, timeout, on_output, cancel)
 
     def _open_channel(self) -> paramiko.Channel:
         try:
@@ -284,6 +328,48 @@ class SshSession(Session):
             raise ConnectionLost(
                 f"the session to {self.address} is gone ({type(exc).__name__})"
             ) from None
+
+    def _start(self, wire_command: str) -> paramiko.Channel:
+        """A channel running ``wire_command``. When the connection turns out dead before that
+        (nothing of the step was sent yet), reconnect once and try again."""
+        for attempt in (1, 2):
+            channel: paramiko.Channel | None = None
+            try:
+                channel = self._open_channel()
+                channel.exec_command(wire_command)
+                return channel
+            except (ConnectionLost, paramiko.SSHException, EOFError, OSError) as exc:
+                if channel is not None:
+                    channel.close()
+                failure = (
+                    exc
+                    if isinstance(exc, ConnectionLost)
+                    else ConnectionLost(
+                        f"could not start the command on {self.address} ({type(exc).__name__})"
+                    )
+                )
+                if attempt == 2 or self.reopen is None or self.closed:  # closed on purpose
+                    raise failure from None
+            self._reconnect(failure)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reconnect(self, failure: ConnectionLost) -> None:
+        """Replace the dead connection with a fresh one to the same target (same host-key
+        checks and credential). ``HostKeyRefused`` as it is; any other failure to connect is a
+        ``ConnectionLost`` saying both."""
+        assert self.reopen is not None
+        logger.info("the session to %s is gone; reconnecting once", self.address)
+        try:
+            fresh = self.reopen()
+        except HostKeyRefused:
+            raise
+        except TransportError as exc:
+            raise ConnectionLost(f"{failure}; reconnecting failed: {exc}") from None
+        with contextlib.suppress(Exception):
+            self._transport.close()
+        self._transport = fresh._transport
+        self.host_key, self.host_key_verdict = fresh.host_key, fresh.host_key_verdict
+        self.reconnects += 1
 
     def _run(
         self,
@@ -296,19 +382,13 @@ class SshSession(Session):
         self.last_used = time.monotonic()
         started = time.monotonic()
         deliver = on_output or (lambda stream, chunk: None)
-        channel = self._open_channel()
+        channel = self._start(wire_command)
         sender: threading.Thread | None = None
         pid: int | None = None
         head = b""  # stdout until the pid marker line has been seen
         timed_out = canceled = False
         pid_grace_end = 0.0
         try:
-            try:
-                channel.exec_command(wire_command)
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise ConnectionLost(
-                    f"could not start the command on {self.address} ({type(exc).__name__})"
-                ) from None
             if stdin is not None:
                 sender = threading.Thread(
                     target=self._send_stdin, args=(channel, stdin), daemon=True
