@@ -5,8 +5,11 @@
 #   OC_WEB_SERVERS="10.0.0.11:8000 10.0.0.12:8000" deploy/nginx/render.sh /etc/nginx/conf.d
 #
 # writes opsconductor.conf (include it in nginx's http {} block; conf.d/ is included already),
-# opsconductor-upstreams.conf and opsconductor-cors.map into the directory given. Only the
-# ${OC_*} placeholders are replaced; nginx's own $variables are left alone.
+# opsconductor-upstreams.list and opsconductor-cors.map into the directory given. Only the
+# ${OC_*} placeholders are replaced; nginx's own $variables are left alone. The two lists are
+# pieces of blocks (server lines of an upstream {}, entries of a map {}) that opsconductor.conf
+# includes; their names must not end in .conf, or the stock nginx.conf's
+# "include conf.d/*.conf;" would read them at http level and nginx would refuse to start.
 set -eu
 
 out=${1:?usage: render.sh OUTPUT_DIR}
@@ -39,10 +42,10 @@ export OC_SERVER_NAME OC_TLS_CERT OC_TLS_KEY OC_HTTP_PORT OC_HTTPS_PORT OC_PUBLI
   OC_STATIC_ROOT OC_ACME_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR
 
 servers=$(printf '%s' "$OC_WEB_SERVERS" | tr ',' ' ')
-: > "$out/opsconductor-upstreams.conf.tmp"
+: > "$out/opsconductor-upstreams.list.tmp"
 for server in $servers; do
   printf 'server %s max_fails=%s fail_timeout=%s;\n' \
-    "$server" "$OC_UPSTREAM_MAX_FAILS" "$OC_UPSTREAM_FAIL_TIMEOUT" >> "$out/opsconductor-upstreams.conf.tmp"
+    "$server" "$OC_UPSTREAM_MAX_FAILS" "$OC_UPSTREAM_FAIL_TIMEOUT" >> "$out/opsconductor-upstreams.list.tmp"
 done
 
 : > "$out/opsconductor-cors.map.tmp"
@@ -62,7 +65,10 @@ envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HT
 ${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACME_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
 ${OC_CONF_DIR}' < "$here/opsconductor.conf.template" > "$out/opsconductor.conf.tmp"
 
-for name in opsconductor-upstreams.conf opsconductor-cors.map opsconductor.conf; do
+for name in opsconductor-upstreams.list opsconductor-cors.map opsconductor.conf; do
   mv "$out/$name.tmp" "$out/$name"
 done
+# the upstream list's name before it stopped ending in .conf: left in conf.d/, nginx would
+# still read it at http level and refuse to start
+rm -f "$out/opsconductor-upstreams.conf"
 echo "rendered $out/opsconductor.conf for https://$OC_SERVER_NAME ($(echo $servers | wc -w) web processes)"

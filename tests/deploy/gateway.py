@@ -3,7 +3,9 @@
 ``start_web`` runs ``deploy/entrypoint.sh web`` (gunicorn, as the image does) with production
 settings against the test databases; ``start_gateway`` renders ``deploy/nginx/`` with
 ``render.sh`` (as an operator does) for a self-signed certificate, random high ports and a
-prefix of its own, and runs nginx on it. ``https()`` talks to the gateway on 127.0.0.1 with the
+prefix of its own, and runs nginx on it in the layout docs/deploy.md describes: the rendered
+files in ``conf.d/`` next to a stock ``nginx.conf`` (``stock_nginx_conf``) that includes
+``conf.d/*.conf`` inside ``http {}``, as Debian's package and the official image do. ``https()`` talks to the gateway on 127.0.0.1 with the
 server name for SNI, the Host header and certificate verification.
 """
 
@@ -240,6 +242,59 @@ class _GatewayConnection(http.client.HTTPSConnection):
         self.sock = self._tls_context.wrap_socket(sock, server_hostname=SERVER_NAME)
 
 
+def stock_nginx_conf(base: Path, flavour: str = "debian") -> str:
+    """The ``nginx.conf`` an operator starts from (``debian``: the nginx package's;
+    ``official-image``: the nginx image's), with its paths moved under ``base`` and unused
+    parts (modules, sites-enabled) left out. Both include ``conf.d/*.conf`` inside ``http {}``,
+    which is where docs/deploy.md and deploy/compose.yaml have ``render.sh`` write."""
+    # nginx's workers drop to an unprivileged user when started as root
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"    {kind}_temp_path {base / 'tmp' / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    if flavour == "debian":
+        http = f"""    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; # Dropping SSLv3, ref: POODLE
+    ssl_prefer_server_ciphers on;
+    access_log {base / "access-default.log"};
+    gzip on;"""
+    elif flavour == "official-image":
+        http = f"""    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                    '$status $body_bytes_sent "$http_referer" '
+                    '"$http_user_agent" "$http_x_forwarded_for"';
+    access_log {base / "access-default.log"} main;
+    sendfile on;
+    keepalive_timeout 65;"""
+    else:
+        raise ValueError(flavour)
+    (base / "tmp").mkdir(exist_ok=True)
+    return f"""{user}
+worker_processes 2;
+pid {base / "nginx.pid"};
+error_log {base / "error.log"} info;
+events {{ worker_connections 512; }}
+http {{
+{http}
+{temp}
+    include conf.d/*.conf;
+}}
+"""
+
+
+def nginx_command(nginx: str, base: Path) -> list[str]:
+    """nginx on the prefix ``base`` (``base/nginx.conf``), in the foreground."""
+    # -e: not even the start-up messages go to the system's log directory (unwritable unless root)
+    return [nginx, "-p", str(base), "-e", str(base / "error.log"),
+            "-c", str(base / "nginx.conf"), "-g", "daemon off;"]  # fmt: skip
+
+
 def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
     # nginx's workers drop to an unprivileged user when started as root: everything they read
     # (static files) must be readable by it, so the gateway gets a world-readable directory
@@ -271,37 +326,17 @@ def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
         "OC_ACCESS_LOG": str(access_log),
         "OC_CORS_ORIGINS": ALLOWED_ORIGIN,
     }
+    # the documented layout: render.sh writes into conf.d/, which the stock nginx.conf includes
     subprocess.run(
-        ["sh", str(ROOT / "deploy" / "nginx" / "render.sh"), str(base / "conf")],
+        ["sh", str(ROOT / "deploy" / "nginx" / "render.sh"), str(base / "conf.d")],
         env=render_env, check=True, capture_output=True, timeout=30,
     )  # fmt: skip
-    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"  {kind}_temp_path {base / 'tmp' / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    (base / "nginx.conf").write_text(
-        f"""{user}
-worker_processes 2;
-pid {base / "nginx.pid"};
-error_log {base / "error.log"} info;
-events {{ worker_connections 512; }}
-http {{
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-{temp}
-  include {base / "conf" / "opsconductor.conf"};
-}}
-"""
-    )
-    (base / "tmp").mkdir()
+    (base / "nginx.conf").write_text(stock_nginx_conf(base))
     gateway = Gateway(
         base=base, http_port=http_port, https_port=https_port, cert=cert,
         static_root=static_root, access_log=access_log, web=web,
     )  # fmt: skip
-    # -e: not even the start-up messages go to the system's log directory (unwritable unless root)
-    command = [nginx, "-p", str(base), "-e", str(base / "error.log"),
-               "-c", str(base / "nginx.conf"), "-g", "daemon off;"]  # fmt: skip
+    command = nginx_command(nginx, base)
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     if checked.returncode != 0:
         gateway.stop()

@@ -35,8 +35,14 @@ def test_placeholders_are_filled_and_nginx_variables_left_alone(tmp_path):
     assert "server_name ops.example.com;" in conf
     assert "return 301 https://ops.example.com$request_uri;" in conf  # port 443: no :443
     assert "proxy_set_header Host $host;" in conf and "$binary_remote_addr" in conf
-    assert f"include {out}/opsconductor-upstreams.conf;" in conf
-    assert (out / "opsconductor-upstreams.conf").read_text().splitlines() == [
+    assert f"include {out}/opsconductor-upstreams.list;" in conf
+    # not *.conf: the stock nginx.conf includes conf.d/*.conf at http level (test_layout.py)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "opsconductor-cors.map",
+        "opsconductor-upstreams.list",
+        "opsconductor.conf",
+    ]
+    assert (out / "opsconductor-upstreams.list").read_text().splitlines() == [
         "server 10.0.0.11:8000 max_fails=2 fail_timeout=10s;",
         "server 10.0.0.12:8000 max_fails=2 fail_timeout=10s;",
     ]
