@@ -55,6 +55,7 @@ from apps.targets.interface import (
     HostKeyVerdict,
     connections_for_targets,
     record_host_key_seen,
+    report_host_key_refused,
 )
 from opsconductor.events import Actor
 from opsconductor.sealing import SealError, unseal
@@ -353,21 +354,20 @@ def _connection_failure(
 ) -> Outcome:  # fmt: skip
     message = mask(str(exc), secrets)
     if isinstance(exc, HostKeyRefused):
-        if exc.verdict in (HostKeyVerdict.UNKNOWN, HostKeyVerdict.CHANGED):
-            writer.after_commit(
-                functools.partial(
-                    record_host_key_seen,
-                    method_id=params.method_id,
-                    algorithm=exc.host_key.algorithm,
-                    public_key=exc.host_key.public_key,
-                    fingerprint=exc.host_key.fingerprint,
-                    trusted=False,
-                )
+        # as a health check would: the key recorded for an admin, the target's health, and
+        # targets.host_key.changed_refused for a changed key (all by the targets app)
+        writer.after_commit(
+            functools.partial(
+                report_host_key_refused,
+                target_id=row.target_id,
+                method_id=params.method_id,
+                verdict=str(exc.verdict),
+                algorithm=exc.host_key.algorithm,
+                public_key=exc.host_key.public_key,
+                fingerprint=exc.host_key.fingerprint,
+                message=message,
             )
-        health = (
-            "host_key_unknown" if exc.verdict == HostKeyVerdict.UNKNOWN else "host_key_mismatch"
         )
-        writer.health(row.target_id, health, message)
         return Outcome(TargetStatus.FAILED, f"host key refused: {message}")
     if isinstance(exc, AuthFailed):
         writer.health(row.target_id, "auth_failed", message)
@@ -445,6 +445,13 @@ def _run_steps(
         step_status, reason, exit_code = StepStatus.FAILED, "", None
         try:
             result = _run_one(session, row, context, step, index, holding)
+        except HostKeyRefused as exc:
+            # a stale session reconnected and met another key: not started; the target fails
+            # as a refused connection does (_connection_failure, in _execute_prepared)
+            reason = f"not started: host key refused: {mask(str(exc), secrets)}"
+            _end_step(writer, row, index, StepStatus.FAILED, reason, None, started, output)
+            skip_rest(position + 1, "not started: host key refused")
+            raise
         except ConnectionLost as exc:
             reason = (
                 f"connection lost during step {index + 1} ({step['name']}): "

@@ -67,6 +67,7 @@ __all__ = [
     "preferred_algorithms",
     "record_host_key_seen",
     "report_connection_outcome",
+    "report_host_key_refused",
     "resolve_selector",
     "scrub",
     "server_key",
@@ -192,6 +193,33 @@ def record_host_key_seen(
         key=SeenHostKey(algorithm=algorithm, public_key=public_key, fingerprint=fingerprint),
         source=HostKey.Source.FIRST_USE if trusted else HostKey.Source.CONNECTION,
         state=HostKey.State.TRUSTED if trusted else HostKey.State.PENDING,
+    )
+
+
+def report_host_key_refused(
+    *,
+    target_id: uuid.UUID,
+    method_id: uuid.UUID,
+    verdict: str,
+    algorithm: str,
+    public_key: str,
+    fingerprint: str,
+    message: str,
+) -> None:
+    """A real connection (a run, a retry, a scheduled run; not a health check) refused the key
+    the host presented (``verdict``: ``unknown``, ``changed`` or ``rejected``): handled as a
+    health check handles it. The key is recorded (pending for an admin), the target's health
+    becomes ``host_key_unknown``/``host_key_mismatch`` with ``message``, and a changed key
+    publishes ``targets.host_key.changed_refused`` once per refused key."""
+    from apps.targets.probes import SeenHostKey
+    from apps.targets.services import health
+
+    health.target_record_host_key_refusal(
+        target_id=target_id,
+        method_id=method_id,
+        verdict=verdict,
+        key=SeenHostKey(algorithm=algorithm, public_key=public_key, fingerprint=fingerprint),
+        message=message,
     )
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.targets.connection import HostKeyVerdict
 from apps.targets.models import ConnectionMethod, HealthCheck, HostKey, Target
-from apps.targets.probes import ProbeResult, probe
+from apps.targets.probes import ProbeResult, SeenHostKey, probe
 from apps.targets.selectors import connection_params, primary_method
 from apps.targets.services.hostkeys import record_seen
 from opsconductor.events import SYSTEM, Actor, publish
@@ -106,27 +106,79 @@ def _record_host_key(
         created or target.health_status != Target.Health.HOST_KEY_MISMATCH
     ):
         # Once per refused key (not on every periodic check while it stays refused).
-        expected = list(
-            HostKey.objects.using(DB)
-            .filter(method=method, state=HostKey.State.TRUSTED)
-            .values_list("fingerprint", flat=True)
-        )
-        publish(
-            "targets.host_key.changed_refused",
-            {
-                "target_id": str(target.id),
-                "name": target.name,
-                "method_id": str(method.id),
-                "address": f"{method.host}:{method.port}",
-                "host_key_id": str(row.id),
-                "algorithm": seen.algorithm,
-                "expected": expected,
-                "presented": seen.fingerprint,
-                "message": result.message,
-            },
-            actor=actor,
+        _publish_changed_refused(
+            target=target, method=method, row=row, seen=seen, message=result.message, actor=actor
         )
     return result
+
+
+def _publish_changed_refused(
+    *, target: Target, method: ConnectionMethod, row: HostKey, seen, message: str, actor: Actor
+) -> None:
+    expected = list(
+        HostKey.objects.using(DB)
+        .filter(method=method, state=HostKey.State.TRUSTED)
+        .values_list("fingerprint", flat=True)
+    )
+    publish(
+        "targets.host_key.changed_refused",
+        {
+            "target_id": str(target.id),
+            "name": target.name,
+            "method_id": str(method.id),
+            "address": f"{method.host}:{method.port}",
+            "host_key_id": str(row.id),
+            "algorithm": seen.algorithm,
+            "expected": expected,
+            "presented": seen.fingerprint,
+            "message": message,
+        },
+        actor=actor,
+    )
+
+
+def target_record_host_key_refusal(
+    *,
+    target_id: uuid.UUID,
+    method_id: uuid.UUID,
+    verdict: str,
+    key: SeenHostKey,
+    message: str,
+    actor: Actor = SYSTEM,
+) -> None:
+    """A real connection (a run, a retry, a scheduled run) refused the host's key: what a
+    health check does with the same verdict, in one transaction. The key is recorded (pending
+    for an admin; a rejected key stays rejected), the target's health becomes
+    ``host_key_unknown`` or ``host_key_mismatch``, and a changed key publishes
+    ``targets.host_key.changed_refused`` once per refused key."""
+    verdict = HostKeyVerdict(verdict)
+    status = (
+        Target.Health.HOST_KEY_UNKNOWN
+        if verdict == HostKeyVerdict.UNKNOWN
+        else Target.Health.HOST_KEY_MISMATCH
+    )
+    with transaction.atomic(using=DB):
+        target = Target.objects.using(DB).select_for_update().filter(pk=target_id).first()
+        method = ConnectionMethod.objects.using(DB).filter(pk=method_id, target=target).first()
+        if target is None or method is None:
+            return
+        row, created = record_seen(
+            method=method,
+            key=key,
+            source=HostKey.Source.CONNECTION,
+            state=HostKey.State.PENDING,
+            actor=actor,
+        )
+        if verdict == HostKeyVerdict.CHANGED and (
+            created or target.health_status != Target.Health.HOST_KEY_MISMATCH
+        ):
+            _publish_changed_refused(
+                target=target, method=method, row=row, seen=key, message=message, actor=actor
+            )
+        _set_target_health(
+            target=target, status=status, message=message[:2000], latency_ms=None,
+            at=timezone.now(), actor=actor,
+        )  # fmt: skip
 
 
 def _set_target_health(
