@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-pytest_plugins = ["tests.fixtures", "tests.winrm_fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.winrm_fixtures", "tests.rogue_sshd"]
 
 
 def pytest_sessionstart(session):

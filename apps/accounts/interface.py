@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
+
 from apps.accounts import selectors
 from apps.accounts.models import ApiToken, User
 from opsconductor.events import Actor
@@ -73,6 +75,29 @@ def actor_for_request(request) -> Actor:
     if isinstance(auth, ApiToken):
         return Actor(kind="token", id=str(auth.pk), name=f"{user.username} via {auth.name}")
     return Actor(kind="user", id=str(user.pk), name=user.username)
+
+
+def role_for_actor(actor: Actor) -> str | None:
+    """The role (``opsconductor.roles.Role`` value) of the person behind ``actor``, now: a
+    ``user`` actor's own role, a ``token`` actor's owner's role while the token is usable.
+    None for an inactive user, a revoked or expired token, and any other kind of actor
+    (schedules, the system, anonymous): the caller decides what those may do."""
+    from django.utils import timezone
+
+    if actor.kind == "user":
+        user = selectors.user_by_id(user_id=actor.id)
+        return user.role if user is not None and user.is_active else None
+    if actor.kind == "token" and actor.id:
+        try:
+            token = ApiToken.objects.select_related("user").filter(pk=actor.id).first()
+        except (ValueError, TypeError, ValidationError):
+            return None
+        if token is None or token.revoked_at is not None or not token.user.is_active:
+            return None
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            return None
+        return token.user.role
+    return None
 
 
 def record_permission_denied(*, request, reason: str) -> None:

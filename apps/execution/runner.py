@@ -44,6 +44,7 @@ from apps.execution.transports.ssh import (
     AuthFailed,
     ConnectionLost,
     HostKeyRefused,
+    ScopeRefused,
     TransportError,
     Unreachable,
 )
@@ -56,6 +57,7 @@ from apps.targets.interface import (
     connections_for_targets,
     record_host_key_seen,
     report_host_key_refused,
+    report_scope_refusal,
 )
 from opsconductor.events import Actor
 from opsconductor.sealing import SealError, unseal
@@ -282,6 +284,8 @@ def _execute_prepared(item: _Prepared, runtime: WorkerRuntime) -> Outcome:
             return _run_steps(row, context, runnable, session, holding, secrets, writer)
     except _Stopped as stopped:
         return Outcome(str(stopped.args[0]), str(stopped.args[1]))
+    except ScopeRefused as exc:
+        return _scope_refused(row, exc, context.actor, writer)
     except TransportError as exc:
         return _connection_failure(row, params, exc, secrets, writer)
 
@@ -346,6 +350,18 @@ def _report_fresh(params: ConnectionParams, session, writer: Writer) -> None:
             )
         )
     writer.health(params.target_id, "healthy")
+
+
+def _scope_refused(row: RunTarget, exc: ScopeRefused, actor: Actor, writer: Writer) -> Outcome:
+    """The target's credential may not be used where the connection would go: nothing was
+    sent. The target's health says so, and the refusal is audited (by the targets app)."""
+    writer.health(row.target_id, "scope_refused", str(exc))
+    writer.after_commit(
+        functools.partial(
+            report_scope_refusal, target_id=row.target_id, refusal=exc.refusal, actor=actor
+        )
+    )
+    return Outcome(TargetStatus.FAILED, str(exc))
 
 
 def _connection_failure(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -53,6 +54,88 @@ class KnownHostKey:
 
 
 @dataclass(frozen=True)
+class CredentialScope:
+    """Where the credential of a connection may be sent (docs/targets.md, "Credential scope").
+
+    Data only, built by ``selectors.connection_params`` from the credential and the current
+    target. ``names`` are exact host names and ``*.suffix`` wildcards, ``networks`` CIDR
+    networks (a single address is a /32 or /128). ``refusal`` is set when the target was found
+    outside the scope when the parameters were built (e.g. it no longer matches the
+    credential's ``allowed_targets`` selector): then nothing may be dialled at all.
+    """
+
+    credential_name: str
+    names: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    refusal: str = ""
+
+    def host_refusal(self, host: str) -> str:
+        """Why the configured ``host`` is outside the scope ("" when it is not). An address
+        must be in one of ``networks``; a name must match one of ``names`` (when the scope
+        lists names; with networks only, its resolved addresses are checked when dialling)."""
+        if self.refusal:
+            return self.refusal
+        if not self.names and not self.networks:
+            return ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None:
+            if not self.in_networks(address):
+                return f"{host} is not in the credential's allowed_hosts"
+            return ""
+        if self.names and not any(name_matches(host, entry) for entry in self.names):
+            return f"{host} is not in the credential's allowed_hosts"
+        return ""
+
+    def in_networks(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in ipaddress.ip_network(net) for net in self.networks)
+
+    def dial_refusal(self, address: str) -> str:
+        """Why a resolved address may not be dialled ("" when it may): when the scope lists
+        networks, every address dialled must be in one of them; with names only (or no
+        restriction), the resolver is trusted."""
+        if not self.networks:
+            return ""
+        if self.in_networks(ipaddress.ip_address(address.split("%", 1)[0])):
+            return ""
+        return f"it resolves to {address}, which is not in the credential's allowed_hosts"
+
+
+def name_matches(host: str, entry: str) -> bool:
+    """``host`` equals the name ``entry``, or ends with ``.suffix`` for ``*.suffix``."""
+    host = host.lower().rstrip(".")
+    if entry.startswith("*."):
+        return host.endswith(entry[1:]) and len(host) > len(entry) - 1
+    return host == entry
+
+
+class CredentialOutOfScope(Exception):
+    """The connection would send a credential outside its scope; nothing was sent.
+
+    The message names the credential, the address and why; never a secret."""
+
+    def __init__(self, *, credential_name: str, address: str, reason: str):
+        self.credential_name = credential_name
+        self.address = address
+        self.reason = reason
+        super().__init__(
+            f"credential {credential_name} may not be used with {address}: outside its scope "
+            f"({reason}); nothing was sent"
+        )
+
+    def __reduce__(self):
+        return (_out_of_scope, (self.credential_name, self.address, self.reason))
+
+
+def _out_of_scope(credential_name: str, address: str, reason: str) -> CredentialOutOfScope:
+    return CredentialOutOfScope(credential_name=credential_name, address=address, reason=reason)
+
+
+@dataclass(frozen=True)
 class ConnectionParams:
     target_id: uuid.UUID
     target_name: str
@@ -70,6 +153,9 @@ class ConnectionParams:
     winrm_scheme: str = "http"
     winrm_transport: str = "ntlm"
     winrm_validate_cert: bool = True
+    # None: no credential, or one without any restriction.
+    scope: CredentialScope | None = None
+    credential_name: str = ""
 
     @property
     def address(self) -> str:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from apps.targets.connection import (
     ConnectionParams,
+    CredentialOutOfScope,
+    CredentialScope,
     HostKeyVerdict,
     KnownHostKey,
     Secret,
@@ -28,6 +30,7 @@ from apps.targets.ssh_connect import (
     SshProtocolError,
     SshUnreachable,
     authenticate,
+    check_scope,
     connect_tcp,
     handshake,
     load_private_key,
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConnectionParams",
+    "CredentialOutOfScope",
+    "CredentialScope",
     "Deadline",
     "HostKeyVerdict",
     "KnownHostKey",
@@ -53,6 +58,7 @@ __all__ = [
     "SshUnreachable",
     "TargetSummary",
     "authenticate",
+    "check_scope",
     "connect_tcp",
     "connection_for_target",
     "credential_import",
@@ -68,6 +74,7 @@ __all__ = [
     "record_host_key_seen",
     "report_connection_outcome",
     "report_host_key_refused",
+    "report_scope_refusal",
     "resolve_selector",
     "scrub",
     "server_key",
@@ -226,10 +233,37 @@ def report_host_key_refused(
 def report_connection_outcome(*, target_id: uuid.UUID, status: str, message: str = "") -> None:
     """Tell targets how a real connection (a run, not a health check) went, so the target's
     health reflects it. ``status`` is one of the health values (``healthy``, ``unreachable``,
-    ``auth_failed``, ``host_key_unknown``, ``host_key_mismatch``, ``error``)."""
+    ``auth_failed``, ``host_key_unknown``, ``host_key_mismatch``, ``scope_refused``,
+    ``error``)."""
     from apps.targets.services import health
 
     health.target_record_outcome(target_id=target_id, status=status, message=message)
+
+
+def report_scope_refusal(
+    *, target_id: uuid.UUID, refusal: CredentialOutOfScope, actor: Actor | None = None
+) -> None:
+    """Record that a connection to the target (a run) was refused because its credential may
+    not be used there (``CredentialOutOfScope``, nothing was sent): the audit event
+    ``targets.credential.scope_refused``. The target's health is reported separately
+    (``report_connection_outcome`` with ``scope_refused``)."""
+    from django.db import transaction
+
+    from apps.targets.models import Target
+    from apps.targets.scope import publish_scope_refused
+    from opsconductor.events import SYSTEM
+
+    target = Target.objects.using("targets").filter(pk=target_id).only("id", "name").first()
+    with transaction.atomic(using="targets"):
+        publish_scope_refused(
+            target_id=target_id,
+            target_name=target.name if target else "",
+            credential_name=refusal.credential_name,
+            address=refusal.address,
+            reason=refusal.reason,
+            via="run",
+            actor=actor or SYSTEM,
+        )
 
 
 def report_connection_outcomes(outcomes: list[tuple[uuid.UUID, str, str]]) -> None:

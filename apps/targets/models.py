@@ -54,6 +54,7 @@ class Target(BaseModel):
         AUTH_FAILED = "auth_failed", "Authentication failed"
         HOST_KEY_UNKNOWN = "host_key_unknown", "Host key not trusted yet"
         HOST_KEY_MISMATCH = "host_key_mismatch", "Host key changed"
+        SCOPE_REFUSED = "scope_refused", "Refused: outside the credential's scope"
         ERROR = "error", "Error"
 
     class HostKeyPolicy(models.TextChoices):
@@ -139,6 +140,10 @@ class Credential(BaseModel):
         SSH_KEY = "ssh_key", "SSH private key"
         WINRM = "winrm", "Password (WinRM)"
 
+    class HostKeyPolicy(models.TextChoices):
+        TARGET = "target", "As the target says (strict or accept-new)"
+        STRICT = "strict", "Strict: only keys an admin approved, never trust on first use"
+
     name = models.CharField(max_length=64, unique=True, validators=[name_validator])
     description = models.TextField(blank=True, max_length=4000)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -149,6 +154,26 @@ class Credential(BaseModel):
     secret_set_at = models.DateTimeField()
     secret_set_by_id = models.UUIDField(null=True, blank=True)
     secret_set_by_name = models.CharField(max_length=150, blank=True)
+    # The scope (docs/targets.md, "Credential scope"); set by admins only.
+    allowed_targets = models.TextField(
+        blank=True,
+        max_length=4000,
+        help_text="A target selector; only targets it selects may use the credential (empty: any).",
+    )
+    allowed_hosts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Host names (exact or *.suffix) and IP addresses/CIDR networks the credential "
+        "may be sent to (empty: any).",
+    )
+    attach_roles = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Roles besides admin that may attach the credential to a connection method.",
+    )
+    host_key_policy = models.CharField(
+        max_length=10, choices=HostKeyPolicy.choices, default=HostKeyPolicy.TARGET
+    )
 
     class Meta:
         ordering = ("name",)

@@ -139,6 +139,7 @@ def _field_specs() -> dict[str, FieldSpec]:
             "auth_failed",
             "host_key_unknown",
             "host_key_mismatch",
+            "scope_refused",
             "error",
         ),
     )

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from apps.targets.connection import ConnectionParams, KnownHostKey, Secret
 from apps.targets.models import ConnectionMethod, Credential, HealthCheck, HostKey, Target
+from apps.targets.scope import scope_for
 from opsconductor.sealing import unseal
 
 DB = "targets"
@@ -36,7 +37,11 @@ def connection_params(
 ) -> ConnectionParams:
     """Everything a worker needs to open a session through ``method``, secret included.
 
-    The credential is unsealed here, into ``Secret`` wrappers; the result must stay in the
+    The credential's scope is evaluated here against the target as stored now (its
+    ``allowed_targets`` selector; ``scope.refusal`` when it no longer matches) and carried in
+    ``scope`` for the dial (``ssh_connect.connect_tcp``); a ``strict`` credential makes the
+    host-key policy strict whatever the target says. The credential is unsealed here, into
+    ``Secret`` wrappers; the result must stay in the
     calling process (never stored, logged or sent to a broker). Raises
     ``opsconductor.sealing.SealError`` when the configured keys cannot open the credential.
     """
@@ -76,11 +81,18 @@ def connection_params(
         password=Secret(password),
         private_key=Secret(private_key),
         passphrase=Secret(passphrase),
-        host_key_policy=target.host_key_policy,
+        host_key_policy=(
+            Target.HostKeyPolicy.STRICT
+            if credential is not None
+            and credential.host_key_policy == Credential.HostKeyPolicy.STRICT
+            else target.host_key_policy
+        ),
         known_host_keys=known,
         winrm_scheme=method.winrm_scheme or ConnectionMethod.WinrmScheme.HTTP,
         winrm_transport=method.winrm_transport or ConnectionMethod.WinrmTransport.NTLM,
         winrm_validate_cert=method.winrm_validate_cert,
+        scope=scope_for(credential, target),
+        credential_name=credential.name if credential else "",
     )
 
 

@@ -15,7 +15,12 @@ import time
 
 import paramiko
 
-from apps.targets.connection import ConnectionParams, fingerprint_sha256
+from apps.targets.connection import (
+    ConnectionParams,
+    CredentialOutOfScope,
+    CredentialScope,
+    fingerprint_sha256,
+)
 
 _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 # Host-key algorithms that negotiate a key stored under one name (an RSA key is "ssh-rsa" in
@@ -75,9 +80,60 @@ def _resolve(host: str, port: int, deadline: Deadline) -> list[tuple]:
     return outcome["addresses"]
 
 
-def connect_tcp(host: str, port: int, deadline: Deadline) -> socket.socket:
+def scoped_addresses(
+    host: str, port: int, deadline: Deadline, scope: CredentialScope | None
+) -> list[tuple]:
+    """``host``'s addresses that the credential's ``scope`` allows (all of them without one).
+
+    Raises ``CredentialOutOfScope`` when the configured host, or every address it resolves to,
+    is outside the scope: before any packet is sent to the host. ``SshUnreachable`` when the
+    name cannot be resolved.
+    """
+    if scope is not None:
+        reason = scope.host_refusal(host)
+        if reason:
+            raise CredentialOutOfScope(
+                credential_name=scope.credential_name, address=f"{host}:{port}", reason=reason
+            )
+    addresses = _resolve(host, port, deadline)
+    if scope is None or not scope.networks:
+        return addresses
+    allowed = [entry for entry in addresses if not scope.dial_refusal(entry[4][0])]
+    if not allowed:
+        raise CredentialOutOfScope(
+            credential_name=scope.credential_name,
+            address=f"{host}:{port}",
+            reason=scope.dial_refusal(addresses[0][4][0]) if addresses else "no address",
+        )
+    return allowed
+
+
+def check_scope(params: ConnectionParams, timeout: float) -> None:
+    """Raise ``CredentialOutOfScope`` if ``params``' credential may not be sent to its host
+    (for clients that dial on their own, i.e. WinRM over ``requests``: call it right before
+    the session is made). A name that cannot be resolved is left to the client to report."""
+    if params.scope is None:
+        return
+    try:
+        scoped_addresses(params.host, params.port, Deadline(timeout), params.scope)
+    except SshUnreachable:
+        if params.scope.networks:  # nothing resolvable is inside the networks
+            raise CredentialOutOfScope(
+                credential_name=params.scope.credential_name,
+                address=params.address,
+                reason=f"{params.host} cannot be resolved to an address to check",
+            ) from None
+
+
+def connect_tcp(
+    host: str, port: int, deadline: Deadline, *, scope: CredentialScope | None
+) -> socket.socket:
+    """A TCP connection to ``host:port``. Every SSH dial goes through here (health probe,
+    host-key scan, execution): with a credential ``scope``, only addresses inside it are
+    dialled (``scoped_addresses``; ``CredentialOutOfScope`` otherwise). ``scope`` is required
+    so that no caller forgets it: pass ``params.scope`` (None for no credential)."""
     last: OSError | None = None
-    for family, kind, proto, _, address in _resolve(host, port, deadline):
+    for family, kind, proto, _, address in scoped_addresses(host, port, deadline, scope):
         sock = socket.socket(family, kind, proto)
         try:
             sock.settimeout(deadline.remaining())

@@ -38,6 +38,16 @@ class AuthFailed(TransportError):
     """The host did not accept the credential (or there is no usable credential)."""
 
 
+class ScopeRefused(TransportError):
+    """The target's credential may not be used at the address the connection would reach
+    (its scope, docs/targets.md): refused before anything (not even the user name) was sent.
+    ``refusal`` is the targets app's ``CredentialOutOfScope``."""
+
+    def __init__(self, refusal):
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
 class ConnectionLost(TransportError):
     """An established session broke (host gone, service killed, network cut)."""
 

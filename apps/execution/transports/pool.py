@@ -43,6 +43,9 @@ class PoolKey:
     credential: str = field(repr=False)
     host_keys: tuple[str, ...]
     host_key_policy: str
+    # The credential's scope as of now: a changed scope (or a target now outside it) never
+    # reuses a session opened before; the new dial is checked (ssh_connect.connect_tcp).
+    scope: object = None
 
 
 def pool_key(params: ConnectionParams) -> PoolKey:
@@ -69,6 +72,7 @@ def pool_key(params: ConnectionParams) -> PoolKey:
             )
         ),
         host_key_policy=params.host_key_policy,
+        scope=params.scope,
     )
 
 

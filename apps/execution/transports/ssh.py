@@ -52,6 +52,7 @@ from apps.execution.transports.base import (
     CommandResult,
     ConnectionLost,
     OutputCallback,
+    ScopeRefused,
     Session,
     TransportError,
     Unreachable,
@@ -59,6 +60,7 @@ from apps.execution.transports.base import (
 )
 from apps.targets.interface import (
     ConnectionParams,
+    CredentialOutOfScope,
     Deadline,
     HostKeyVerdict,
     SshAuthFailed,
@@ -122,14 +124,17 @@ def open_ssh_session(
 ) -> SshSession:
     """Connect, check the host key, authenticate; an ``SshSession`` ready for commands.
 
-    Raises ``Unreachable`` (DNS/TCP/handshake, within ``connect_timeout``),
+    Raises ``ScopeRefused`` (the credential may not be used there; nothing was dialled),
+    ``Unreachable`` (DNS/TCP/handshake, within ``connect_timeout``),
     ``HostKeyRefused`` (nothing was sent to the host) or ``AuthFailed``. A verdict of
     ``TRUST_ON_FIRST_USE`` proceeds; the caller records ``session.host_key`` as trusted.
     """
     deadline = Deadline(connect_timeout)
     try:
-        sock = connect_tcp(params.host, params.port, deadline)
+        sock = connect_tcp(params.host, params.port, deadline, scope=params.scope)
         transport = handshake(sock, params.address, deadline, preferred_algorithms(params))
+    except CredentialOutOfScope as exc:  # nothing was sent to the host
+        raise ScopeRefused(exc) from None
     except (SshUnreachable, SshProtocolError) as exc:
         raise Unreachable(scrub(str(exc), params)) from None
     try:

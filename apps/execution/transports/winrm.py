@@ -70,6 +70,7 @@ from apps.execution.transports.base import (
     CommandResult,
     ConnectionLost,
     OutputCallback,
+    ScopeRefused,
     Session,
     TransportError,
     Unreachable,
@@ -77,6 +78,7 @@ from apps.execution.transports.base import (
 )
 from apps.targets.interface import (
     ConnectionParams,
+    CredentialOutOfScope,
     scrub,
     tls_failure_reason,
     winrm_endpoint,
@@ -123,6 +125,8 @@ def open_winrm_session(
         )
     try:
         protocol = winrm_protocol(params, read_timeout=operation + 1)
+    except CredentialOutOfScope as exc:  # checked before any request: nothing was sent
+        raise ScopeRefused(exc) from None
     except ValueError as exc:
         raise TransportError(scrub(str(exc), params)) from None
     except WinRMError as exc:

@@ -216,6 +216,25 @@ class CredentialSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )  # fmt: skip
     secret_set_by = serializers.SerializerMethodField()
     used_by = serializers.SerializerMethodField()
+    # The scope (docs/targets.md, "Credential scope"); validated by the service.
+    allowed_targets = serializers.CharField(
+        required=False, allow_blank=True, max_length=4000,
+        help_text="A target selector; only targets it selects may use the credential (empty: any)",
+    )  # fmt: skip
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300, allow_blank=True, trim_whitespace=False),
+        required=False, max_length=500,
+        help_text="Host names (exact or *.domain), IP addresses and CIDR networks (empty: any)",
+    )  # fmt: skip
+    attach_roles = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        required=False, max_length=3,
+        help_text="Roles besides admin that may attach it to a connection method (default none)",
+    )  # fmt: skip
+    host_key_policy = serializers.ChoiceField(
+        Credential.HostKeyPolicy.choices, required=False,
+        help_text="strict: targets using it never trust a host key on first use",
+    )  # fmt: skip
 
     class Meta:
         model = Credential
@@ -230,6 +249,10 @@ class CredentialSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "passphrase",
             "key_type",
             "key_fingerprint",
+            "allowed_targets",
+            "allowed_hosts",
+            "attach_roles",
+            "host_key_policy",
             "secret_set_at",
             "secret_set_by",
             "used_by",

@@ -2,8 +2,8 @@
 
 A probe never raises for a target-side problem; it returns a ``ProbeResult`` whose ``status`` is
 one of ``Target.Health`` (``healthy``, ``unreachable``, ``auth_failed``, ``host_key_unknown``,
-``host_key_mismatch``, ``error``) with a message a user can act on. Secrets never appear in a
-message.
+``host_key_mismatch``, ``scope_refused``, ``error``) with a message a user can act on. Secrets
+never appear in a message.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class ProbeResult:
     host_key: SeenHostKey | None = None  # the key the host presented (SSH)
     host_key_verdict: str | None = None  # connection.HostKeyVerdict value
     hostname: str = ""  # what the harmless command printed
+    # (address, reason) when the credential's scope refused the connection (nothing was sent)
+    scope_refused: tuple[str, str] | None = None
 
 
 def probe(params: ConnectionParams, *, timeout: float) -> ProbeResult:

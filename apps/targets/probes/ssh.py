@@ -15,6 +15,8 @@ import paramiko
 
 from apps.targets.connection import (
     ConnectionParams,
+    CredentialOutOfScope,
+    CredentialScope,
     HostKeyVerdict,
     describe_refusal,
     fingerprint_sha256,
@@ -52,15 +54,20 @@ def _seen(key: paramiko.PKey) -> SeenHostKey:
     )
 
 
-def scan_host_key(host: str, port: int, *, timeout: float) -> SeenHostKey:
+def scan_host_key(
+    host: str, port: int, *, timeout: float, scope: CredentialScope | None = None
+) -> SeenHostKey:
     """The host key ``host:port`` presents (handshake only: no user name, no credential).
 
-    Raises ``ScanError`` with a message a user can act on.
+    Raises ``ScanError`` with a message a user can act on, ``CredentialOutOfScope`` when the
+    method's credential may not be used there (``scope``; a scan stays within it too).
     """
     deadline = Deadline(timeout)
     try:
-        sock = connect_tcp(host, port, deadline)
+        sock = connect_tcp(host, port, deadline, scope=scope)
         transport = handshake(sock, f"{host}:{port}", deadline)
+    except CredentialOutOfScope:
+        raise
     except (SshUnreachable, SshProtocolError) as exc:
         raise ScanError(str(exc)) from None
     except Exception as exc:
@@ -84,6 +91,7 @@ def probe_ssh(params: ConnectionParams, *, timeout: float) -> ProbeResult:
         status, message, hostname = "error", f"unexpected {type(exc).__name__} in the probe", ""
     seen: SeenHostKey | None = state.get("host_key")
     verdict: HostKeyVerdict | None = state.get("verdict")
+    refused: CredentialOutOfScope | None = state.get("scope_refused")
     return ProbeResult(
         status=status,
         message=scrub(message, params),
@@ -91,14 +99,18 @@ def probe_ssh(params: ConnectionParams, *, timeout: float) -> ProbeResult:
         host_key=seen,
         host_key_verdict=verdict.value if verdict else None,
         hostname=hostname,
+        scope_refused=(refused.address, refused.reason) if refused else None,
     )
 
 
 def _probe(params: ConnectionParams, deadline: Deadline, state: dict) -> tuple[str, str, str]:
     address = params.address
     try:
-        sock = connect_tcp(params.host, params.port, deadline)
+        sock = connect_tcp(params.host, params.port, deadline, scope=params.scope)
         transport = handshake(sock, address, deadline, preferred_algorithms(params))
+    except CredentialOutOfScope as exc:
+        state["scope_refused"] = exc
+        return "scope_refused", str(exc), ""
     except SshUnreachable as exc:
         return "unreachable", str(exc), ""
     except SshProtocolError as exc:

@@ -34,8 +34,9 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from apps.targets.connection import ConnectionParams
+from apps.targets.connection import ConnectionParams, CredentialOutOfScope
 from apps.targets.probes import ProbeResult
+from apps.targets.ssh_connect import check_scope
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,17 @@ def _probe(params: ConnectionParams, deadline: _Deadline, password: str | None) 
         return result(
             "error",
             f"unsupported WinRM transport {params.winrm_transport!r} ({', '.join(TRANSPORTS)})",
+        )
+
+    # 0. The credential's scope: refused before anything is sent to the host.
+    try:
+        check_scope(params, deadline.budget())
+    except CredentialOutOfScope as exc:
+        return ProbeResult(
+            status="scope_refused",
+            message=str(exc),
+            latency_ms=deadline.elapsed_ms(),
+            scope_refused=(exc.address, exc.reason),
         )
 
     # 1. TCP reach: a closed port or a silent host is "unreachable", whatever the credential.
@@ -248,6 +260,9 @@ def _probe(params: ConnectionParams, deadline: _Deadline, password: str | None) 
 def _protocol(
     params: ConnectionParams, endpoint: str, password: str, read_timeout: int
 ) -> Protocol:
+    # Every WinRM session (probe and execution) is made here: the credential's scope is
+    # checked against the resolved address first (CredentialOutOfScope; nothing is sent).
+    check_scope(params, float(read_timeout))
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     return Protocol(
         endpoint=endpoint,
@@ -302,6 +317,7 @@ def _scrubbed(result: ProbeResult, password: str | None) -> ProbeResult:
         host_key=result.host_key,
         host_key_verdict=result.host_key_verdict,
         hostname=hostname,
+        scope_refused=result.scope_refused,
     )
 
 

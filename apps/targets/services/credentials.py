@@ -1,4 +1,5 @@
-"""Credentials: create, rotate and delete sealed secrets. Only admins reach these."""
+"""Credentials: create, rotate and delete sealed secrets, and set their scope (apps/targets/
+scope.py). Only admins reach these."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from apps.targets import scope
 from apps.targets.connection import fingerprint_sha256
 from apps.targets.models import Credential
 from opsconductor.api.errors import Conflict
@@ -98,7 +100,42 @@ def _event_payload(credential: Credential) -> dict:
         "kind": credential.kind,
         "username": credential.username,
         "key_fingerprint": credential.key_fingerprint,
+        "scope": _scope_fields(credential),
     }
+
+
+SCOPE_FIELDS = ("allowed_targets", "allowed_hosts", "attach_roles", "host_key_policy")
+
+
+def _scope_fields(credential: Credential) -> dict:
+    return {field: getattr(credential, field) for field in SCOPE_FIELDS}
+
+
+def _clean_scope(values: dict) -> dict:
+    """The scope fields among ``values`` validated and normalised (ValidationError keyed by
+    field, ``allowed_hosts.<i>`` for one host entry)."""
+    cleaned = {}
+    errors: dict[str, list[str]] = {}
+    for field, clean in (
+        ("allowed_targets", scope.validate_allowed_targets),
+        ("allowed_hosts", scope.normalise_allowed_hosts),
+        ("attach_roles", scope.validate_attach_roles),
+    ):
+        if values.get(field) is not None:
+            try:
+                cleaned[field] = clean(values[field])
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+    policy = values.get("host_key_policy")
+    if policy is not None:
+        if policy not in Credential.HostKeyPolicy.values:
+            errors["host_key_policy"] = [
+                f"Choose one of {', '.join(Credential.HostKeyPolicy.values)}."
+            ]
+        cleaned["host_key_policy"] = policy
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
 
 
 def credential_create(
@@ -113,13 +150,28 @@ def credential_create(
     actor: Actor,
     pk: uuid.UUID | None = None,
     publish_event: bool = True,
+    allowed_targets: str | None = None,
+    allowed_hosts: list[str] | None = None,
+    attach_roles: list[str] | None = None,
+    host_key_policy: str | None = None,
 ) -> Credential:
+    """A new credential. Its scope (``allowed_targets``, ``allowed_hosts``, ``attach_roles``,
+    ``host_key_policy``) defaults to: any target, any host, admins only, the target's policy."""
+    limits = _clean_scope(
+        {
+            "allowed_targets": allowed_targets,
+            "allowed_hosts": allowed_hosts,
+            "attach_roles": attach_roles,
+            "host_key_policy": host_key_policy,
+        }
+    )
     sealed, key_type, fingerprint = _sealed_secret(
         kind=kind, password=password, private_key=private_key, passphrase=passphrase
     )
     with transaction.atomic(using=DB):
         credential = Credential(
             **({"id": pk} if pk is not None else {}),
+            **limits,
             name=name,
             kind=kind,
             username=username,
@@ -146,13 +198,28 @@ def credential_update(
     password: str | None = None,
     private_key: str | None = None,
     passphrase: str | None = None,
+    allowed_targets: str | None = None,
+    allowed_hosts: list[str] | None = None,
+    attach_roles: list[str] | None = None,
+    host_key_policy: str | None = None,
 ) -> Credential:
-    """Change the descriptive fields and/or rotate the secret (any secret field given)."""
+    """Change the descriptive fields, the scope, and/or rotate the secret (any secret field
+    given). A narrower scope applies to the methods already using the credential from their
+    next connection on (they are not detached: a connection outside it is refused)."""
     rotated = any(value is not None for value in (password, private_key, passphrase))
+    limits = _clean_scope(
+        {
+            "allowed_targets": allowed_targets,
+            "allowed_hosts": allowed_hosts,
+            "attach_roles": attach_roles,
+            "host_key_policy": host_key_policy,
+        }
+    )
     changes: dict[str, dict] = {}
     with transaction.atomic(using=DB):
         locked = Credential.objects.using(DB).select_for_update().get(pk=credential.pk)
-        for field, value in (("name", name), ("username", username), ("description", description)):
+        values = {"name": name, "username": username, "description": description, **limits}
+        for field, value in values.items():
             if value is not None and getattr(locked, field) != value:
                 changes[field] = {"from": getattr(locked, field), "to": value}
                 setattr(locked, field, value)

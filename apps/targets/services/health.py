@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.targets.connection import HostKeyVerdict
 from apps.targets.models import ConnectionMethod, HealthCheck, HostKey, Target
 from apps.targets.probes import ProbeResult, SeenHostKey, probe
+from apps.targets.scope import publish_scope_refused
 from apps.targets.selectors import connection_params, primary_method
 from apps.targets.services.hostkeys import record_seen
 from opsconductor.events import SYSTEM, Actor, publish
@@ -292,6 +293,17 @@ def target_check_health(
         check.message = result.message
         check.finished_at = finished_at
         check.save(using=DB)
+        if result.scope_refused is not None and method is not None:
+            address, reason = result.scope_refused
+            publish_scope_refused(
+                target_id=target.id,
+                target_name=target.name,
+                credential_name=method.credential.name if method.credential else "",
+                address=address,
+                reason=reason,
+                via="health_check",
+                actor=actor,
+            )
         _set_target_health(
             target=target,
             status=result.status,

@@ -128,12 +128,30 @@ def host_key_scan(*, method: ConnectionMethod, actor: Actor) -> HostKey:
 
     if method.protocol != ConnectionMethod.Protocol.SSH:
         raise ValidationError({"method_id": "Only SSH connection methods have host keys."})
+    from apps.targets.connection import CredentialOutOfScope
+    from apps.targets.scope import publish_scope_refused, scope_for
+
+    # A scan sends no secret, but it stays within the scope of the method's credential too
+    # (it would otherwise help prepare a connection to a host the credential may not reach).
+    limits = scope_for(method.credential, method.target) if method.credential_id else None
     try:  # network first, outside any transaction
         seen = scan_host_key(
-            method.host, method.port, timeout=settings.TARGET_HEALTH_TIMEOUT_SECONDS
+            method.host, method.port, timeout=settings.TARGET_HEALTH_TIMEOUT_SECONDS, scope=limits
         )
     except ScanError as exc:
         raise HostKeyScanFailed(str(exc)) from exc
+    except CredentialOutOfScope as exc:
+        with transaction.atomic(using=DB):
+            publish_scope_refused(
+                target_id=method.target_id,
+                target_name=method.target.name,
+                credential_name=exc.credential_name,
+                address=exc.address,
+                reason=exc.reason,
+                via="host_key_scan",
+                actor=actor,
+            )
+        raise ValidationError({"host": [str(exc)]}) from None
     with transaction.atomic(using=DB):
         row, _ = record_seen(
             method=method,

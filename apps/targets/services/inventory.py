@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.targets import scope
 from apps.targets.models import ConnectionMethod, Credential, Group, Tag, Target, TargetLabel
 from opsconductor.events import Actor, publish
 
@@ -167,12 +168,56 @@ def target_update(
             if before[key] != after[key]
         }
         if changes:
+            _check_credentials_still_in_scope(locked, changes, actor)
+        if changes:
             publish(
                 "targets.target.updated",
                 {**_target_payload(locked), "changes": changes},
                 actor=actor,
             )
     return locked
+
+
+def _check_credentials_still_in_scope(target: Target, changes: Mapping, actor: Actor) -> None:
+    """Refuse a target change that would move an attached credential out of its scope: a
+    host-key policy change needs the right to attach each credential (403) and may not make a
+    target of a ``strict`` credential accept-new (400); any change must leave the target inside
+    each credential's ``allowed_targets`` (400 naming the changed field)."""
+    credentials = {
+        m.credential_id: m.credential
+        for m in ConnectionMethod.objects.using(DB)
+        .filter(target=target, credential__isnull=False)
+        .select_related("credential")
+    }
+    for credential in sorted(credentials.values(), key=lambda c: c.name):
+        if "host_key_policy" in changes:
+            scope.require_attach(
+                actor, credential, doing="change the host-key policy of a target using"
+            )
+            if (
+                target.host_key_policy == Target.HostKeyPolicy.ACCEPT_NEW
+                and credential.host_key_policy == Credential.HostKeyPolicy.STRICT
+            ):
+                raise ValidationError(
+                    {
+                        "host_key_policy": [
+                            f"Credential {credential.name} requires a strict host-key policy: "
+                            "it never trusts a key on first use."
+                        ]
+                    }
+                )
+        if credential.allowed_targets and not scope.target_selected(
+            credential.allowed_targets, target.pk
+        ):
+            field = next(iter(changes))
+            raise ValidationError(
+                {
+                    field: [
+                        f"This change takes the target out of the allowed targets of credential "
+                        f"{credential.name}, which one of its connection methods uses."
+                    ]
+                }
+            )
 
 
 def target_delete(*, target: Target, actor: Actor) -> None:
@@ -260,6 +305,11 @@ def connection_method_create(
         first = not ConnectionMethod.objects.using(DB).filter(target=target).exists()
         method.is_primary = bool(data.get("is_primary")) or first
         _clean_method(method)
+        if method.credential is not None:
+            scope.require_attach(actor, method.credential)
+            scope.check_method_in_scope(
+                credential=method.credential, target=target, host=method.host
+            )
         if method.is_primary and not first:  # the first method has no other to demote
             _make_primary(method)
         method.save(using=DB)
@@ -274,10 +324,23 @@ def connection_method_update(
     with transaction.atomic(using=DB):
         locked = ConnectionMethod.objects.using(DB).select_for_update().get(pk=method.pk)
         address_before = (locked.host, locked.port)
+        credential_before = locked.credential_id
         for field in METHOD_FIELDS:
             if field in data:
                 setattr(locked, field, data[field])
         _clean_method(locked)
+        if locked.credential is not None:
+            if locked.credential_id != credential_before:
+                scope.require_attach(actor, locked.credential)
+            elif (locked.host, locked.port) != address_before:
+                # Moving a credential to another address is attaching it there.
+                scope.require_attach(
+                    actor, locked.credential, doing="change the address of a method using"
+                )
+            if locked.credential_id != credential_before or locked.host != address_before[0]:
+                scope.check_method_in_scope(
+                    credential=locked.credential, target=locked.target, host=locked.host
+                )
         if locked.is_primary:
             _make_primary(locked)
         locked.save(using=DB)
