@@ -6,7 +6,8 @@ Events are named ``<app>.<entity>.<verb>`` (``targets.target.created``,
   (``<entity>_id``, ``id``, ``user_id``) and display name (``name``, ``<entity>_name``,
   ``username``);
 - **outcome**: ``failure`` for ``*.failed`` / ``*.failed_to_start``, ``denied`` for
-  ``*.denied``, ``missed`` for ``*.missed``, the run's or target's ``status`` for
+  ``*.denied`` and ``*.scope_refused`` (a credential kept from a host outside its scope),
+  ``missed`` for ``*.missed``, the run's or target's ``status`` for
   ``*.finished``, else ``success``;
 - **changes**: the payload's ``changes`` (``{field: {"from": ..., "to": ...}}``), or a job
   version's ``diff`` (fields, and steps/parameters added, removed, changed).
@@ -77,7 +78,7 @@ def describe(event_type: str, payload: dict) -> dict[str, Any]:
                          "target_name", "job_name", "schedule_name")  # fmt: skip
     if verb in ("failed", "failed_to_start"):
         outcome = "failure"
-    elif verb == "denied":
+    elif verb in ("denied", "scope_refused"):
         outcome = "denied"
     elif verb == "missed":
         outcome = "missed"

@@ -241,11 +241,20 @@ def publish_scope_refused(
     """Publish ``targets.credential.scope_refused`` (in the caller's transaction on the targets
     alias): a connection was refused because its credential may not be used there; nothing
     was sent to the host. ``via``: ``health_check``, ``host_key_scan`` or ``run``."""
+    from apps.targets.models import Credential
     from opsconductor.events import publish
 
+    credential_id = (
+        Credential.objects.using(DB)
+        .filter(name=credential_name)
+        .values_list("id", flat=True)
+        .first()
+    )
     publish(
         "targets.credential.scope_refused",
         {
+            "credential_id": str(credential_id) if credential_id else None,
+            "credential_name": credential_name,
             "target_id": str(target_id),
             "target_name": target_name,
             "credential": credential_name,

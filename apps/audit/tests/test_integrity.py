@@ -389,3 +389,16 @@ def test_a_permission_denial_is_an_event_of_the_trail(django_user_model):
         id=denied.id, type=denied.event_type, occurred_at=denied.occurred_at,
         actor=Actor.from_dict(denied.actor), payload=denied.payload, context=denied.context))  # fmt: skip
     assert AuditRecord.objects.get(pk=denied.id).outcome == "denied"
+
+
+@pytest.mark.django_db(databases=[DB])
+def test_a_credential_scope_refusal_is_recorded_as_denied_on_the_credential():
+    (row,) = services.audit_record_events(events=[event("targets.credential.scope_refused",
+        payload={"credential_id": "c-7", "credential_name": "prod-root", "credential": "prod-root",
+                 "target_id": "t-1", "target_name": "web-1", "address": "10.9.9.9:22",
+                 "reason": "10.9.9.9 is not in the credential's allowed_hosts", "via": "run",
+                 "actor": "user:mallory"})])  # fmt: skip
+    row = AuditRecord.objects.get(pk=row.id)
+    assert (row.object_type, row.object_id, row.object_name, row.outcome) == (
+        "credential", "c-7", "prod-root", "denied"
+    )  # fmt: skip
