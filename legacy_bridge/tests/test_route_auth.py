@@ -418,3 +418,12 @@ def test_a_role_below_the_adapters_is_forbidden_and_the_denial_audited(
     assert denied.payload["path"] == "/api/v3/things"
     response = client.get("/api/v3/things", headers={"Authorization": f"Token {manager.value}"})
     assert response.status_code == 200
+
+
+def test_the_adapters_api_shows_who_may_call_each(api):
+    response = api(admin=True).get("/api/v1/bridge/adapters/")
+    assert response.status_code == 200
+    access = {a["name"]: a["access"] for a in response.json()}
+    assert access["system-health"] == "public"
+    assert access["targets-list"] == "viewer"
+    assert set(access) == set(adapters.adapter_names())
