@@ -119,6 +119,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "opsconductor.observability.middleware.RequestContextMiddleware",
     "opsconductor.observability.middleware.HttpMetricsMiddleware",
+    "opsconductor.api.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -242,6 +243,17 @@ else:
     }
 
 # --- REST API ---------------------------------------------------------------------------------
+# What a request may be (docs/api.md, "Limits"); answered in the API's error shape.
+# A body the API parses (JSON, form, YAML...): 413 above this; the gateway's limit is 10 MB too.
+# The legacy bridge streams its bodies and is not bound by it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000  # form fields / query parameters: 400 above
+API_MAX_NESTING_DEPTH = 32  # levels of objects/arrays in a body: 400 above
+API_MAX_BODY_VALUES = 1_000_000  # values in a parsed body (YAML aliases included): 400 above
+# The URL (path and query): 414 above. gunicorn's request line limit is raised to its maximum
+# (8190, deploy/entrypoint.sh) so this, in the API's shape, is the one that applies.
+API_MAX_URL_BYTES = 8000
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -258,6 +270,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "opsconductor.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "opsconductor.api.parsers.JSONParser",
+        "opsconductor.api.parsers.FormParser",
+        "opsconductor.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

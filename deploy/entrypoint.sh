@@ -31,8 +31,13 @@ case "$cmd" in
     # Threads, not processes, per request: a live stream (Server-Sent Events) holds one thread
     # for as long as it is open. WEB_THREADS bounds the streams plus requests a process serves
     # at once. Keep-alive longer than the gateway's upstream keepalive_timeout (60 s).
+    # The worker class is gunicorn's gthread answering its own errors (a request line over
+    # 8190 bytes, malformed HTTP) in the API's JSON error shape (opsconductor/web_server.py);
+    # the request line limit is gunicorn's maximum, the application's own URL limit
+    # (API_MAX_URL_BYTES, 8000) is below it and answers 414 in the same shape.
     exec gunicorn config.wsgi:application --bind "${WEB_BIND:-0.0.0.0}:${PORT:-8000}" \
-      --worker-class gthread --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-16}" \
+      --worker-class opsconductor.web_server.ThreadWorker --limit-request-line 8190 \
+      --workers "${WEB_WORKERS:-4}" --threads "${WEB_THREADS:-16}" \
       --keep-alive "${WEB_KEEPALIVE_SECONDS:-75}" --graceful-timeout 30 --timeout 60 \
       --access-logfile - \
       --access-logformat '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s' \

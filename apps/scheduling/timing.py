@@ -642,6 +642,8 @@ class _Occurrence:
 
 
 def _add_years(day: date, years: int) -> date:
+    if day.year + years > date.max.year:  # a horizon past year 9999: the end of time
+        return date.max
     try:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February

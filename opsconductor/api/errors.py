@@ -12,6 +12,12 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -30,7 +36,8 @@ CODES = {
     406: "not_acceptable",
     409: "conflict",
     410: "gone",
-    413: "payload_too_large",
+    413: "request_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "throttled",
     500: "server_error",
@@ -38,6 +45,36 @@ CODES = {
     503: "service_unavailable",
     504: "gateway_timeout",
 }
+
+
+class RequestTooLarge(exceptions.APIException):
+    """413: a body larger than the limit (``DATA_UPLOAD_MAX_MEMORY_SIZE``), refused before it
+    is parsed."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this server accepts."
+    default_code = "request_too_large"
+
+
+def _too_many(exc: SuspiciousOperation) -> str:
+    from django.conf import settings
+
+    if isinstance(exc, TooManyFilesSent):
+        return f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files."
+    return f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields."
+
+
+def translate_django_exception(exc: Exception) -> exceptions.APIException | None:
+    """What Django raises while reading a request (before or inside a view), as the API's own
+    exception: a body over the limit is a 413, too many fields a 400 naming the body, any other
+    suspicious request a plain 400. None for anything else."""
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return exceptions.ValidationError({"body": [_too_many(exc)]})
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError("The request is malformed.")
+    return None
 
 
 class Conflict(exceptions.APIException):
@@ -96,6 +133,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    else:
+        exc = translate_django_exception(exc) or exc
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -148,22 +187,36 @@ def _record_denial(request, message: str) -> None:
         logger.exception("could not record a permission denial")
 
 
-def _json_error(status_code: int, message: str) -> JsonResponse:
-    return JsonResponse(error_body(status_code, message), status=status_code)
+def json_error(status_code: int, message: str, **kwargs) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message, **kwargs), status=status_code)
+
+
+def api_exception_response(exc: exceptions.APIException) -> JsonResponse:
+    """An API exception raised outside DRF (middleware, Django's own handlers) in the shape."""
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        return json_error(400, _summary(fields), code="validation_error", fields=fields)
+    return json_error(exc.status_code, str(exc.detail), code=str(exc.default_code))
 
 
 # Django-level handlers (config/urls.py) so even non-DRF 404/500s keep the shape under /api/.
 def handler404(request, exception=None):
-    return _json_error(404, "Not found.")
+    return json_error(404, "Not found.")
 
 
 def handler500(request):
-    return _json_error(500, "Internal server error. Quote the request id when reporting it.")
+    return json_error(500, "Internal server error. Quote the request id when reporting it.")
 
 
 def handler403(request, exception=None):
-    return _json_error(403, "Forbidden.")
+    return json_error(403, "Forbidden.")
 
 
 def handler400(request, exception=None):
-    return _json_error(400, "Bad request.")
+    # Django calls this for what it raises itself while reading a request (a body over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE, more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields, ...) in a
+    # middleware or a non-DRF view: the same answers as inside the API.
+    translated = translate_django_exception(exception) if exception is not None else None
+    if translated is not None and not isinstance(translated, exceptions.ParseError):
+        return api_exception_response(translated)
+    return json_error(400, "Bad request.")

@@ -6,6 +6,7 @@ from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
 
 from apps.audit.models import SEARCH_TEXT_SQL, AuditRecord
+from opsconductor.api.datetimes import IsoDateTimeFilter
 
 
 class AuditRecordFilter(django_filters.FilterSet):
@@ -24,8 +25,8 @@ class AuditRecordFilter(django_filters.FilterSet):
     outcome = django_filters.CharFilter(
         help_text="success, failure, denied, missed, or a run status"
     )
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     request_id = django_filters.CharFilter()
     source_ip = django_filters.CharFilter(method="filter_source_ip")
     q = django_filters.CharFilter(

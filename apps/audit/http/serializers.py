@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.audit.models import AuditRecord
+from opsconductor.api.datetimes import DateTimeField
 
 
 class AuditRecordSerializer(serializers.ModelSerializer):
@@ -24,8 +25,8 @@ class AuditRecordSerializer(serializers.ModelSerializer):
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    since = serializers.DateTimeField()
-    until = serializers.DateTimeField()
+    since = DateTimeField()
+    until = DateTimeField()
 
     def validate(self, attrs):
         if attrs["until"] <= attrs["since"]:

@@ -32,6 +32,7 @@ from apps.execution.models import (
     TargetStatus,
     Trigger,
 )
+from opsconductor.api.datetimes import IsoDateTimeFilter
 from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import ViewerReadOperatorWrite
 
@@ -59,6 +60,16 @@ Event types and their `data`:
 - `end`: `status`, the run's final status (null if the run was deleted meanwhile); the last
   event.
 """
+# One event of the stream, as an SSE client parses it (its `data` is JSON, described above).
+STREAM_EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "the log's sequence number"},
+        "event": {"type": "string", "enum": ["output", "state", "end"]},
+        "data": {"type": "string", "description": "a JSON object, by `event` (above)"},
+        "retry": {"type": "integer", "description": "reconnect after this many ms"},
+    },
+}
 STREAM_EXAMPLE = (
     "retry: 2000\n\n"
     "id: 42\nevent: output\n"
@@ -79,8 +90,8 @@ class RunFilter(django_filters.FilterSet):
     requested_by = django_filters.UUIDFilter(field_name="requested_by_user_id")
     schedule = django_filters.UUIDFilter(field_name="schedule_id")
     target = django_filters.UUIDFilter(method="filter_target", help_text="a target's id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     imported = StrictBooleanFilter(help_text="true: only history imported from the legacy system")
 
     class Meta:
@@ -236,7 +247,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                response=OpenApiTypes.STR,
+                response=STREAM_EVENT,
                 description=STREAM_EVENTS,
                 examples=[OpenApiExample("A short run", value=STREAM_EXAMPLE)],
             )

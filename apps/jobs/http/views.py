@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +21,7 @@ from apps.jobs.http import serializers as s
 from apps.jobs.http.parsers import YamlParser
 from apps.jobs.models import Job
 from opsconductor.api.filters import StrictBooleanFilter
+from opsconductor.api.parsers import JSONParser
 from opsconductor.api.permissions import ViewerReadManagerWrite, ViewerReadOperatorWrite
 
 DEFINITION = {"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.STR}

@@ -21,9 +21,11 @@ from apps.scheduling.models import (
     Schedule,
 )
 from apps.scheduling.timing import WEEKDAY_NAMES
+from opsconductor.api.datetimes import DateTimeField
+from opsconductor.api.serializers import StrictFieldsMixin
 
 
-class WallClockDateTimeField(serializers.DateTimeField):
+class WallClockDateTimeField(DateTimeField):
     """A date-time that may be given without an offset: then it is a wall-clock time in the
     schedule's own time zone (services convert it with the DST rules), not in the server's."""
 
@@ -101,7 +103,9 @@ class NotifySerializer(serializers.Serializer):
     )
 
 
-class ScheduleSerializer(CalendarFields, serializers.ModelSerializer):
+class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSerializer):
+    strict_accepts = ("notify",)  # read as input by to_internal_value
+
     job = serializers.UUIDField(source="job_id")
     parameters = serializers.JSONField(
         required=False, help_text="Parameter values; secret ones are shown as ********."
@@ -169,7 +173,7 @@ class ScheduleSerializer(CalendarFields, serializers.ModelSerializer):
         return values
 
 
-class PreviewSerializer(CalendarFields):
+class PreviewSerializer(StrictFieldsMixin, CalendarFields):
     kind = serializers.ChoiceField(choices=Kind.choices)
     cron = serializers.CharField(max_length=200, required=False, allow_blank=True)
     interval_every = serializers.IntegerField(min_value=1, required=False, allow_null=True)
@@ -180,10 +184,17 @@ class PreviewSerializer(CalendarFields):
     timezone = serializers.CharField(max_length=64, required=False)
     start_at = WallClockDateTimeField(required=False, allow_null=True)
     end_at = WallClockDateTimeField(required=False, allow_null=True)
-    after = serializers.DateTimeField(
-        required=False, help_text="Fire times after this instant (default: now)."
+    after = DateTimeField(required=False, help_text="Fire times after this instant (default: now).")
+    start = DateTimeField(
+        required=False,
+        help_text="Fire times at or after this instant (default: now); or give after.",
     )
     count = serializers.IntegerField(min_value=1, max_value=500, default=10)
+
+    def validate(self, attrs):
+        if "start" in attrs and "after" in attrs:
+            raise serializers.ValidationError({"start": ["Give start or after, not both."]})
+        return attrs
 
 
 class PreviewItemSerializer(serializers.Serializer):

@@ -3,6 +3,8 @@ channels, job alert rules and the delivery log. Viewers read; managers and admin
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,10 +18,12 @@ from apps.accounts.interface import actor_for_request
 from apps.scheduling import selectors, services, timing
 from apps.scheduling.http import serializers as s
 from apps.scheduling.models import Firing, FiringOutcome, Kind, NotificationDelivery, Schedule
+from opsconductor.api.datetimes import IsoDateTimeFilter
 from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import ViewerReadManagerWrite
 
 UUID = "[0-9a-fA-F-]{36}"
+MICROSECOND = timedelta(microseconds=1)
 
 
 class ScheduleFilter(django_filters.FilterSet):
@@ -28,7 +32,7 @@ class ScheduleFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
     enabled = StrictBooleanFilter()
     timezone = django_filters.CharFilter()
-    due_before = django_filters.IsoDateTimeFilter(field_name="next_fire_at", lookup_expr="lte")
+    due_before = IsoDateTimeFilter(field_name="next_fire_at", lookup_expr="lte")
 
     class Meta:
         model = Schedule
@@ -37,8 +41,8 @@ class ScheduleFilter(django_filters.FilterSet):
 
 class FiringFilter(django_filters.FilterSet):
     outcome = django_filters.MultipleChoiceFilter(choices=FiringOutcome.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lte")
+    since = IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lte")
     run = django_filters.UUIDFilter(field_name="run_id")
 
     class Meta:
@@ -127,7 +131,9 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
         values.setdefault("timezone", services.default_timezone())
-        after = values.pop("after", None) or timezone.now()
+        start = values.pop("start", None)
+        # start is inclusive, after exclusive: a firing exactly at start is listed
+        after = values.pop("after", None) or (start - MICROSECOND if start else timezone.now())
         count = values.pop("count")
         definition = services.check_timing(values, anchor=after)
         return Response(_preview(definition, after, count))

@@ -4,12 +4,13 @@ import codecs
 import csv
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
+
+from opsconductor.api.parsers import CheckedParser, check_tree, read_body
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
-class CsvParser(BaseParser):
+class CsvParser(CheckedParser):
     """``text/csv`` with a header row -> a list of dicts (``CsvParser.Rows``)."""
 
     media_type = "text/csv"
@@ -18,7 +19,7 @@ class CsvParser(BaseParser):
         """Rows parsed from CSV (so a view can tell them from a JSON list)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read(MAX_CSV_BYTES + 1)
+        raw = read_body(stream, parser_context)
         if len(raw) > MAX_CSV_BYTES:
             raise ParseError(f"CSV larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB.")
         try:
@@ -34,4 +35,4 @@ class CsvParser(BaseParser):
                 rows.append({k.strip(): (v or "").strip() for k, v in row.items() if k})
         except csv.Error as exc:
             raise ParseError(f"Malformed CSV: {exc}") from exc
-        return rows
+        return check_tree(rows)

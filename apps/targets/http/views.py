@@ -10,7 +10,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiType
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +21,7 @@ from apps.targets.http.parsers import CsvParser
 from apps.targets.models import ConnectionMethod, Credential, Group, HostKey, Target
 from apps.targets.services import credentials as credential_services
 from apps.targets.services import inventory
+from opsconductor.api.parsers import JSONParser
 from opsconductor.api.permissions import (
     AdminOnly,
     ViewerReadAdminWrite,
