@@ -18,6 +18,10 @@ class _ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # shown as text, never as form fields: some (created_at) are not editable at all
+        return self.fields
+
 
 class JobStepInline(_ReadOnlyInline):
     model = JobStep
