@@ -70,19 +70,12 @@ def test_a_path_refused_at_render_time_fails_the_targets_naming_the_parameter(
 ):
     """A run whose values were not checked at launch (made before the check existed) fails in
     the worker, before anything is uploaded, saying why."""
-    from apps.execution import services
-    from apps.jobs.parameters import validate_values
-    from apps.jobs.selectors import parameter_specs
-
     make_fleet(1, tag="paths")
     apps_dir = tmp_path / "apps"
     apps_dir.mkdir()
     job = _upload_job(make_job, apps_dir, name="old")
-    monkeypatch.setattr(
-        services,
-        "resolve_parameters",
-        lambda snapshot, values: validate_values(parameter_specs(snapshot.definition), values),
-    )
+    # the launch-time check did not exist yet when the run was made
+    monkeypatch.setattr("apps.jobs.selectors.path_problems", lambda definition, values: {})
     run = ok(_launch(admin_api, job, parameters={"app": "../x"}), 201)
     done = wait_run(admin_api, run["id"])
     assert done["status"] == "failed"
