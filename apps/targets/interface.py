@@ -61,6 +61,7 @@ __all__ = [
     "check_scope",
     "connect_tcp",
     "connection_for_target",
+    "credential_allow_hosts",
     "credential_import",
     "credential_name_taken",
     "describe_refusal",
@@ -350,6 +351,21 @@ def credential_import(
         publish_event=publish_event,
     )
     return True
+
+
+def credential_allow_hosts(
+    *, credential_id: uuid.UUID, hosts: list[str], actor: Actor, publish_event: bool = False
+) -> list[str]:
+    """Add ``hosts`` (host names or IP addresses) to the ``allowed_hosts`` of the credential
+    ``credential_id`` and return the new list. Imports call it for each host an imported
+    credential was used with, before the target that uses it is created, so the credential
+    is scoped to those hosts (docs/targets.md, "Credential scope"). Raises
+    ``django.core.exceptions.ValidationError`` (``allowed_hosts.<i>``) for a malformed host."""
+    from apps.targets.services import credentials
+
+    return credentials.credential_allow_hosts(
+        credential_id=credential_id, hosts=hosts, actor=actor, publish_event=publish_event
+    )
 
 
 def credential_name_taken(name: str) -> bool:

@@ -393,7 +393,17 @@ def _import_target(ctx, row, legacy_methods, credentials_by_method, credentials,
             m["is_primary"] = m is first
 
     def create(target_id: uuid.UUID) -> bool:
+        from apps.targets.interface import credential_allow_hosts
+
         fields = convert_target(row, converted, ctx.options.host_key_policy)
+        # An imported credential may be sent only to the hosts it was used with in the legacy
+        # system (its scope: docs/targets.md); widened here, host by host, before the target
+        # that uses it is created (which checks the scope).
+        for method in converted:
+            if method.get("credential_id") is not None:
+                credential_allow_hosts(
+                    credential_id=method["credential_id"], hosts=[method["host"]], actor=ctx.actor
+                )
         return target_import(
             target_id=target_id,
             data=fields["data"],

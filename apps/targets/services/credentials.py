@@ -245,6 +245,32 @@ def credential_update(
     return locked
 
 
+def credential_allow_hosts(
+    *, credential_id: uuid.UUID, hosts: list[str], actor: Actor, publish_event: bool = False
+) -> list[str]:
+    """Add ``hosts`` (names or addresses) to the credential's ``allowed_hosts``; returns the
+    new list. For imports: a credential brought from another system is scoped to the hosts it
+    was used with there (docs/targets.md, "Credential scope"). ValidationError keyed
+    ``allowed_hosts.<i>`` for a malformed host."""
+    with transaction.atomic(using=DB):
+        locked = Credential.objects.using(DB).select_for_update().get(pk=credential_id)
+        before = list(locked.allowed_hosts or [])
+        after = scope.normalise_allowed_hosts([*before, *hosts])
+        if after != before:
+            locked.allowed_hosts = after
+            locked.save(using=DB, update_fields=["allowed_hosts", "updated_at"])
+            if publish_event:
+                publish(
+                    "targets.credential.updated",
+                    {
+                        **_event_payload(locked),
+                        "changes": {"allowed_hosts": {"from": before, "to": after}},
+                    },
+                    actor=actor,
+                )
+    return after
+
+
 def credential_delete(*, credential: Credential, actor: Actor) -> None:
     with transaction.atomic(using=DB):
         payload = _event_payload(credential)

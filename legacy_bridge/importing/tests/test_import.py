@@ -191,6 +191,14 @@ def test_targets_methods_and_credentials(seeded, run_import, admin_api, legacy):
     db1_method = targets["db-1"][0]["connection_methods"][0]
     web2_method = next(t for t in targets["web"] if t is not web1)["connection_methods"][0]
     assert db1_method["credential"]["name"] == web2_method["credential"]["name"] == ops[0]["name"]
+    # each is scoped to the hosts it was used with (the shared one: both of its targets'),
+    # admins only, as the legacy system's targets had them
+    hosts = {m["host"] for t in (targets["db-1"][0], next(t for t in targets["web"]
+             if t is not web1)) for m in t["connection_methods"]}  # fmt: skip
+    assert sorted(ops[0]["allowed_hosts"]) == sorted(
+        f"{h}/32" if h.replace(".", "").isdigit() else h for h in hosts
+    )
+    assert all(c["allowed_hosts"] and c["attach_roles"] == [] for c in credentials)
     creds = table(report, "target_credentials")
     assert creds.failed == 1
     assert creds.failures[0]["id"] == str(seeded.credentials["corrupt"])
