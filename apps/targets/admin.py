@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.targets import scope
 from apps.targets.models import (
     ConnectionMethod,
     Credential,
@@ -20,7 +21,7 @@ from apps.targets.models import (
 )
 from apps.targets.services import credentials as credential_services
 from apps.targets.services.credentials import parse_private_key
-from apps.targets.services.inventory import METHOD_FIELDS, validate_host
+from apps.targets.services.inventory import METHOD_FIELDS, TARGET_FIELDS, validate_host
 from opsconductor.events import Actor, publish
 
 
@@ -51,6 +52,47 @@ class ConnectionMethodForm(forms.ModelForm):
     def clean_host(self):
         return validate_host(self.cleaned_data["host"])
 
+    def clean(self):
+        """The credential's scope, as the API checks it: the host must be in its allowed hosts,
+        a saved target in its allowed targets (a target being created here is checked when it
+        connects)."""
+        cleaned = super().clean()
+        credential, host = cleaned.get("credential"), cleaned.get("host")
+        if credential is not None and host:
+            target = Target.objects.filter(pk=self.instance.target_id).first()
+            try:
+                scope.check_method_in_scope(
+                    credential=credential, target=target, host=host, check_target=bool(target)
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
+class TargetForm(forms.ModelForm):
+    class Meta:
+        model = Target
+        fields = (*TARGET_FIELDS, "tags")  # the admin passes its own list; this is the default
+
+    def clean_host_key_policy(self):
+        policy = self.cleaned_data["host_key_policy"]
+        if policy == Target.HostKeyPolicy.ACCEPT_NEW and self.instance.pk:
+            strict = (
+                Credential.objects.filter(
+                    methods__target_id=self.instance.pk,
+                    host_key_policy=Credential.HostKeyPolicy.STRICT,
+                )
+                .values_list("name", flat=True)
+                .first()
+            )
+            if strict:
+                raise ValidationError(
+                    f"Credential {strict} requires a strict host-key policy: it never trusts "
+                    "a key on first use."
+                )
+        return policy
+
 
 class ConnectionMethodInline(admin.StackedInline):
     model = ConnectionMethod
@@ -66,6 +108,7 @@ class ConnectionMethodInline(admin.StackedInline):
 
 @admin.register(Target)
 class TargetAdmin(admin.ModelAdmin):
+    form = TargetForm
     list_display = ("name", "environment", "os_family", "status", "health_status", "region")
     list_filter = ("environment", "os_family", "status", "health_status", "tags")
     search_fields = ("name", "description", "location", "region", "data_center")
@@ -155,10 +198,62 @@ class CredentialForm(forms.ModelForm):
         required=False, widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off"})
     )
     passphrase = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    # The scope (docs/targets.md, "Credential scope")
+    allowed_hosts = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line: host names (exact or *.domain), IP addresses, CIDR networks. "
+        "Empty: any host.",
+    )
+    attach_roles = forms.MultipleChoiceField(
+        required=False,
+        choices=[(role, role) for role in scope.ATTACH_ROLES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Roles besides admin that may attach this credential to a connection method.",
+    )
+
+    host_key_policy = forms.ChoiceField(
+        required=False,
+        choices=Credential.HostKeyPolicy.choices,
+        initial=Credential.HostKeyPolicy.TARGET,
+    )
 
     class Meta:
         model = Credential
-        fields = ("name", "description", "kind", "username")
+        fields = (
+            "name",
+            "description",
+            "kind",
+            "username",
+            "allowed_targets",
+            "allowed_hosts",
+            "attach_roles",
+            "host_key_policy",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["allowed_hosts"] = "\n".join(self.instance.allowed_hosts or [])
+            self.initial["attach_roles"] = list(self.instance.attach_roles or [])
+
+    def clean_allowed_hosts(self):
+        lines = [line.strip() for line in self.cleaned_data["allowed_hosts"].splitlines()]
+        try:
+            return scope.normalise_allowed_hosts([line for line in lines if line])
+        except ValidationError as exc:
+            raise ValidationError(
+                [f"{key}: {'; '.join(errors)}" for key, errors in exc.message_dict.items()]
+            ) from exc
+
+    def clean_host_key_policy(self):
+        return self.cleaned_data.get("host_key_policy") or Credential.HostKeyPolicy.TARGET
+
+    def clean_allowed_targets(self):
+        try:
+            return scope.validate_allowed_targets(self.cleaned_data["allowed_targets"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["allowed_targets"]) from exc
 
     def clean(self):
         cleaned = super().clean()
@@ -181,8 +276,15 @@ class CredentialForm(forms.ModelForm):
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
     form = CredentialForm
-    list_display = ("name", "kind", "username", "key_fingerprint", "secret_set_at")
-    list_filter = ("kind",)
+    list_display = (
+        "name",
+        "kind",
+        "username",
+        "key_fingerprint",
+        "host_key_policy",
+        "secret_set_at",
+    )
+    list_filter = ("kind", "host_key_policy")
     search_fields = ("name", "username", "description")
     readonly_fields = (
         "key_type",
@@ -206,6 +308,7 @@ class CredentialAdmin(admin.ModelAdmin):
             "name": form.cleaned_data["name"],
             "username": form.cleaned_data["username"],
             "description": form.cleaned_data["description"],
+            **{field: form.cleaned_data[field] for field in credential_services.SCOPE_FIELDS},
             **secrets,
             "actor": _actor(request),
         }

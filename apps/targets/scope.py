@@ -196,12 +196,19 @@ def require_attach(actor: Actor, credential, *, doing: str = "attach") -> None:
         )
 
 
-def check_method_in_scope(*, credential, target, host: str, field_prefix: str = "") -> None:
-    """400 (``ValidationError``) when ``target``/``host`` is outside ``credential``'s scope."""
+def check_method_in_scope(
+    *, credential, target, host: str, field_prefix: str = "", check_target: bool = True
+) -> None:
+    """400 (``ValidationError``) when ``target``/``host`` is outside ``credential``'s scope.
+    ``check_target=False``: the host only (a target not saved yet, e.g. in the admin)."""
     if credential is None:
         return
     errors: dict[str, list[str]] = {}
-    if credential.allowed_targets and not target_selected(credential.allowed_targets, target.pk):
+    if (
+        check_target
+        and credential.allowed_targets
+        and not target_selected(credential.allowed_targets, target.pk)
+    ):
         errors[f"{field_prefix}credential"] = [
             f"Credential {credential.name} may not be used with target {target.name}: the target "
             "is outside the credential's allowed targets."
@@ -213,8 +220,10 @@ def check_method_in_scope(*, credential, target, host: str, field_prefix: str = 
             f"Credential {credential.name} may not be sent to {host}: the host is outside the "
             "credential's allowed hosts."
         ]
-    if credential.host_key_policy == credential.HostKeyPolicy.STRICT and (
-        target.host_key_policy == "accept-new"
+    if (
+        check_target
+        and credential.host_key_policy == credential.HostKeyPolicy.STRICT
+        and target.host_key_policy == "accept-new"
     ):
         errors[f"{field_prefix}credential"] = [
             *errors.get(f"{field_prefix}credential", []),

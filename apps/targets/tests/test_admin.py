@@ -78,3 +78,43 @@ def test_target_changes_in_the_admin_are_published(admin_client):
     assert "targets.target.updated" in types and "targets.connection_method.created" in types
     updated = OutboxEvent.objects.using("targets").get(event_type="targets.target.updated")
     assert updated.payload["changes"]["status"] == {"from": "active", "to": "maintenance"}
+
+
+def test_a_credential_scope_is_set_in_the_admin_and_checked_on_methods(admin_client):
+    response = admin_client.post("/admin/targets/credential/add/", {
+        "name": "scoped", "kind": "password", "username": "ops", "description": "",
+        "password": "pw-1", "allowed_targets": "env=staging", "host_key_policy": "strict",
+        "allowed_hosts": "10.0.0.0/24\nbad host!", "attach_roles": ["manager"]})  # fmt: skip
+    assert response.status_code == 200 and "allowed_hosts.1" in response.content.decode()
+    response = admin_client.post("/admin/targets/credential/add/", {
+        "name": "scoped", "kind": "password", "username": "ops", "description": "",
+        "password": "pw-1", "allowed_targets": "env=staging", "host_key_policy": "strict",
+        "allowed_hosts": "10.0.0.0/24\nWeb.Example", "attach_roles": ["manager"]})  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    credential = Credential.objects.get(name="scoped")
+    assert credential.allowed_hosts == ["10.0.0.0/24", "web.example"]
+    assert credential.attach_roles == ["manager"] and credential.host_key_policy == "strict"
+    created = OutboxEvent.objects.using("targets").get(event_type="targets.credential.created")
+    assert created.payload["scope"]["allowed_targets"] == "env=staging"
+
+    target = Target.objects.create(name="db-1", environment="staging")
+    data = {
+        "name": "db-1", "description": "", "os_family": "linux", "environment": "staging",
+        "location": "", "data_center": "", "region": "", "status": "active",
+        "host_key_policy": "strict",
+        "labels-TOTAL_FORMS": "0", "labels-INITIAL_FORMS": "0",
+        "connection_methods-TOTAL_FORMS": "1", "connection_methods-INITIAL_FORMS": "0",
+        "connection_methods-0-protocol": "ssh", "connection_methods-0-host": "10.9.9.9",
+        "connection_methods-0-port": "22", "connection_methods-0-priority": "0",
+        "connection_methods-0-credential": str(credential.pk),
+    }  # fmt: skip
+    refused = admin_client.post(f"/admin/targets/target/{target.pk}/change/", data)
+    assert refused.status_code == 200 and "outside the credential" in refused.content.decode()
+    data["connection_methods-0-host"] = "10.0.0.9"
+    response = admin_client.post(f"/admin/targets/target/{target.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    data.update({"host_key_policy": "accept-new", "connection_methods-INITIAL_FORMS": "1",
+                 "connection_methods-0-id": str(target.connection_methods.get().pk),
+                 "connection_methods-0-target": str(target.pk)})  # fmt: skip
+    refused = admin_client.post(f"/admin/targets/target/{target.pk}/change/", data)
+    assert refused.status_code == 200 and "requires a strict" in refused.content.decode()
