@@ -147,3 +147,28 @@ def test_a_manager_cannot_exfiltrate_a_scoped_credential_on_any_path(
     assert all(r["outcome"] == "denied" and r["object"]["name"] == "prod-root" for r in rows)
     assert all(r["details"]["address"] == f"{rogue_sshd.host}:{rogue_sshd.port}" for r in rows)
     assert any(r["details"]["actor"] == "user:scope-manager" for r in rows)
+
+
+def test_the_winrm_transport_refuses_before_any_request(winrm_server):
+    """The execution side of WinRM: the session is never made outside the scope."""
+    import dataclasses
+
+    from apps.execution.transports.base import ScopeRefused
+    from apps.execution.transports.winrm import open_winrm_session
+    from apps.targets.interface import CredentialScope
+    from tests.winrm_fixtures import winrm_params
+
+    params = dataclasses.replace(
+        winrm_params(winrm_server),
+        scope=CredentialScope(credential_name="win", networks=("10.0.0.0/8",)),
+    )
+    with pytest.raises(ScopeRefused) as refused:
+        open_winrm_session(params, connect_timeout=5)
+    assert str(refused.value).startswith(f"credential win may not be used with {params.address}")
+    assert winrm_server.requests == []
+    # the same parameters within the scope do connect
+    inside = dataclasses.replace(
+        params, scope=CredentialScope(credential_name="win", networks=("127.0.0.0/8",))
+    )
+    open_winrm_session(inside, connect_timeout=5).close()
+    assert winrm_server.requests != []

@@ -338,3 +338,23 @@ def test_names_are_resolved_and_checked_against_the_networks(rogue_sshd):
 def test_credential_scope_in_the_model_defaults():
     assert Credential._meta.get_field("attach_roles").default() == []
     assert Credential._meta.get_field("host_key_policy").default == "target"
+
+
+def test_a_winrm_health_check_outside_the_scope_sends_no_request(admin, winrm_server):
+    ok(admin.post("/api/v1/credentials/", {
+        "name": "win", "kind": "winrm", "username": winrm_server.username,
+        "password": winrm_server.password, "allowed_hosts": ["127.0.0.2/32"]},
+        format="json"), 201)  # fmt: skip
+    target = ok(admin.post("/api/v1/targets/", {
+        "name": "win-1", "os_family": "windows", "connection_methods": [{
+            "protocol": "winrm", "host": "127.0.0.2", "port": winrm_server.port,
+            "winrm_transport": "basic", "credential": "win"}]}, format="json"), 201)  # fmt: skip
+    ConnectionMethod.objects.using("targets").filter(target_id=target["id"]).update(
+        host=winrm_server.host
+    )
+    check = ok(admin.post(f"/api/v1/targets/{target['id']}/check/"))
+    assert check["status"] == "scope_refused", check
+    assert f"credential win may not be used with {winrm_server.host}:" in check["message"]
+    assert winrm_server.requests == []
+    assert winrm_server.password not in check["message"]
+    assert [r["via"] for r in refusals()] == ["health_check"]
