@@ -358,3 +358,18 @@ def test_a_winrm_health_check_outside_the_scope_sends_no_request(admin, winrm_se
     assert winrm_server.requests == []
     assert winrm_server.password not in check["message"]
     assert [r["via"] for r in refusals()] == ["health_check"]
+
+
+def test_an_api_token_attaches_with_its_owners_role_as_the_credential_allows_now(admin, manager):
+    from rest_framework.test import APIClient
+
+    body = credential(admin, attach_roles=["manager"])
+    made = ok(manager.post("/api/v1/tokens/", {"name": "ci"}, format="json"), 201)
+    by_token = APIClient()
+    by_token.credentials(HTTP_AUTHORIZATION=f"Token {made['token']}")
+    ok(by_token.post("/api/v1/targets/", target_body("10.0.0.5"), format="json"), 201)
+    # the admin takes the right back: read at each attach, not cached
+    ok(admin.patch(f"/api/v1/credentials/{body['id']}/", {"attach_roles": []}, format="json"))
+    response = by_token.post("/api/v1/targets/", target_body("10.0.0.6"), format="json")
+    assert response.status_code == 403
+    assert "may not attach credential prod-root" in response.json()["error"]["message"]
