@@ -336,6 +336,23 @@ def walk_admin(user, leaks: Leaks) -> int:
     return pages
 
 
+class CheckedClient(APIClient):
+    """An API client whose every answer (but a stream's, read by its caller) is searched."""
+
+    def __init__(self, leaks: Leaks, **defaults):
+        super().__init__(**defaults)
+        self.leaks = leaks
+
+    def request(self, **kwargs):
+        response = super().request(**kwargs)
+        if not getattr(response, "streaming", False):
+            place = f"{kwargs.get('REQUEST_METHOD')} {kwargs.get('PATH_INFO')}"
+            self.leaks.check(
+                f"{place} {kwargs.get('QUERY_STRING', '')}".strip(), described(response)
+            )
+        return response
+
+
 def sse_events(url: str, token: str) -> tuple[str, list[tuple[str, dict]]]:
     """The raw SSE text and its parsed events, read from a real HTTP server until ``end``."""
     raw, events, block = [], [], {}
@@ -412,9 +429,15 @@ def test_secrets_appear_nowhere(
     # the admin logs in over real HTTP with a canary password
     django_user_model.objects.create_user(username="canary-admin", password=canaries["login"],
                                           role="admin")  # fmt: skip
-    token = ok(requests.post(f"{live_server.url}/api/v1/auth/token/", timeout=10, json={
-        "username": "canary-admin", "password": canaries["login"]}))["access"]  # fmt: skip
-    api = APIClient()
+    login = requests.post(f"{live_server.url}/api/v1/auth/token/", timeout=10, json={
+        "username": "canary-admin", "password": canaries["login"]})  # fmt: skip
+    leaks.check("POST /api/v1/auth/token/ (its tokens decoded too: base64)", login.text)
+    token = ok(login)["access"]
+    wrong = requests.post(f"{live_server.url}/api/v1/auth/token/", timeout=10, json={
+        "username": "canary-admin", "password": canaries["login"] + "-wrong"})  # fmt: skip
+    assert wrong.status_code == 401, wrong.text
+    leaks.check("POST /api/v1/auth/token/ (a wrong password)", f"{wrong.headers!r} {wrong.text}")
+    api = CheckedClient(leaks)  # every answer it gets is searched
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     # a target that takes an encrypted key (canary passphrase), one that refuses the password
@@ -463,6 +486,24 @@ def test_secrets_appear_nowhere(
             {"name": "drop", "kind": "upload", "path": f"{remote}/uploaded",
              "content": "{{ token }}\n"},
         ]}, format="json"), 201)  # fmt: skip
+
+    # answers to bad input that carries secrets (searched like every answer)
+    plan = ok(api.post(f"/api/v1/jobs/{job['id']}/validate/", {"parameters": {
+        "token": canaries["run-param"]}}, format="json"))  # fmt: skip
+    assert MASK in json.dumps(plan), plan
+    for path, body in (
+        ("/api/v1/runs/", {"job": job["id"], "parameters": {"token": canaries["run-param"],
+                                                            "unknown": canaries["run-param"]}}),
+        ("/api/v1/runs/", {"job": job["id"], "parameters": {"token": [canaries["run-param"]]}}),
+        ("/api/v1/credentials/", {"name": "canary-bad", "kind": "nope", "username": "x",
+                                  "password": canaries["password"],
+                                  "passphrase": canaries["passphrase"]}),
+        ("/api/v1/notification-channels/", {"name": "bad-hook", "kind": "webhook",
+                                            "url": "ftp://127.0.0.1/", "secret": canaries["webhook"]}),
+        ("/api/v1/schedules/", {"name": "canary-bad", "job": job["id"], "kind": "once",
+                                "run_at": "yesterday", "parameters": {"token": canaries["schedule-param"]}}),
+    ):  # fmt: skip
+        assert api.post(path, body, format="json").status_code == 400, (path, body)
 
     # a webhook channel with a canary signing secret, alerted when a run of the job fails
     ok(api.post("/api/v1/notification-channels/", {
