@@ -114,6 +114,11 @@ class Canaries:
             for form, needle in encodings(value).items()
         ]
 
+    def add(self, purpose: str, value: str) -> None:
+        """Search for a secret the system made (from now on)."""
+        self.values[purpose] = value
+        self._needles += [(purpose, form, needle) for form, needle in encodings(value).items()]
+
     def __getitem__(self, purpose: str) -> str:
         return self.values[purpose]
 
@@ -439,6 +444,15 @@ def test_secrets_appear_nowhere(
     leaks.check("POST /api/v1/auth/token/ (a wrong password)", f"{wrong.headers!r} {wrong.text}")
     api = CheckedClient(leaks)  # every answer it gets is searched
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    # an API token: shown once (that answer is searched before it becomes a canary), then used
+    # for every later call; its secret part (after the public prefix) must not show up again
+    api_token = ok(api.post("/api/v1/tokens/", {"name": "canary-token"}, format="json"), 201)
+    token_value = api_token["token"]
+    canaries.add("api-token", token_value.rsplit("_", 1)[1])
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_value}")
+    assert ok(api.get("/api/v1/me/"))["username"] == "canary-admin"
+    stranger = CheckedClient(leaks, HTTP_AUTHORIZATION=f"Token {token_value}x")
+    assert stranger.get("/api/v1/me/").status_code == 401
 
     # a target that takes an encrypted key (canary passphrase), one that refuses the password
     key_path = generate_key(tmp_path / "canary_key", passphrase=canaries["passphrase"])
@@ -586,7 +600,7 @@ def test_secrets_appear_nowhere(
         expected = hmac.new(canaries["webhook"].encode(), f"{stamp}.".encode() + hook["body"],
                             hashlib.sha256).hexdigest()  # fmt: skip
         assert hook["headers"]["X-OpsConductor-Signature"] == f"sha256={expected}"
-    for purpose in PURPOSES:  # the search finds each canary in each form it looks for
+    for purpose in canaries.values:  # the search finds each canary in each form it looks for
         value = canaries[purpose]
         embedded = {"clear": f"x{value}y", "url-encoded": quote(f"a={value}&b"),
                     "hex": f"00{value.encode().hex()}ff"}  # fmt: skip
