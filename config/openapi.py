@@ -8,7 +8,7 @@ config.openapi.SCHEMA_SETTINGS``:
 - 400 when the operation takes a body or query/header parameters (the fields named in
   ``error.fields``), 415 when it takes a body (an unsupported ``Content-Type``);
 - 401 and 403 when it needs a signed-in user;
-- 404 when its path names an object.
+- 404 when its path names an object, or it is a list with pages (``?page=`` past the end).
 
 Each of them, and each error a view declared without a body, is described by ``Error``.
 """
@@ -48,7 +48,7 @@ ERRORS = {
     "400": "Invalid input: `error.fields` names each field and its reasons.",
     "401": "Not signed in (no, an expired or a revoked credential).",
     "403": "Signed in, but the role does not allow this.",
-    "404": "No such object (or not visible to this user).",
+    "404": "No such object (or not visible to this user), or no such page of a list.",
     "415": "The body's Content-Type is not one this operation reads.",
 }
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -62,7 +62,9 @@ def _errors_of(operation: dict) -> list[str]:
     security = operation.get("security") or [{}]
     if {} not in security:  # no anonymous alternative
         codes += ["401", "403"]
-    if any(p.get("in") == "path" for p in parameters):
+    if any(p.get("in") == "path" for p in parameters) or any(
+        p.get("in") == "query" and p.get("name") == "page" for p in parameters
+    ):
         codes.append("404")
     if "requestBody" in operation:
         codes.append("415")

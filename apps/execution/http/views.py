@@ -60,6 +60,7 @@ Event types and their `data`:
 - `end`: `status`, the run's final status (null if the run was deleted meanwhile); the last
   event.
 """
+IMPORTED = OpenApiResponse(description="The run was imported from the legacy system: read only.")
 # One event of the stream, as an SSE client parses it (its `data` is JSON, described above).
 STREAM_EVENT = {
     "type": "object",
@@ -161,7 +162,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         )
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.RunSerializer, summary="Cancel (idempotent)")
+    @extend_schema(
+        request=None,
+        responses={200: s.RunSerializer, 409: IMPORTED},
+        summary="Cancel (idempotent)",
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk=None) -> Response:
         run = services.run_cancel(run=self.get_object(), actor=actor_for_request(request))
@@ -169,7 +174,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(
         request=s.RunRetrySerializer,
-        responses={201: s.RunSerializer},
+        responses={201: s.RunSerializer, 409: IMPORTED},
         summary="A new run of the same snapshot on the failed (or all) targets",
     )
     @action(detail=True, methods=["post"])

@@ -8,7 +8,13 @@ import django_filters
 import yaml
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -26,6 +32,7 @@ from opsconductor.api.permissions import ViewerReadManagerWrite, ViewerReadOpera
 
 DEFINITION = {"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.STR}
 EXPORT_FORMATS = ("yaml", "json")
+ARCHIVED = OpenApiResponse(description="The job is archived: unarchive it before changing it.")
 
 
 class JobFilter(django_filters.FilterSet):
@@ -48,6 +55,20 @@ class JobFilter(django_filters.FilterSet):
         return queryset.filter(archived_at__isnull=not value)
 
 
+@extend_schema_view(
+    partial_update=extend_schema(
+        request=DEFINITION, responses={200: s.JobSerializer, 409: ARCHIVED}
+    ),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="The job has runs (archive it instead) or schedules (delete "
+                "them first)."
+            ),
+        }
+    ),
+)
 class JobViewSet(viewsets.ModelViewSet):
     """Jobs. Viewers and operators read (operators also validate plans); managers write."""
 
@@ -77,7 +98,7 @@ class JobViewSet(viewsets.ModelViewSet):
         )
         return self._respond(job, status.HTTP_201_CREATED)
 
-    @extend_schema(request=DEFINITION, responses=s.JobSerializer)
+    @extend_schema(request=DEFINITION, responses={200: s.JobSerializer, 409: ARCHIVED})
     def update(self, request: Request, pk=None, partial=False) -> Response:
         job = self.get_object()
         data = request.data
@@ -107,7 +128,7 @@ class JobViewSet(viewsets.ModelViewSet):
         version = get_object_or_404(selectors.job_versions(job=self.get_object()), number=number)
         return Response(s.JobVersionDetailSerializer(version).data)
 
-    @extend_schema(request=s.RevertSerializer, responses=s.JobSerializer)
+    @extend_schema(request=s.RevertSerializer, responses={200: s.JobSerializer, 409: ARCHIVED})
     @action(detail=True, methods=["post"])
     def revert(self, request: Request, pk=None) -> Response:
         body = s.RevertSerializer(data=request.data)

@@ -336,6 +336,8 @@ class HostKeyAddSerializer(StrictFieldsMixin, serializers.Serializer):
 class HealthCheckSerializer(serializers.ModelSerializer):
     target_name = serializers.CharField(source="target.name", read_only=True)
     state = serializers.SerializerMethodField()
+    # empty while the check is queued or running
+    status = serializers.ChoiceField(Target.Health.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = HealthCheck

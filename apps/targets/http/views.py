@@ -6,7 +6,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -337,7 +343,19 @@ class HostKeyViewSet(_TargetChildMixin, mixins.ListModelMixin, viewsets.GenericV
             raise ValidationError({"method_id": ["The target has no such SSH connection method."]})
         return method
 
-    @extend_schema(request=None, responses=s.HostKeySerializer)
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "method_id", OpenApiTypes.UUID, description="the SSH method (default: primary)"
+            )
+        ],
+        responses={
+            200: s.HostKeySerializer,
+            # the host is the upstream here: unreachable or not speaking SSH
+            502: OpenApiResponse(description="The host could not be scanned; the reason says why."),
+        },
+    )
     @action(detail=False, methods=["post"])
     def scan(self, request: Request, target_pk=None) -> Response:
         """Fetch the key the host presents now (no login) and record it as pending."""
@@ -421,6 +439,14 @@ class GroupViewSet(viewsets.ModelViewSet):
         return self.get_paginated_response(s.TargetSerializer(page, many=True).data)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(description="Connection methods still use the credential."),
+        }
+    )
+)
 class CredentialViewSet(viewsets.ModelViewSet):
     """Credentials (admins only). Secrets are write-only: never returned, never logged."""
 
