@@ -222,7 +222,7 @@ class FiringSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     secret = serializers.CharField(
         write_only=True, required=False, allow_blank=False, max_length=500,
         help_text="Webhook only: the HMAC-SHA256 key the body is signed with. Never shown again.",
@@ -242,7 +242,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         return bool(channel.sealed_secret)
 
 
-class JobAlertRuleSerializer(serializers.ModelSerializer):
+class JobAlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     job = serializers.UUIDField(source="job_id")
     channel = serializers.SlugRelatedField(
         slug_field="name", queryset=NotificationChannel.objects.using("scheduling").all()
