@@ -955,3 +955,14 @@ def test_cron_matches_a_minute_by_minute_reference(zone, start, expression):
     assert due_times(timing, after, until, 10_000) == _reference_due_times(
         expression, zone, after, until
     )
+
+
+@pytest.mark.parametrize("expression", ["0 0 1 1 *", "0 3 * * *", "0 0 29 2 *"])
+def test_a_cron_search_near_year_9999_ends_without_an_error(expression):
+    # the ten-year horizon after the last hit would be past year 9999 (was: "year 10009 is out
+    # of range")
+    timing = cron(expression, zone="UTC", start_at=utc("9999-06-01 00:00"))
+    after = utc("9998-12-31 12:00")
+    found = next_fire(timing, after)
+    assert found is None or found.year == 9999
+    assert all(item.at.year == 9999 for item in preview(timing, after, 3))
