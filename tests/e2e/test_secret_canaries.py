@@ -38,6 +38,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import subprocess
 import threading
@@ -400,7 +401,7 @@ def database_dumps() -> dict[str, str]:
             server_major = int(cursor.fetchone()[0]) // 10000
         name = f"database {db['NAME']} (alias {alias})"
         if server_major == client_major:
-            env = {"PGPASSWORD": db.get("PASSWORD") or ""}
+            env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
             result = subprocess.run(
                 ["pg_dump", "--no-owner", "-h", host, "-p", port, "-U", db.get("USER") or
                  "postgres", db["NAME"]], capture_output=True, text=True, env=env, check=False,
