@@ -190,9 +190,8 @@ def require_attach(actor: Actor, credential, *, doing: str = "attach") -> None:
     """403 unless ``actor`` may attach ``credential``; the message names only the credential."""
     if not may_attach(actor, credential):
         raise PermissionDenied(
-            f"You may not {doing} credential {credential.name}: only admins"
-            + (f" and {', '.join(credential.attach_roles)}" if credential.attach_roles else "")
-            + " may use it on a connection method."
+            f"You may not {doing} credential {credential.name}: your role may not attach it to "
+            "a connection method (an admin decides who may)."
         )
 
 
