@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
-from gunicorn import util
-from gunicorn.workers import gthread
+from gunicorn import util  # type: ignore[import-untyped]
+from gunicorn.workers import gthread  # type: ignore[import-untyped]
 
 from opsconductor.observability.context import new_request_id
 
