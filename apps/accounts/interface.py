@@ -84,7 +84,7 @@ def role_for_actor(actor: Actor) -> str | None:
     (schedules, the system, anonymous): the caller decides what those may do."""
     from django.utils import timezone
 
-    if actor.kind == "user":
+    if actor.kind == "user" and actor.id:
         user = selectors.user_by_id(user_id=actor.id)
         return user.role if user is not None and user.is_active else None
     if actor.kind == "token" and actor.id:
