@@ -4,6 +4,7 @@ cannot forget either."""
 
 from __future__ import annotations
 
+import django_filters
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.plumbing import build_mock_request
@@ -12,6 +13,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from apps.accounts.factories import UserFactory
+from opsconductor.api.datetimes import DateTimeField, IsoDateTimeFilter
 from opsconductor.api.errors import _flatten
 from opsconductor.api.parsers import CheckedParser
 from opsconductor.roles import Role
@@ -112,3 +114,45 @@ def test_every_write_refuses_an_unknown_field(path, method, view):
 
 def test_views_are_api_views():
     assert all(isinstance(view, APIView) for _, _, view in ENDPOINTS)
+
+
+def _writable_fields(serializer, prefix=""):
+    for name, field in serializer.fields.items():
+        if field.read_only:
+            continue
+        if isinstance(field, serializers.ListSerializer):
+            field = field.child
+        if isinstance(field, serializers.BaseSerializer):
+            yield from _writable_fields(field, f"{prefix}{name}.")
+        elif isinstance(field, serializers.ListField):
+            yield f"{prefix}{name}.item", field.child
+        else:
+            yield f"{prefix}{name}", field
+
+
+@pytest.mark.parametrize(
+    "path, method, view", WRITE_ENDPOINTS, ids=[f"{m} {p}" for p, m, _ in WRITE_ENDPOINTS]
+)
+def test_every_date_time_a_write_takes_is_range_checked(path, method, view):
+    serializer = _request_serializer(path, view, method)
+    if isinstance(serializer, serializers.ListSerializer):
+        serializer = serializer.child
+    if isinstance(serializer, type) and issubclass(serializer, serializers.BaseSerializer):
+        serializer = serializer()
+    if not isinstance(serializer, serializers.BaseSerializer):
+        return
+    for name, field in _writable_fields(serializer):
+        if isinstance(field, serializers.DateTimeField):
+            assert isinstance(field, DateTimeField), (
+                f"{method} {path}: {name} is not opsconductor.api.datetimes.DateTimeField"
+            )
+
+
+@pytest.mark.parametrize("path, method, view", ENDPOINTS, ids=[f"{m} {p}" for p, m, _ in ENDPOINTS])
+def test_every_date_time_filter_is_range_checked(path, method, view):
+    filterset = getattr(view, "filterset_class", None)
+    for name, query_filter in filterset.base_filters.items() if filterset else ():
+        if isinstance(query_filter, django_filters.DateTimeFilter):
+            assert isinstance(query_filter, IsoDateTimeFilter), (
+                f"{method} {path}: ?{name} is not opsconductor.api.datetimes.IsoDateTimeFilter"
+            )
