@@ -373,3 +373,20 @@ def test_an_api_token_attaches_with_its_owners_role_as_the_credential_allows_now
     response = by_token.post("/api/v1/targets/", target_body("10.0.0.6"), format="json")
     assert response.status_code == 403
     assert "may not attach credential prod-root" in response.json()["error"]["message"]
+
+
+def test_a_name_that_resolves_outside_the_networks_is_refused_at_connect(admin, manager):
+    """What a changed DNS record looks like: the name is allowed, its address is not."""
+    from tests.rogue_sshd import start_rogue_sshd
+
+    rogue, stop = start_rogue_sshd("127.0.0.1")  # where "localhost" resolves
+    try:
+        credential(admin, attach_roles=["manager"], allowed_hosts=["localhost", "127.0.0.2/32"])
+        target = ok(manager.post("/api/v1/targets/", target_body("localhost", rogue.port),
+                                 format="json"), 201)  # fmt: skip
+        check = ok(manager.post(f"/api/v1/targets/{target['id']}/check/"))
+        assert check["status"] == "scope_refused", check
+        assert "it resolves to 127.0.0.1" in check["message"] or "::1" in check["message"]
+        assert rogue.connections == 0 and rogue.offered == []
+    finally:
+        stop()
