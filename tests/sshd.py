@@ -221,6 +221,12 @@ def start_sshd(
         Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
     port = port or free_port()
     log_path = workdir / "sshd.log"
+    # Sessions get an empty home of their own: the login shell (bash started by sshd reads
+    # ~/.bashrc even for a command) must not run the machine account's start-up files, which
+    # can be slow or, like a stale pyenv rehash lock, block every session for a minute.
+    home = workdir / "home"
+    home.mkdir(exist_ok=True)
+    home.chmod(0o1777)  # the password test user's sessions use it too
     lines = [
         f"Port {port}",
         "ListenAddress 127.0.0.1",
@@ -236,6 +242,7 @@ def start_sshd(
         "LogLevel VERBOSE",
         # Many clients at once (health checks of many targets): never drop connections early.
         "MaxStartups 500",
+        f"SetEnv HOME={home}",
     ]
     if password_user:
         lines.append(f"AllowUsers {getpass.getuser()} {password_user.username}")
