@@ -1,9 +1,9 @@
 """What every operation of the OpenAPI schema can answer besides its success: the error shape.
 
 The views declare their successes (and a few errors of their own); the errors every operation
-shares come from the kernel (``opsconductor.api.errors``) and are added here, to the served
-schema (``/api/schema/``, ``config/urls.py``) and to ``manage.py spectacular --custom-settings
-config.openapi.SCHEMA_SETTINGS``:
+shares come from the kernel (``opsconductor.api.errors``) and are added here, by the
+postprocessing hook ``declare_errors`` that ``SPECTACULAR_SETTINGS`` names, to every schema
+generated (``/api/schema/`` and ``manage.py spectacular`` alike):
 
 - 400 when the operation takes a body or query/header parameters (the fields named in
   ``error.fields``), 415 when it takes a body (an unsupported ``Content-Type``);
@@ -86,11 +86,3 @@ def declare_errors(result, generator, request, public):
                 if code[0] in "45" and "content" not in response:
                     response["content"] = error
     return result
-
-
-SCHEMA_SETTINGS = {
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.declare_errors",
-    ]
-}
