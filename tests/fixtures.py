@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
@@ -73,6 +76,55 @@ def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.05, what: 
             return result
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextlib.contextmanager
+def webhook_receiver(*, status: int = 200, path: str = "/hooks/opsconductor"):
+    """A real HTTP server on loopback answering every POST with ``status``; ``.url`` is where
+    to send, ``.received`` each POST (``path``, ``headers``, raw ``body``)."""
+    received: list[dict] = []
+    answer = b"ok" if status < 400 else b"error"
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.received = received  # type: ignore[attr-defined]
+    server.url = f"http://127.0.0.1:{server.server_address[1]}{path}"  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for_first_firing(api, schedule: dict, run_at, *, timeout: float) -> str:
+    """Tick the scheduler as beat does until ``schedule``'s first firing (due at ``run_at``)
+    has started a run; that run's id."""
+    from datetime import UTC, datetime
+
+    from apps.scheduling.tasks import fire_due
+
+    def fired():
+        fire_due.apply_async(expires=5)
+        response = api.get(f"/api/v1/schedules/{schedule['id']}/firings/")
+        assert response.status_code == 200, response.content
+        page = response.json()
+        return page["results"] and page["results"][0]["run_id"]
+
+    time.sleep(max((run_at - datetime.now(UTC)).total_seconds(), 0))
+    return wait_for(fired, timeout=timeout, interval=1.0, what="the schedule to fire")
 
 
 @pytest.fixture(scope="session")

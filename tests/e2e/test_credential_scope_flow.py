@@ -12,15 +12,13 @@ refuse, visibly and audited, and the rogue server received nothing (no connectio
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from rest_framework.test import APIClient
 
-from apps.scheduling.tasks import fire_due
 from apps.targets.models import ConnectionMethod
-from tests.fixtures import wait_for
+from tests.fixtures import wait_for, wait_for_first_firing
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, databases="__all__")]
 DONE = {"succeeded", "failed", "canceled", "timed_out"}
@@ -111,13 +109,7 @@ def test_a_manager_cannot_exfiltrate_a_scoped_credential_on_any_path(
         "name": "scope-once", "job": job["id"], "kind": "once", "run_at": run_at.isoformat(),
         "timezone": "UTC"}, format="json"), 201)  # fmt: skip
 
-    def fired():
-        fire_due.apply_async(expires=5)  # the scheduler's tick, as beat sends it
-        page = ok(manager.get(f"/api/v1/schedules/{schedule['id']}/firings/"))
-        return page["results"] and page["results"][0]["run_id"]
-
-    time.sleep(max((run_at - datetime.now(UTC)).total_seconds(), 0))
-    scheduled = wait_for(fired, timeout=30, interval=1.0, what="the schedule to fire")
+    scheduled = wait_for_first_firing(manager, schedule, run_at, timeout=30)
     assert finished(manager, scheduled)["status"] == "failed"
     assert the_target(manager, scheduled)["reason"].startswith(expected)
 

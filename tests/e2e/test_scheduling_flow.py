@@ -20,13 +20,12 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rest_framework.test import APIClient
 
 from apps.scheduling.tasks import fire_due
-from tests.fixtures import wait_for
+from tests.fixtures import wait_for, webhook_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -78,28 +77,8 @@ def ticks(celery_worker):
 @pytest.fixture
 def webhook():
     """A real HTTP server on loopback recording each POST (headers, raw body); answers 200."""
-    received: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.received = received
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/opsconductor"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver(status=200, path="/hooks/opsconductor") as server:
+        yield server
 
 
 def firings(admin, schedule_id: str) -> list[dict]:

@@ -42,10 +42,8 @@ import os
 import re
 import subprocess
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -60,9 +58,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apps.jobs.interface import MASK
-from apps.scheduling.tasks import fire_due, retry_notifications
+from apps.scheduling.tasks import retry_notifications
 from opsconductor.observability.logging import JsonFormatter, RequestContextFilter
-from tests.fixtures import wait_for
+from tests.fixtures import wait_for, wait_for_first_firing, webhook_receiver
 from tests.sshd import generate_key
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -209,28 +207,8 @@ def published_messages():
 @pytest.fixture
 def failing_webhook():
     """A real HTTP server on loopback that answers every POST with 500 (and records it)."""
-    received: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(500)
-            self.send_header("Content-Length", "14")
-            self.end_headers()
-            self.wfile.write(b"internal error")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.received = received
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/canary"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver(status=500, path="/hooks/canary") as server:
+        yield server
 
 
 # --- reading everything ---------------------------------------------------------------------------
@@ -545,13 +523,7 @@ def test_secrets_appear_nowhere(
         "timezone": "UTC", "parameters": {"token": canaries["schedule-param"]},
         "notify": [{"channel": "canary-hook", "events": ["failed"]}]}, format="json"), 201)  # fmt: skip
 
-    def fired():
-        fire_due.apply_async(expires=5)  # the scheduler's tick, as beat sends it
-        page = ok(api.get(f"/api/v1/schedules/{schedule['id']}/firings/"))
-        return page["results"] and page["results"][0]["run_id"]
-
-    time.sleep(max((run_at - datetime.now(UTC)).total_seconds(), 0))
-    scheduled_run = wait_for(fired, timeout=20, interval=1.0, what="the schedule to fire")
+    scheduled_run = wait_for_first_firing(api, schedule, run_at, timeout=20)
     wait_for(lambda: ok(api.get(f"/api/v1/runs/{scheduled_run}/"))["status"] in DONE,
              timeout=40, interval=0.2, what="the scheduled run to end")  # fmt: skip
 
