@@ -34,7 +34,7 @@ from django.conf import settings
 from apps.execution.output import TargetOutput
 from apps.execution.transports.pool import SshPool
 from apps.execution.writer import Writer
-from opsconductor.db.reconnect import db_unit
+from opsconductor.db.reconnect import db_unit, describe, is_connection_error
 from opsconductor.events.outbox import relay_pending
 
 logger = logging.getLogger(__name__)
@@ -130,8 +130,12 @@ class WorkerRuntime:
                 # one, e.g. after a database restart, is replaced), broken ones closed after it
                 with db_unit():
                     self._tick(now, last)
-            except Exception:
-                logger.exception("execution housekeeping failed; continuing")
+            except Exception as exc:
+                if is_connection_error(exc):  # the driver's message names the host: not logged
+                    logger.warning("execution housekeeping: the database is unreachable (%s); "
+                                   "again at the next tick", describe(exc))  # fmt: skip
+                else:
+                    logger.exception("execution housekeeping failed; continuing")
 
     def _tick(self, now: float, last: dict[str, float]) -> None:
         for holding in self.held().values():

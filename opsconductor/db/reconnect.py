@@ -28,6 +28,8 @@ This module is what those places use:
 - ``db_unit()``: a context manager for a long-lived loop's tick that needs no retry (it runs
   again at the next tick): refreshes the connections before, closes the broken ones after a
   connection error (and lets the error through).
+- ``seconds_since_connection_loss()``: how long ago this process last found the database
+  unreachable (the execution reaper does not judge heartbeats missed during an outage).
 - ``ReconnectingTask``: the Celery app's task class: every task runs under ``retry_on_disconnect``;
   ``install_celery_hooks`` refreshes the connections of the task's thread before and after
   every task (``task_prerun`` / ``task_postrun``), whatever ``CELERY_DB_REUSE_MAX`` says.
@@ -42,6 +44,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from celery import Task
@@ -94,6 +97,22 @@ def _driver_operational_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+_last_loss: float | None = None  # time.monotonic() when this process last lost the database
+
+
+def note_connection_loss() -> None:
+    """This process found the database unreachable (a lost or a refused connection)."""
+    global _last_loss
+    _last_loss = time.monotonic()
+
+
+def seconds_since_connection_loss() -> float:
+    """How long ago this process last found the database unreachable (``inf``: never).
+    The execution reaper waits a heartbeat window after one: heartbeats the workers could not
+    write meanwhile say nothing about whether they are alive (docs/execution.md)."""
+    return float("inf") if _last_loss is None else time.monotonic() - _last_loss
+
+
 def _initialized():
     return connections.all(initialized_only=True)
 
@@ -123,6 +142,7 @@ def close_broken_connections() -> None:
         if usable:
             connection.errors_occurred = False
         else:
+            note_connection_loss()
             _close_quietly(connection)
 
 
@@ -155,7 +175,10 @@ def call_with_retry(
         try:
             return work(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
-            if not is_connection_error(exc) or _in_transaction():
+            if not is_connection_error(exc):
+                raise
+            note_connection_loss()
+            if _in_transaction():
                 raise
             close_broken_connections()
             attempt += 1
@@ -202,6 +225,7 @@ def db_unit() -> Iterator[None]:
         yield
     except (OperationalError, InterfaceError) as exc:
         if is_connection_error(exc):
+            note_connection_loss()
             close_broken_connections()
         raise
     finally:
@@ -224,7 +248,24 @@ class ReconnectingTask(Task):
     want of a connection, instead of failing on the first query after a database restart."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return call_with_retry(super().__call__, *args, what=f"task {self.name}", **kwargs)
+        return call_with_retry(
+            super().__call__, *args, seconds=self._retry_budget(), what=f"task {self.name}",
+            **kwargs,
+        )  # fmt: skip
+
+    def _retry_budget(self) -> float:
+        """``DATABASE_RETRY_SECONDS``, but never past the message's expiry: a periodic task
+        that expires (the scheduler's tick, every second) is not worth more than that, and
+        must not hold worker threads while its successors arrive."""
+        budget = retry_seconds()
+        expires = getattr(self.request, "expires", None)
+        if expires:
+            with contextlib.suppress(TypeError, ValueError):
+                when = expires if isinstance(expires, datetime) else datetime.fromisoformat(expires)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                budget = max(0.0, min(budget, (when - datetime.now(UTC)).total_seconds()))
+        return budget
 
 
 def _refresh_for_task(sender=None, **_kwargs) -> None:
@@ -250,6 +291,8 @@ __all__ = [
     "describe",
     "install_celery_hooks",
     "is_connection_error",
+    "note_connection_loss",
     "refresh_connections",
     "retry_on_disconnect",
+    "seconds_since_connection_loss",
 ]
