@@ -248,6 +248,8 @@ class ReconnectingTask(Task):
     want of a connection, instead of failing on the first query after a database restart."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Celery's __call__ runs the body under a request made from the one the worker pushed
+        # (id, retries, hostname: tests/kernel/test_reconnect.py holds it)
         return call_with_retry(
             super().__call__, *args, seconds=self._retry_budget(), what=f"task {self.name}",
             **kwargs,

@@ -149,3 +149,25 @@ def test_a_task_retries_no_longer_than_its_message_lives():
         assert task._retry_budget() == reconnect.retry_seconds()
     finally:
         task.pop_request()
+
+
+def test_a_task_sees_its_own_request_and_is_retried_through_an_outage(reused):
+    """The retrying task class keeps what the worker pushed (id, retries: deliver_event counts
+    its attempts with them) and runs the body again on a lost connection."""
+    from celery import current_app
+
+    calls = []
+
+    @current_app.task(bind=True, name="tests.kernel.test_reconnect.probe")
+    def probe(self):
+        calls.append(1)
+        select_one()
+        return {"id": self.request.id, "retries": self.request.retries}
+
+    assert isinstance(probe, reconnect.ReconnectingTask)
+    select_one()
+    kill_my_backends()  # the task's first query fails: it runs again on a new connection
+    result = probe.apply(task_id="probe-1", retries=2).get()
+    assert result == {"id": "probe-1", "retries": 2}
+    assert len(calls) == 2
+    assert probe.run.__name__ == "probe"
