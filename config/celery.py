@@ -6,12 +6,18 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
+from opsconductor.db.reconnect import install_celery_hooks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("opsconductor")
+# Every task runs as a unit of database work that survives a database restart
+# (opsconductor.db.reconnect): retried on a lost connection, its thread's connections checked
+# before and after it.
+app = Celery("opsconductor", task_cls="opsconductor.db.reconnect:ReconnectingTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["opsconductor.events"])
+install_celery_hooks()
 
 
 @setup_logging.connect

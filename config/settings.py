@@ -127,6 +127,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: a view's lost database connection is a 503, not a 500
+    "opsconductor.api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -588,9 +590,16 @@ EXECUTION_POOL_MAX_PER_TARGET = env.int("EXECUTION_POOL_MAX_PER_TARGET", default
 EXECUTION_STREAM_POLL_SECONDS = env.float("EXECUTION_STREAM_POLL_SECONDS", default=0.25)
 # Celery's Django fix-up closes every database connection before and after each task unless
 # this is set; a worker thread then reconnects to every database it touches for every target
-# of a run (measured: most of a warm run's time). Connections are closed after this many tasks
-# per thread instead, and CONN_MAX_AGE / health checks still apply.
+# of a run (measured: most of a warm run's time). The fix-up then closes them only every
+# 2 x this many tasks of the process; opsconductor.db.reconnect checks them before and after
+# every task instead (a dead one is closed, CONN_MAX_AGE and CONN_HEALTH_CHECKS apply).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+# How long a unit of database work (a task, a write of the execution writer) is retried when
+# the database connection is lost or refused (a restart, a failover), with backoff from 0.2 s
+# to 5 s, before it fails (docs/operations.md, "Database restarts and outages").
+DATABASE_RETRY_SECONDS = env.float("DATABASE_RETRY_SECONDS", default=15.0)
+# What a client is told to wait (Retry-After) when the API answers 503 during an outage.
+DATABASE_OUTAGE_RETRY_AFTER_SECONDS = env.int("DATABASE_OUTAGE_RETRY_AFTER_SECONDS", default=5)
 
 # --- Legacy import (docs/migration.md) ----------------------------------------------------------
 # The legacy backend's PostgreSQL database (read only) and its SECRET_KEY, which unseals the

@@ -20,8 +20,10 @@ from config.settings import *  # noqa: F403
 
 # Worker threads in tests close their connections after each task, so the test databases can be
 # flushed and dropped while the worker is still up.
+# DATABASE_CONN_MAX_AGE (and CELERY_DB_REUSE_MAX below), when set, give a worker or beat process a
+# test starts production's connection reuse (tests/reliability/test_database_restart.py).
 for _db in DATABASES.values():  # noqa: F405
-    _db["CONN_MAX_AGE"] = 0
+    _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
@@ -32,4 +34,4 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.sealing_testapp"]  # noqa: F405
 # the reliability tests run real worker processes that do).
 EXECUTION_WORKER_REAPS = env.bool("EXECUTION_WORKER_REAPS", default=False)  # noqa: F405
 # Worker threads close their connections after each task (see CONN_MAX_AGE above).
-CELERY_DB_REUSE_MAX = 0
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=0)  # noqa: F405

@@ -59,6 +59,7 @@ from apps.targets.interface import (
     report_host_key_refused,
     report_scope_refusal,
 )
+from opsconductor.db.reconnect import call_with_retry
 from opsconductor.events import Actor
 from opsconductor.sealing import SealError, unseal
 
@@ -130,7 +131,8 @@ def execute(run_target_ids: list[uuid.UUID], runtime: WorkerRuntime) -> dict[str
     prepared = [_Prepared(row=row, holding=runtime.hold(row.id, row.run_id)) for row in rows]
     statuses: dict[str, str] = {}
     try:
-        _prepare(prepared)
+        # reads and an idempotent insert: run again if the database connection is lost
+        call_with_retry(_prepare, prepared, what="preparing run targets")
     except Exception as exc:  # a bug (or the database) must not leave the targets running
         logger.exception("preparing %d run targets failed", len(prepared))
         for item in prepared:

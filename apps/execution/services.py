@@ -41,6 +41,7 @@ from apps.execution.selectors import target_counts
 from apps.jobs.interface import MASK, JobSnapshot, job_snapshot, resolve_parameters, run_policy
 from apps.targets.interface import SelectorError, resolve_selector, target_summaries
 from opsconductor.api.errors import Conflict
+from opsconductor.db.reconnect import seconds_since_connection_loss
 from opsconductor.events import SYSTEM, Actor, publish
 from opsconductor.sealing import seal
 
@@ -800,7 +801,8 @@ def run_reap(*, now=None) -> dict[str, int]:
 
     - a target ``running`` whose worker has not sent a heartbeat for
       ``EXECUTION_LOST_AFTER_SECONDS``: ``lost`` if it had started a step (it may have run;
-      it is never run twice), else queued again for another worker;
+      it is never run twice), else queued again for another worker; not while this process
+      found the database unreachable within that window (no heartbeat could be written);
     - a target ``queued`` for longer than ``EXECUTION_REQUEUE_AFTER_SECONDS``: its unit of work is
       sent again (a duplicate is harmless: only one worker can claim a target);
     - runs past their deadline, pending runs and runs with nothing left: advanced.
@@ -809,11 +811,17 @@ def run_reap(*, now=None) -> dict[str, int]:
     done: Counter[str] = Counter()
     stale = now - timedelta(seconds=settings.EXECUTION_LOST_AFTER_SECONDS)
     touched: set[uuid.UUID] = set()
-    for row in (
+    stale_rows = (
         RunTarget.objects.using(DB)
         .filter(status=TargetStatus.RUNNING, heartbeat_at__lt=stale)
         .values("id", "run_id", "step_started", "worker", "heartbeat_at", "target_name")[:1000]
-    ):
+    )
+    if seconds_since_connection_loss() < settings.EXECUTION_LOST_AFTER_SECONDS:
+        # this process found the database unreachable less than a heartbeat window ago (a
+        # restart): the workers could not write their heartbeats meanwhile either, so a stale
+        # one proves nothing yet. Judged again once the window has passed.
+        stale_rows = []
+    for row in stale_rows:
         if row["step_started"] is None:
             if _requeue(row, stale, now):
                 done["requeued"] += 1

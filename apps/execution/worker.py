@@ -30,11 +30,11 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections
 
 from apps.execution.output import TargetOutput
 from apps.execution.transports.pool import SshPool
 from apps.execution.writer import Writer
+from opsconductor.db.reconnect import db_unit, describe, is_connection_error
 from opsconductor.events.outbox import relay_pending
 
 logger = logging.getLogger(__name__)
@@ -125,39 +125,46 @@ class WorkerRuntime:
         tick = min(0.2, settings.EXECUTION_OUTPUT_FLUSH_SECONDS)
         while not self._stop.wait(tick):
             now = time.monotonic()
-            used_db = False
             try:
-                for holding in self.held().values():
-                    if holding.output is not None:
-                        holding.output.flush_if_due()
-                        used_db = True
-                if now - last["cancel"] >= settings.EXECUTION_CANCEL_POLL_SECONDS:
-                    last["cancel"] = now
-                    used_db |= self._check_cancels()
-                if self._relay_due.is_set() and now - last["relay"] >= RELAY_SECONDS:
-                    last["relay"] = now
-                    self._relay_due.clear()
-                    if relay_pending(using="execution", limit=500) >= 500:
-                        self._relay_due.set()  # more where those came from
-                    used_db = True
-                if now - last["heartbeat"] >= settings.EXECUTION_HEARTBEAT_SECONDS:
-                    last["heartbeat"] = now
-                    used_db |= self._heartbeat()
-                if (
-                    settings.EXECUTION_WORKER_REAPS
-                    and now - last["reap"] >= settings.EXECUTION_REAP_SECONDS
-                ):
-                    last["reap"] = now
-                    self._reap()
-                    used_db = True
-                if now - last["prune"] >= 60:
-                    last["prune"] = now
-                    self.pool.prune()
+                # one unit of database work per tick: connections checked before it (a dead
+                # one, e.g. after a database restart, is replaced), broken ones closed after it
+                with db_unit():
+                    self._tick(now, last)
+            except Exception as exc:
+                if is_connection_error(exc):  # the driver's message names the host: not logged
+                    logger.warning("execution housekeeping: the database is unreachable (%s); "
+                                   "again at the next tick", describe(exc))  # fmt: skip
+                else:
+                    logger.exception("execution housekeeping failed; continuing")
+
+    def _tick(self, now: float, last: dict[str, float]) -> None:
+        for holding in self.held().values():
+            if holding.output is not None:
+                holding.output.flush_if_due()
+        if now - last["cancel"] >= settings.EXECUTION_CANCEL_POLL_SECONDS:
+            last["cancel"] = now
+            self._check_cancels()
+        if self._relay_due.is_set() and now - last["relay"] >= RELAY_SECONDS:
+            last["relay"] = now
+            self._relay_due.clear()
+            try:
+                if relay_pending(using="execution", limit=500) >= 500:
+                    self._relay_due.set()  # more where those came from
             except Exception:
-                logger.exception("execution housekeeping failed; continuing")
-            finally:
-                if used_db:
-                    close_old_connections()
+                self._relay_due.set()  # e.g. the database is away: again at the next tick
+                raise
+        if now - last["heartbeat"] >= settings.EXECUTION_HEARTBEAT_SECONDS:
+            last["heartbeat"] = now
+            self._heartbeat()
+        if (
+            settings.EXECUTION_WORKER_REAPS
+            and now - last["reap"] >= settings.EXECUTION_REAP_SECONDS
+        ):
+            last["reap"] = now
+            self._reap()
+        if now - last["prune"] >= 60:
+            last["prune"] = now
+            self.pool.prune()
 
     def _check_cancels(self) -> bool:
         held = self.held()

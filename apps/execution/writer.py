@@ -44,6 +44,7 @@ from django.utils import timezone
 from apps.execution.models import RunEvent, RunStep, RunTarget, StepStatus, TargetStatus
 from apps.execution.output import Chunk
 from apps.execution.services import DB, LogEntry, reserve_seq, state_entry
+from opsconductor.db.reconnect import close_broken_connections
 from opsconductor.events.outbox import publish_many
 
 logger = logging.getLogger(__name__)
@@ -283,6 +284,9 @@ class Writer:
                     continue
                 ops.append(op)
             try:
+                # a connection that died meanwhile (a database restart: this one, or another
+                # alias's used by the after-commit work) is replaced before the batch
+                close_broken_connections()
                 self._write(ops)
             except BaseException as exc:  # never let the thread die: the process would stop
                 logger.exception("the execution writer failed on a batch of %d", len(ops))

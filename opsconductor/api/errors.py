@@ -9,7 +9,9 @@ its reasons. The shape is documented in docs/api.md.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import (
@@ -83,6 +85,36 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+DATABASE_UNAVAILABLE = "The service cannot reach its database right now; retry shortly."
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """``exc`` is the database connection being lost or refused (a restart, a failover)."""
+    from django.db import InterfaceError, OperationalError
+
+    from opsconductor.db.reconnect import is_connection_error
+
+    return isinstance(exc, (OperationalError, InterfaceError)) and is_connection_error(exc)
+
+
+def _retry_after() -> str:
+    from django.conf import settings
+
+    return str(getattr(settings, "DATABASE_OUTAGE_RETRY_AFTER_SECONDS", 5))
+
+
+def database_unavailable_response(exc: BaseException) -> JsonResponse:
+    """503 with ``Retry-After``, in the shape. The driver's message is never shown nor logged:
+    a refused connection names the host and the database."""
+    from opsconductor.db.reconnect import close_broken_connections, describe
+
+    logger.warning("database unavailable, answering 503: %s", describe(exc))
+    close_broken_connections()
+    response = json_error(503, DATABASE_UNAVAILABLE)
+    response["Retry-After"] = _retry_after()
+    return response
+
+
 def error_body(status_code: int, message: str, *, code: str | None = None, fields=None) -> dict:
     error = {"code": code or CODES.get(status_code, "error"), "message": message}
     if fields:
@@ -133,6 +165,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif database_unavailable(exc):
+        unavailable = database_unavailable_response(exc)
+        return Response(json.loads(unavailable.content), status=503,
+                        headers={"Retry-After": unavailable["Retry-After"]})  # fmt: skip
     else:
         exc = translate_django_exception(exc) or exc
 
@@ -205,6 +241,11 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # called while Django handles the exception: a lost database connection raised outside a
+    # view (a middleware, e.g. saving the session) is a 503 too
+    exc = sys.exc_info()[1]
+    if database_unavailable(exc):
+        return database_unavailable_response(exc)
     return json_error(500, "Internal server error. Quote the request id when reporting it.")
 
 

@@ -6,6 +6,9 @@
 - no NUL character in the path (400 naming ``path``) or in a query parameter's name or value
   (400 naming the parameter).
 
+``DatabaseUnavailableMiddleware`` turns a lost database connection into a 503 (docs/operations.md,
+"Database restarts and outages").
+
 Bodies are not read here: the API's parsers bound what they parse (``opsconductor.api.parsers``)
 and the legacy bridge streams bodies through unread.
 """
@@ -16,7 +19,12 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from rest_framework.exceptions import ValidationError
 
-from opsconductor.api.errors import api_exception_response, json_error
+from opsconductor.api.errors import (
+    api_exception_response,
+    database_unavailable,
+    database_unavailable_response,
+    json_error,
+)
 from opsconductor.api.parsers import NUL, NUL_REASON, check_query_dict
 
 
@@ -45,3 +53,22 @@ class RequestLimitsMiddleware:
         except ValidationError as exc:
             return api_exception_response(exc)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (DRF or plain Django) that loses its database connection, or cannot get one
+    (a restart, a failover), answers 503 with ``Retry-After`` in the error shape, not 500.
+    The next request reconnects by itself (Django checks the connections between requests,
+    ``CONN_HEALTH_CHECKS`` before reusing one). Last in ``MIDDLEWARE``: it sees the view's
+    exception first; one raised by a middleware reaches ``handler500``, which answers alike."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if database_unavailable(exception):
+            return database_unavailable_response(exception)
+        return None

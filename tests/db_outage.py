@@ -1,0 +1,66 @@
+"""A database outage on the test's own databases, as a PostgreSQL restart looks to clients.
+
+``database_outage(names)``: new connections to those databases are refused
+(``ALLOW_CONNECTIONS false``) and every backend connected to them is terminated from the server
+side (``pg_terminate_backend``: what a restart does to every client); on leaving the block they
+are allowed again. Run through a connection of its own to the ``postgres`` database; the server
+itself and every other database are left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+import psycopg
+from django.conf import settings
+from psycopg import sql
+
+
+def _admin() -> psycopg.Connection:
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def test_database_names() -> list[str]:
+    """Every physical database the suite's aliases use (one, or six in split mode)."""
+    return sorted({db["NAME"] for db in settings.DATABASES.values()})
+
+
+test_database_names.__test__ = False  # a helper, not a test
+
+
+def terminate_backends(admin: psycopg.Connection, names: Iterable[str]) -> int:
+    killed = 0
+    for name in names:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+        killed += len(rows)
+    return killed
+
+
+@contextlib.contextmanager
+def database_outage(names: str | Iterable[str] | None = None) -> Iterator[int]:
+    """Refuse connections to ``names`` (default: every test database) and kill every backend
+    connected to them; allowed again on leaving. Yields how many backends were terminated."""
+    names = [names] if isinstance(names, str) else list(names or test_database_names())
+    with _admin() as admin:
+        for name in names:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
+                sql.Identifier(name)))  # fmt: skip
+        try:
+            yield terminate_backends(admin, names)
+        finally:
+            for name in names:
+                admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
+                    sql.Identifier(name)))  # fmt: skip
