@@ -821,22 +821,20 @@ class ReapGate:
     def run(self, *, now=None) -> dict[str, int]:
         clock = time.monotonic()
         gap = settings.EXECUTION_LOST_AFTER_SECONDS - settings.EXECUTION_HEARTBEAT_SECONDS
-        if self._last_ok is not None and clock - self._last_ok > gap:
-            self._reachable_since = clock  # silent for long enough to hide an outage
+        if self._failed or (self._last_ok is not None and clock - self._last_ok > gap):
+            # its last pass failed on the database, or it was silent long enough to hide an
+            # outage: the database counts as reachable from this pass on
+            self._reachable_since = clock
+            self._failed = False
+        hold = (
+            self._reachable_since is not None
+            and clock - self._reachable_since < settings.EXECUTION_LOST_AFTER_SECONDS
+        )
         try:
-            hold = (
-                self._reachable_since is not None
-                and clock - self._reachable_since < settings.EXECUTION_LOST_AFTER_SECONDS
-            )
             done = run_reap(now=now, hold_heartbeats=hold)
         except (OperationalError, InterfaceError):
-            self._reachable_since = None
-            self._last_ok = None
             self._failed = True
             raise
-        if self._failed:
-            self._failed = False
-            self._reachable_since = clock  # reachable again from this pass on
         self._last_ok = time.monotonic()
         return done
 

@@ -73,6 +73,7 @@ from django.utils import timezone
 from apps.execution.models import RunEvent, RunStep, RunTarget, StepStatus, TargetStatus
 from apps.execution.output import Chunk
 from apps.execution.services import DB, LogEntry, reserve_seq, state_entry
+from opsconductor.events.models import ConsumedEvent
 from opsconductor.events.outbox import publish_many
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class _Op:
     done: threading.Event | None = None
     error: BaseException | None = None
     seq: int | None = None  # its first log number: reserved on the first attempt, then kept
+    key: uuid.UUID | None = None  # given when spilled: how a replay knows it was written
     state: str = "queued"  # "writing" while an attempt holds it; "abandoned" if its waiter left
 
     def entries(self) -> int:
@@ -209,7 +211,8 @@ def output_entry(run_target_id: uuid.UUID, chunk: Chunk) -> LogEntry:
 _SPILLED = {
     cls.__name__: cls for cls in (Output, StepEnd, StepsSkipped, TargetDone, Heartbeat, Health)
 }
-_UUIDS = ("run_id", "run_target_id", "target_id")
+_UUIDS = ("run_id", "run_target_id", "target_id", "key")
+SPILL_LEDGER = "execution.writer.spill"  # the kernel's consumed-event ledger, for spilled reports
 _SKIP = ("done", "error", "state")
 
 
@@ -476,19 +479,32 @@ class Writer:
     def recover(self) -> bool:
         """Replay what an earlier process of this worker left in the spill file (at start).
         False if there is nothing, or another live process holds the file."""
-        if self._spill is None or not self._spill.path.exists():
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False  # running: it has the file already
+            if not self._load_spill():
+                return False
+        self._put(Barrier())  # starts the thread, which writes the backlog first
+        return True
+
+    def _load_spill(self) -> bool:
+        """Open a spill file with something in it (left by an earlier process, or by this
+        writer's thread when it stopped during an outage), to be written first."""
+        spill = self._spill
+        if spill is None or spill.pending():
             return False
-        if self._spill.path.stat().st_size == 0 or not self._spill.open():
+        if not spill.path.exists() or spill.path.stat().st_size == 0 or not spill.open():
             return False
-        logger.warning("execution writer: replaying %d bytes of reports an earlier process "
-                       "left in %s", self._spill.size, self._spill.path.name)  # fmt: skip
+        if spill.size == 0:
+            return False
+        logger.warning("execution writer: replaying %d bytes of reports left in %s",
+                       spill.size, spill.path.name)  # fmt: skip
         batches = []
-        while (batch := self._spill.read()) is not None:
+        while (batch := spill.read()) is not None:
             batches.append(batch)
         self._disk_targets |= _targets_of(batches)
-        self._spill.rewind()
+        spill.rewind()
         self._outage_since = time.monotonic()  # stamp the targets it holds before writing
-        self._put(Barrier())  # starts the thread, which writes the backlog first
         return True
 
     def backlog(self) -> dict[str, int]:
@@ -543,6 +559,7 @@ class Writer:
 
     def _loop(self) -> None:
         stopping = False
+        self._load_spill()
         while True:
             backlog = self._has_backlog()
             if stopping:
@@ -584,14 +601,14 @@ class Writer:
                 ops.append(op)
             self._enqueue(_Batch(ops=ops))
             self._flush(force=stopping)
-        if self._spill is not None and not self._spill.pending():
-            self._spill.close()
+        if self._spill is not None:
+            self._spill.close()  # what it holds is on disk; the next thread (or process) reads it
         connections.close_all()
 
     def _enqueue(self, batch: _Batch) -> None:
         self._pending.append(batch)
         self._pending_bytes += batch.size()
-        if self._pending_bytes > self._memory_limit and len(self._pending) > 1:
+        if self._pending_bytes > self._memory_limit and self._outage_since is not None:
             self._spill_pending()
 
     def _spill_pending(self) -> None:
@@ -631,6 +648,8 @@ class Writer:
                         answered.append(op)
                     else:
                         ops.append(op)
+                for op in ops:
+                    op.key = op.key or uuid.uuid4()
                 if ops:
                     keep.append(_Batch(ops=ops, attempted=batch.attempted))
         try:
@@ -758,8 +777,8 @@ class Writer:
             return write_batch(ops, check_applied=batch.attempted)
         except (OperationalError, InterfaceError) as exc:
             connections[DB].close()
+            batch.attempted = True  # the commit may have happened and its answer been lost
             if not database_answers():
-                batch.attempted = True  # the commit may have happened, its answer lost
                 self._release(ops)
                 raise _Unreachable(str(exc)) from exc
             logger.exception("execution writer: a batch failed; writing it one by one")
@@ -914,13 +933,9 @@ def write_batch(ops: list[_Op], *, check_applied: bool = False) -> set[uuid.UUID
         )
 
     live = [op for op in ops if op.run_id not in gone and (op.seq is not None or not op.entries())]
-    starts = [op for op in live if isinstance(op, StepStart)]
-    ends = [op for op in live if isinstance(op, StepEnd)]
-    skips = [op for op in live if isinstance(op, StepsSkipped)]
-    dones = [op for op in live if isinstance(op, TargetDone)]
-    beats = [op for op in live if isinstance(op, Heartbeat)]
     done_runs: set[uuid.UUID] = set()
     with transaction.atomic(using=DB), connection.cursor() as cursor:
+        applied: list[_Op] = []
         if check_applied:
             numbered = [op for op in live if op.seq is not None]
             written = set(
@@ -931,17 +946,30 @@ def write_batch(ops: list[_Op], *, check_applied: bool = False) -> set[uuid.UUID
                 )
                 .values_list("run_id", "seq")
             )
-            if written:
-                applied = [op for op in numbered if (op.run_id, op.seq) in written]
-                applied_ids = {id(op) for op in applied}
-                live = [op for op in live if id(op) not in applied_ids]
-                # their runs may not have been advanced: doing it again is harmless
-                done_runs |= {op.run_id for op in applied if isinstance(op, TargetDone)}
-                starts = [op for op in live if isinstance(op, StepStart)]
-                ends = [op for op in live if isinstance(op, StepEnd)]
-                skips = [op for op in live if isinstance(op, StepsSkipped)]
-                dones = [op for op in live if isinstance(op, TargetDone)]
-                beats = [op for op in live if isinstance(op, Heartbeat)]
+            applied += [op for op in numbered if (op.run_id, op.seq) in written]
+        keyed = [op for op in live if op.key is not None]
+        if keyed:  # spilled: a replay after a crash recognises them by their key
+            seen = set(
+                ConsumedEvent.objects.using(DB)
+                .filter(subscriber=SPILL_LEDGER, event_id__in=[op.key for op in keyed])
+                .values_list("event_id", flat=True)
+            )
+            applied += [op for op in keyed if op.key in seen]
+            ConsumedEvent.objects.using(DB).bulk_create(
+                ConsumedEvent(subscriber=SPILL_LEDGER, event_id=op.key)
+                for op in keyed
+                if op.key not in seen
+            )
+        if applied:
+            applied_ids = {id(op) for op in applied}
+            live = [op for op in live if id(op) not in applied_ids]
+            # their runs may not have been advanced: doing it again is harmless
+            done_runs |= {op.run_id for op in applied if isinstance(op, TargetDone)}
+        starts = [op for op in live if isinstance(op, StepStart)]
+        ends = [op for op in live if isinstance(op, StepEnd)]
+        skips = [op for op in live if isinstance(op, StepsSkipped)]
+        dones = [op for op in live if isinstance(op, TargetDone)]
+        beats = [op for op in live if isinstance(op, Heartbeat)]
         for beat in beats:
             RunTarget.objects.using(DB).filter(
                 pk__in=beat.run_target_ids, status=TargetStatus.RUNNING, worker=beat.worker
