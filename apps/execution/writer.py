@@ -678,7 +678,12 @@ class Writer:
     def _next(self) -> _Batch | None:
         if self._head is None:
             if self._spill is not None and self._spill.pending():
-                self._head = self._spill.read()
+                try:
+                    self._head = self._spill.read()
+                except OSError:
+                    logger.exception("execution writer: the spill file cannot be read; what "
+                                     "is left in it is not written")  # fmt: skip
+                    self._spill.close()
             if self._head is None and self._pending:
                 self._head = self._pending.popleft()
                 self._pending_bytes -= self._head.size()
