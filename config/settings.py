@@ -586,6 +586,12 @@ EXECUTION_REQUEUE_AFTER_SECONDS = env.float("EXECUTION_REQUEUE_AFTER_SECONDS", d
 EXECUTION_SLICE_SIZE = env.int("EXECUTION_SLICE_SIZE", default=25)
 EXECUTION_POOL_IDLE_SECONDS = env.float("EXECUTION_POOL_IDLE_SECONDS", default=300.0)
 EXECUTION_POOL_MAX_PER_TARGET = env.int("EXECUTION_POOL_MAX_PER_TARGET", default=4)
+# A worker's writer keeps what it could not write while the database is unreachable: this many
+# bytes in memory, then this many more in a spill file under VAR_DIR/execution-spill/, and it
+# tries again this often (docs/execution.md, "Database outages").
+EXECUTION_WRITER_MEMORY_BYTES = env.int("EXECUTION_WRITER_MEMORY_BYTES", default=64 * 1024 * 1024)
+EXECUTION_WRITER_SPILL_BYTES = env.int("EXECUTION_WRITER_SPILL_BYTES", default=1024 * 1024 * 1024)
+EXECUTION_WRITER_RETRY_SECONDS = env.float("EXECUTION_WRITER_RETRY_SECONDS", default=1.0)
 # The live stream polls the run's log this often.
 EXECUTION_STREAM_POLL_SECONDS = env.float("EXECUTION_STREAM_POLL_SECONDS", default=0.25)
 # Celery's Django fix-up closes every database connection before and after each task unless

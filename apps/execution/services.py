@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -796,8 +797,54 @@ def run_cancel(*, run: Run, actor: Actor = SYSTEM) -> Run:
 # -- the reaper --------------------------------------------------------------------------------
 
 
-def run_reap(*, now=None) -> dict[str, int]:
+class ReapGate:
+    """Runs the reaper in one process, and holds back its verdicts on heartbeats after a
+    database outage.
+
+    During an outage no worker can write a heartbeat, and a worker's writer keeps its targets'
+    results until the database answers again (writer.py). Were the reaper to judge heartbeats
+    as soon as the database is back, it would declare ``lost`` targets whose results are a few
+    seconds from being written. So a process judges no heartbeat (no ``lost``, no requeue: the
+    rest of the reaper runs) until the database has been reachable, as this process sees it,
+    for ``EXECUTION_LOST_AFTER_SECONDS``: its reaper failed on the database, or did not run for
+    longer than the time an outage needs to make a heartbeat stale
+    (``EXECUTION_LOST_AFTER_SECONDS`` - ``EXECUTION_HEARTBEAT_SECONDS``, the reaper running every
+    ``EXECUTION_REAP_SECONDS``, well below that). Meanwhile the writers, retrying every
+    ``EXECUTION_WRITER_RETRY_SECONDS``, stamp the targets they hold results of and write them.
+    A process that never saw an outage (since it started) judges at once, as before.
+    """
+
+    def __init__(self) -> None:
+        self._last_ok: float | None = None
+        self._reachable_since: float | None = None  # None: since this process started
+        self._failed = False
+
+    def run(self, *, now=None) -> dict[str, int]:
+        clock = time.monotonic()
+        gap = settings.EXECUTION_LOST_AFTER_SECONDS - settings.EXECUTION_HEARTBEAT_SECONDS
+        if self._failed or (self._last_ok is not None and clock - self._last_ok > gap):
+            # its last pass failed on the database, or it was silent long enough to hide an
+            # outage: the database counts as reachable from this pass on
+            self._reachable_since = clock
+            self._failed = False
+        hold = (
+            self._reachable_since is not None
+            and clock - self._reachable_since < settings.EXECUTION_LOST_AFTER_SECONDS
+        )
+        try:
+            done = run_reap(now=now, hold_heartbeats=hold)
+        except (OperationalError, InterfaceError):
+            self._failed = True
+            raise
+        self._last_ok = time.monotonic()
+        return done
+
+
+def run_reap(*, now=None, hold_heartbeats: bool = False) -> dict[str, int]:
     """Account for work whose worker vanished and runs that need a push. What it did, counted.
+
+    ``hold_heartbeats``: judge no heartbeat this time (``ReapGate``, after a database outage);
+    the stale targets are counted as ``held``.
 
     - a target ``running`` whose worker has not sent a heartbeat for
       ``EXECUTION_LOST_AFTER_SECONDS``: ``lost`` if it had started a step (it may have run;
@@ -816,13 +863,16 @@ def run_reap(*, now=None) -> dict[str, int]:
         .filter(status=TargetStatus.RUNNING, heartbeat_at__lt=stale)
         .values("id", "run_id", "step_started", "worker", "heartbeat_at", "target_name")[:1000]
     )
-    if seconds_since_connection_loss() < settings.EXECUTION_LOST_AFTER_SECONDS:
-        # this process found the database unreachable less than a heartbeat window ago (a
-        # restart): the workers could not write their heartbeats meanwhile either, so a stale
-        # one proves nothing yet. Judged again once the window has passed.
-        stale_rows = []
+    # this process found the database unreachable less than a heartbeat window ago (a restart):
+    # the workers could not write their heartbeats meanwhile either, so a stale one proves
+    # nothing yet (ReapGate holds for the same reason, from its own passes' view)
+    hold = hold_heartbeats or (
+        seconds_since_connection_loss() < settings.EXECUTION_LOST_AFTER_SECONDS
+    )
     for row in stale_rows:
-        if row["step_started"] is None:
+        if hold:
+            done["held"] += 1
+        elif row["step_started"] is None:
             if _requeue(row, stale, now):
                 done["requeued"] += 1
                 touched.add(row["run_id"])

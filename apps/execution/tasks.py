@@ -32,10 +32,14 @@ def execute_target(self, run_target_id: str) -> str | None:
     return done.get(run_target_id)
 
 
+_beat_reap_gate = services.ReapGate()
+
+
 @shared_task(name="apps.execution.tasks.reap_runs")
 def reap_runs() -> dict[str, int]:
-    """Periodic (Celery beat) safety net beside the workers' own reaper threads."""
-    return services.run_reap()
+    """Periodic (Celery beat) safety net beside the workers' own reaper threads (through this
+    process's ``ReapGate``, as they do)."""
+    return _beat_reap_gate.run()
 
 
 @worker_shutdown.connect

@@ -13,8 +13,10 @@
   * flushes buffered output that has waited ``EXECUTION_OUTPUT_FLUSH_SECONDS``;
   * every ``EXECUTION_HEARTBEAT_SECONDS`` stamps ``heartbeat_at`` on the targets it holds (one
     UPDATE, written by the writer), which is how the reaper tells a busy worker from a dead one;
-  * every ``EXECUTION_REAP_SECONDS`` runs the reaper (``services.run_reap``): any live worker
-    accounts for the targets of a dead one;
+  * every ``EXECUTION_REAP_SECONDS`` runs the reaper (``services.run_reap``, through a
+    ``ReapGate``: after a database outage it judges no heartbeat until the database has been
+    reachable for ``EXECUTION_LOST_AFTER_SECONDS``): any live worker accounts for the targets of
+    a dead one;
   * every ``RELAY_SECONDS`` relays, in one batch, the events of targets finished meanwhile;
   * every minute closes pooled sessions idle for longer than ``EXECUTION_POOL_IDLE_SECONDS``.
 """
@@ -33,7 +35,7 @@ from django.conf import settings
 
 from apps.execution.output import TargetOutput
 from apps.execution.transports.pool import SshPool
-from apps.execution.writer import Writer
+from apps.execution.writer import Writer, spill_path
 from opsconductor.db.reconnect import db_unit, describe, is_connection_error
 from opsconductor.events.outbox import relay_pending
 
@@ -59,7 +61,16 @@ class WorkerRuntime:
             idle_timeout=settings.EXECUTION_POOL_IDLE_SECONDS,
             max_per_key=settings.EXECUTION_POOL_MAX_PER_TARGET,
         )
-        self.writer = Writer(report_health=_report_health, on_targets_done=self._targets_done)
+        self.writer = Writer(
+            report_health=_report_health,
+            on_targets_done=self._targets_done,
+            spill_path=spill_path(name or socket.gethostname()),
+        )
+        # what an earlier process of this worker could not write (a database outage) first
+        self.writer.recover()
+        from apps.execution.services import ReapGate
+
+        self._reap_gate = ReapGate()
         self._held: dict[uuid.UUID, Holding] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -200,9 +211,7 @@ class WorkerRuntime:
         return False
 
     def _reap(self) -> None:
-        from apps.execution.services import run_reap
-
-        done = run_reap()
+        done = self._reap_gate.run()
         if any(done.get(key) for key in ("lost", "requeued", "resent")):
             logger.warning("execution reaper: %s", done)
 

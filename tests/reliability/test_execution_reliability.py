@@ -169,3 +169,38 @@ def test_a_target_whose_sshd_dies_mid_command_fails_alone(api, workers, sshd_fac
     others = [t for name, t in by_name.items() if name != "die-02-00"]
     assert all(t["status"] == "succeeded" for t in others)
     assert done["status"] == "failed"
+
+
+def test_a_database_outage_longer_than_the_commands_loses_no_result(api, workers, sshd_factory):
+    """The execution database refuses connections (its backends ended) for longer than the
+    commands take and than a heartbeat may be missed (LOST_AFTER, 3 s here): the worker keeps
+    what its targets report and writes it when the database is back; every target ends
+    succeeded with its whole output, once, and none is declared lost."""
+    from tests.outage import DatabaseCut
+
+    names = register(api, fleet(sshd_factory, 3), per_server=1, tag="dbcut")
+    workers.start("w1", concurrency=4)
+    run = start_run(api, "dbcut", "echo started; sleep 3; echo done", timeout_seconds=60)
+    wait_for(lambda: all(t["steps"] and t["steps"][0]["status"] == "running"
+                         for t in targets(api, run["id"])),
+             timeout=20, interval=0.05, what="every target to run its step")  # fmt: skip
+    cut = DatabaseCut()
+    cut.cut()
+    try:
+        time.sleep(10)  # the commands end (3 s) while the database is away
+    finally:
+        cut.restore()
+    done = wait_for(lambda: (r := run_of(api, run["id"]))["status"] in TERMINAL and r,
+                    timeout=30, interval=0.2, what="the run to end")  # fmt: skip
+    rows = targets(api, run["id"])
+    assert sorted(t["target_name"] for t in rows) == sorted(names)
+    assert [t["status"] for t in rows] == ["succeeded"] * 3, [
+        (t["status"], t["reason"]) for t in rows
+    ]
+    assert done["status"] == "succeeded" and done["counts"].get("lost", 0) == 0
+    for row in rows:
+        output = ok(api.get(f"/api/v1/runs/{run['id']}/targets/{row['target_id']}/output/"))
+        text = "".join(c["text"] for c in output["chunks"] if c["stream"] == "stdout")
+        assert text == "started\ndone\n", (row["target_name"], text)  # whole, once
+        assert row["steps"][0]["status"] == "succeeded" and row["exit_code"] == 0
+    assert "could not write" not in workers.started[0].output()
