@@ -3,7 +3,8 @@
 ``database_outage(names)``: new connections to those databases are refused
 (``ALLOW_CONNECTIONS false``) and every backend connected to them is terminated from the server
 side (``pg_terminate_backend``: what a restart does to every client); on leaving the block they
-are allowed again. Run through a connection of its own to the ``postgres`` database; the server
+are allowed again. ``database_cut(alias)`` is the same for one alias's database, closing this
+thread's dead connections afterwards; ``DatabaseCut`` starts and ends it by hand. Run through a connection of its own to the ``postgres`` database; the server
 itself and every other database are left alone.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import psycopg
 from django.conf import settings
+from django.db import connections
 from psycopg import sql
 
 
@@ -49,18 +51,51 @@ def terminate_backends(admin: psycopg.Connection, names: Iterable[str]) -> int:
     return killed
 
 
+def _allow(admin: psycopg.Connection, names: Iterable[str], allowed: bool) -> None:
+    for name in names:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                sql.Identifier(name), sql.SQL("true" if allowed else "false")
+            )
+        )
+
+
 @contextlib.contextmanager
 def database_outage(names: str | Iterable[str] | None = None) -> Iterator[int]:
     """Refuse connections to ``names`` (default: every test database) and kill every backend
     connected to them; allowed again on leaving. Yields how many backends were terminated."""
     names = [names] if isinstance(names, str) else list(names or test_database_names())
     with _admin() as admin:
-        for name in names:
-            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
-                sql.Identifier(name)))  # fmt: skip
+        _allow(admin, names, False)
         try:
             yield terminate_backends(admin, names)
         finally:
-            for name in names:
-                admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
-                    sql.Identifier(name)))  # fmt: skip
+            _allow(admin, names, True)
+
+
+class DatabaseCut:
+    """``database_outage`` of one alias's database, started (``cut``) and ended (``restore``)
+    by hand, for a test that cuts in the middle of something."""
+
+    def __init__(self, alias: str = "execution"):
+        self.names = [settings.DATABASES[alias]["NAME"]]
+
+    def cut(self) -> None:
+        with _admin() as admin:
+            _allow(admin, self.names, False)
+            terminate_backends(admin, self.names)
+
+    def restore(self) -> None:
+        with _admin() as admin:
+            _allow(admin, self.names, True)
+        connections.close_all()  # this thread's connections died with the cut
+
+
+@contextlib.contextmanager
+def database_cut(alias: str = "execution") -> Iterator[DatabaseCut]:
+    cut = DatabaseCut(alias)
+    cut.cut()
+    try:
+        yield cut
+    finally:
+        cut.restore()

@@ -176,7 +176,7 @@ def test_a_database_outage_longer_than_the_commands_loses_no_result(api, workers
     commands take and than a heartbeat may be missed (LOST_AFTER, 3 s here): the worker keeps
     what its targets report and writes it when the database is back; every target ends
     succeeded with its whole output, once, and none is declared lost."""
-    from tests.outage import DatabaseCut
+    from tests.db_outage import DatabaseCut
 
     names = register(api, fleet(sshd_factory, 3), per_server=1, tag="dbcut")
     workers.start("w1", concurrency=4)

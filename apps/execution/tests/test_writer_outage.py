@@ -3,7 +3,7 @@ database is away is kept (in memory, then in the spill file), written when it is
 and once, also after a restart of the worker; and the reaper does not call those targets lost.
 
 The outage is real: the test database refuses connections and its backends are ended
-(``tests/outage.py``); the server itself is not touched."""
+(``tests/db_outage.py``); the server itself is not touched."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from apps.execution.tests.test_writer import DB, Recorder, log_of, make_run
 from apps.execution.writer import TargetDone, WriteFailed, Writer, write_batch
 from opsconductor.events.models import OutboxEvent
 from tests.fixtures import wait_for
-from tests.outage import DatabaseCut, database_cut
+from tests.db_outage import DatabaseCut, database_cut
 
 pytestmark = pytest.mark.django_db(databases=[DB], transaction=True)
 
