@@ -59,7 +59,10 @@ MESSAGES = {"healthy": "ok ({host})", "unreachable": "connection timed out after
             "unknown": "", "auth_failed": "authentication failed for user deploy",
             "host_key_unknown": "host key ssh-ed25519 SHA256:{fp} is not trusted yet",
             "error": "hostname exited with status 127"}  # fmt: skip
-SELECTOR = "env=production and tag:web and (label:site in (fra1, ams2) or group:payments-prod) and not label:tier=3"
+SELECTOR = (
+    "env=production and tag:web and (label:site in (fra1, ams2) or group:payments-prod) "
+    "and not label:tier=3"
+)
 
 
 def _refuse_foreign_databases() -> None:
@@ -165,8 +168,9 @@ def seed(n: int, rng: random.Random) -> dict:
                         host=host if priority == 0 else f"10.{i // 250}.{i % 250}.{priority + 9}",
                         port={"ssh": 22, "winrm": 5985}[protocol],
                         username="" if rng.random() < 0.7 else "ops",
-                        credential=rng.choice(credentials[10:] if protocol == "winrm"
-                                              else credentials[:10]),  # fmt: skip
+                        credential=rng.choice(
+                            credentials[10:] if protocol == "winrm" else credentials[:10]
+                        ),
                         priority=priority,
                         is_primary=priority == 0,
                         winrm_scheme="http" if protocol == "winrm" else "",
@@ -235,13 +239,15 @@ def measure(client, method: str, url: str, body: dict | None, runs: int, warmup:
         assert response.status_code == 200, (url, response.status_code, response.content[:500])
     counter = _Queries()
     cpu, wall = [], []
-    with connections["targets"].execute_wrapper(counter):
-        with connections["default"].execute_wrapper(counter):
-            for _ in range(runs):
-                c0, w0 = time.process_time(), time.perf_counter()
-                response = call()
-                cpu.append(time.process_time() - c0)
-                wall.append(time.perf_counter() - w0)
+    with (
+        connections["targets"].execute_wrapper(counter),
+        connections["default"].execute_wrapper(counter),
+    ):
+        for _ in range(runs):
+            c0, w0 = time.process_time(), time.perf_counter()
+            response = call()
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
     assert response.status_code == 200
     body = response.json()
     return {
@@ -300,8 +306,12 @@ def main(argv=()) -> None:
         ("GET /me/ (reference)", "get", "/api/v1/me/", None),
         ("GET /targets/?page_size=100", "get", page, None),
         ("GET /targets/?page_size=100&selector=…", "get", with_selector, None),
-        ("POST /targets/select/?page_size=100", "post", "/api/v1/targets/select/?page_size=100",
-         {"selector": SELECTOR}),  # fmt: skip
+        (
+            "POST /targets/select/?page_size=100",
+            "post",
+            "/api/v1/targets/select/?page_size=100",
+            {"selector": SELECTOR},
+        ),
         ("GET /targets/?page_size=100&page=20", "get", f"{page}&page=20", None),
     ]
     print(f"selector: {SELECTOR}")
