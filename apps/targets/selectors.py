@@ -6,7 +6,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import F, QuerySet
+from django.db import connections
+from django.db.models import F, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.db.models.lookups import In
 
 from apps.targets.connection import ConnectionParams, KnownHostKey, Secret
@@ -39,15 +41,16 @@ def targets_for_list() -> QuerySet[Target]:
 
 @dataclass(frozen=True)
 class TargetListDetails:
-    """What a page of targets shows besides the targets' own columns, by target id.
+    """What a page of targets shows besides the targets' own columns, by target id as text
+    (``str(target.pk)``).
 
     ``methods``: each target's connection methods as column dicts (the columns asked for, plus
-    ``target_id``, ``credential_id`` and ``credential__name``), in the order the model sorts
-    them (primary first, then by priority)."""
+    ``credential_id`` and ``credential__name``), in the order the model sorts them (primary
+    first, then by priority)."""
 
-    tags: dict[uuid.UUID, list[str]] = field(default_factory=dict)  # sorted names
-    labels: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)  # in key order
-    methods: dict[uuid.UUID, list[dict]] = field(default_factory=dict)
+    tags: dict[str, list[str]] = field(default_factory=dict)  # sorted names
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # in key order
+    methods: dict[str, list[dict]] = field(default_factory=dict)
 
 
 class _AnyOf(In):
@@ -71,37 +74,39 @@ def target_list_details(
     list's CPU, docs/benchmarks.md, "Targets list")."""
     if not target_ids:
         return TargetListDetails()
-    tags: defaultdict[uuid.UUID, list[str]] = defaultdict(list)
-    rows = (
-        Target.tags.through.objects.using(DB)
-        .filter(_AnyOf(F("target_id"), target_ids))
-        .values_list("target_id", "tag__name")
-    )
+    # The target id as text, the dictionaries' key: PostgreSQL writes it as str(uuid) does, so
+    # ~1,000 rows build no UUID object and hash no UUID (elsewhere: str() here).
+    as_text = connections[DB].vendor == "postgresql"
+    key = Cast("target_id", TextField()) if as_text else F("target_id")
+    among = _AnyOf(F("target_id"), target_ids)
+    tags: defaultdict[str, list[str]] = defaultdict(list)
+    rows = Target.tags.through.objects.using(DB).filter(among).values_list(key, "tag__name")
     for target_id, name in rows:
-        tags[target_id].append(name)
+        tags[target_id if as_text else str(target_id)].append(name)
     for names in tags.values():
         names.sort()
-    labels: defaultdict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    labels: defaultdict[str, dict[str, str]] = defaultdict(dict)
     rows = (
         TargetLabel.objects.using(DB)
-        .filter(_AnyOf(F("target_id"), target_ids))
+        .filter(among)
         .order_by("key")  # the model's ordering, as target.labels.all() gives them
-        .values_list("target_id", "key", "value")
+        .values_list(key, "key", "value")
     )
-    for target_id, key, value in rows:
-        labels[target_id][key] = value
-    methods: defaultdict[uuid.UUID, list[dict]] = defaultdict(list)
-    columns = {*method_columns, "target_id", "credential_id", "credential__name"}
+    for target_id, label, value in rows:
+        labels[target_id if as_text else str(target_id)][label] = value
+    methods: defaultdict[str, list[dict]] = defaultdict(list)
+    columns = {*method_columns, "credential_id", "credential__name"}
     columns.discard("credential")
     rows = (
         ConnectionMethod.objects.using(DB)
-        .filter(_AnyOf(F("target_id"), target_ids))
+        .filter(among)
         # the model's ordering within a target (its "target" part sorts targets by name)
         .order_by("target_id", "-is_primary", "priority", "created_at")
-        .values(*sorted(columns))
+        .values(*sorted(columns), target_key=key)
     )
     for row in rows:
-        methods[row["target_id"]].append(row)
+        target_id = row.pop("target_key")
+        methods[target_id if as_text else str(target_id)].append(row)
     return TargetListDetails(tags=dict(tags), labels=dict(labels), methods=dict(methods))
 
 

@@ -181,6 +181,7 @@ class _TargetRowRenderer:
                 self.plan.append((entry[0], "attr", entry[1], entry[2]))
 
     def __call__(self, target: Target, details: selectors.TargetListDetails) -> dict:
+        key = str(target.pk)
         data = {}
         for entry in self.plan:
             name, kind = entry[0], entry[1]
@@ -194,12 +195,10 @@ class _TargetRowRenderer:
                     health[field_name] = None if value is None else represent(value)
                 data[name] = health
             else:
-                data[name] = [
-                    self.method(row, entry[2]) for row in details.methods.get(target.pk, ())
-                ]
+                data[name] = [self.method(row, entry[2]) for row in details.methods.get(key, ())]
         # as TargetSerializer.to_representation: after the other fields
-        data["tags"] = details.tags.get(target.pk, [])
-        data["labels"] = details.labels.get(target.pk, {})
+        data["tags"] = details.tags.get(key, [])
+        data["labels"] = details.labels.get(key, {})
         return data
 
     @staticmethod
