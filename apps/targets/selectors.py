@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.db.models.lookups import In
+from django.db.models.lookups import Lookup
 
 from apps.targets.connection import ConnectionParams, KnownHostKey, Secret
 from apps.targets.models import (
@@ -53,16 +53,28 @@ class TargetListDetails:
     methods: dict[str, list[dict]] = field(default_factory=dict)
 
 
-class _AnyOf(In):
-    """``column IN (...)``, written ``column = ANY(%s)`` on PostgreSQL: one array parameter
-    instead of one per id (psycopg caches the conversion of a statement with at most 50
-    parameters, so an ``IN`` of a page of 100 ids was parsed again on every request)."""
+class _AnyOf(Lookup):
+    """``column IN (ids)``, written ``column = ANY(%s::uuid[])`` on PostgreSQL with the ids in
+    one text parameter. An ``IN`` of a page of 100 ids costs a parameter each (prepared one by
+    one by Django, adapted one by one by psycopg, and psycopg does not cache the conversion of
+    a statement with more than 50 parameters): ~1 ms a query for nothing. ``ids`` are UUIDs."""
+
+    lookup_name = "any_of"  # used as an expression, not registered on any field
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return list(self.rhs)
+
+    def as_sql(self, compiler, connection):  # other databases: a plain IN
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(v, connection) for v in self.rhs]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        _, rhs_params = self.batch_process_rhs(compiler, connection)
-        array = f"{self.lhs.output_field.db_type(connection)}[]"  # also for server-side binding
-        return f"{lhs} = ANY(%s::{array})", (*lhs_params, list(rhs_params))
+        array = "{" + ",".join(str(v) for v in self.rhs) + "}"
+        return f"{lhs} = ANY(%s::uuid[])", (*lhs_params, array)
 
 
 def target_list_details(
