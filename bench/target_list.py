@@ -10,9 +10,11 @@ second one for a fifth of them, 12 credentials, 15 groups (static members, saved
 group whose selector uses another), health statuses with check times and messages. Then, in
 this process through the Django test client (the whole stack: middleware, session
 authentication, filters, pagination, serializer, JSON rendering; settings as in production:
-``DEBUG=false``), each request runs ``--warmup`` times, then ``--runs`` times measured:
+``DEBUG=false``), each request runs ``--warmup`` times, then ``--runs`` times measured, the
+cases in turn (round robin: the shared machine's other load weighs on every case alike):
 
 - ``GET /api/v1/me/``: the reference (the smallest authenticated endpoint);
+- ``GET /api/v1/targets/?page_size=1``: what a list costs besides its rows;
 - ``GET /api/v1/targets/?page_size=100``: the first page of 100;
 - ``GET /api/v1/targets/?page_size=100&selector=...``: the page with a selector (tags, labels, a
   group whose saved selector uses another group, a negation);
@@ -226,40 +228,51 @@ def _pct(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def measure(client, method: str, url: str, body: dict | None, runs: int, warmup: int) -> dict:
+def measure(client, cases: list[tuple], runs: int, warmup: int) -> list[dict]:
+    """Every case ``runs`` times, round robin (one request of each in turn), so that the
+    machine's other load weighs on all of them alike."""
     from django.db import connections
 
-    def call():
+    def call(method, url, body):
         if method == "post":
             return client.post(url, body, format="json")
         return client.get(url)
 
-    for _ in range(warmup):
-        response = call()
-        assert response.status_code == 200, (url, response.status_code, response.content[:500])
-    counter = _Queries()
-    cpu, wall = [], []
-    with (
-        connections["targets"].execute_wrapper(counter),
-        connections["default"].execute_wrapper(counter),
-    ):
-        for _ in range(runs):
-            c0, w0 = time.process_time(), time.perf_counter()
-            response = call()
-            cpu.append(time.process_time() - c0)
-            wall.append(time.perf_counter() - w0)
-    assert response.status_code == 200
-    body = response.json()
-    return {
-        "cpu_ms": statistics.mean(cpu) * 1000,
-        "cpu_median_ms": statistics.median(cpu) * 1000,
-        "p50_ms": _pct(wall, 50) * 1000,
-        "p95_ms": _pct(wall, 95) * 1000,
-        "rps": 1 / statistics.mean(wall),
-        "queries": counter.count / runs,
-        "bytes": len(response.content),
-        "count": body.get("count") if isinstance(body, dict) else None,
-    }
+    for _, method, url, body in cases:
+        for _ in range(warmup):
+            response = call(method, url, body)
+            assert response.status_code == 200, (url, response.status_code, response.content[:500])
+    counters = [_Queries() for _ in cases]
+    cpu: list[list[float]] = [[] for _ in cases]
+    wall: list[list[float]] = [[] for _ in cases]
+    last = [None] * len(cases)
+    for _ in range(runs):
+        for i, (_, method, url, body) in enumerate(cases):
+            with (
+                connections["targets"].execute_wrapper(counters[i]),
+                connections["default"].execute_wrapper(counters[i]),
+            ):
+                c0, w0 = time.process_time(), time.perf_counter()
+                last[i] = call(method, url, body)
+                cpu[i].append(time.process_time() - c0)
+                wall[i].append(time.perf_counter() - w0)
+    figures = []
+    for i, response in enumerate(last):
+        assert response.status_code == 200
+        body = response.json()
+        figures.append(
+            {
+                "cpu_ms": statistics.mean(cpu[i]) * 1000,
+                "cpu_median_ms": statistics.median(cpu[i]) * 1000,
+                "p50_ms": _pct(wall[i], 50) * 1000,
+                "p95_ms": _pct(wall[i], 95) * 1000,
+                "rps": 1 / statistics.mean(wall[i]),
+                "queries": counters[i].count / runs,
+                "bytes": len(response.content),
+                "count": body.get("count") if isinstance(body, dict) else None,
+            }
+        )
+    return figures
 
 
 def profile(client, url: str, runs: int = 20) -> str:
@@ -305,6 +318,7 @@ def main(argv=()) -> None:
     with_selector = f"{page}&selector={SELECTOR}"
     cases = [
         ("GET /me/ (reference)", "get", "/api/v1/me/", None),
+        ("GET /targets/?page_size=1", "get", "/api/v1/targets/?page_size=1", None),
         ("GET /targets/?page_size=100", "get", page, None),
         ("GET /targets/?page_size=100&selector=…", "get", with_selector, None),
         (
@@ -316,13 +330,13 @@ def main(argv=()) -> None:
         ("GET /targets/?page_size=100&page=20", "get", f"{page}&page=20", None),
     ]
     print(f"selector: {SELECTOR}")
-    print(f"{args.runs} measured requests per case after {args.warmup} warm-up, in-process "
+    print(f"{args.runs} measured requests per case (round robin) after {args.warmup} warm-up, "
+          "in-process "
           "(Django test client, session auth, DEBUG=false)\n")  # fmt: skip
     print("| request | CPU ms/request (mean / median) | p50 ms | p95 ms | requests/s (1 thread) "
           "| SQL queries | bytes | count |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    for label, method, url, body in cases:
-        f = measure(client, method, url, body, args.runs, args.warmup)
+    for (label, *_), f in zip(cases, measure(client, cases, args.runs, args.warmup), strict=True):
         print(f"| {label} | {f['cpu_ms']:.1f} / {f['cpu_median_ms']:.1f} | {f['p50_ms']:.1f} | "
               f"{f['p95_ms']:.1f} | {f['rps']:.0f} | {f['queries']:.0f} | {f['bytes']:,} | "
               f"{'' if f['count'] is None else f['count']} |", flush=True)  # fmt: skip
