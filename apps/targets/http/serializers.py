@@ -137,7 +137,8 @@ def _plain_fields(fields) -> list[tuple[str, str, object]]:
 
 def _converter(f: serializers.Field):
     """``f.to_representation``, or a shorter function giving the same result for what the
-    database returns (the fields are this request's copies, so per-request state is fine)."""
+    database returns. The zone is read once: renderers are kept per time zone
+    (``TargetSerializer.row_renderer``)."""
     if type(f) is serializers.CharField:
         return str  # CharField.to_representation is str(value)
     if isinstance(f, serializers.DateTimeField) and type(f).to_representation is (
