@@ -14,7 +14,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
 .PHONY: install run test test-split lint format bench bench-execution bench-scheduling bench-audit \
-	clean
+	bench-target-list clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -73,6 +73,13 @@ AUDIT_BENCH_DB ?= $(PG_URL)/oc_bench_audit
 bench-audit: $(STAMP)
 	DATABASE_URL=$(AUDIT_BENCH_DB) $(BIN)/python -m bench audit \
 	  --rate $(RATE) --seconds $(DURATION) --records $(RECORDS)
+
+# Target list and selectors: CPU per request and latency on TARGET_LIST_TARGETS targets, on a
+# disposable database of its own (docs/benchmarks.md, "Targets list").
+TARGET_LIST_TARGETS ?= 5000
+TARGETS_BENCH_DB ?= $(PG_URL)/oc_bench_targets
+bench-target-list: $(STAMP)
+	DATABASE_URL=$(TARGETS_BENCH_DB) $(BIN)/python -m bench target_list --targets $(TARGET_LIST_TARGETS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

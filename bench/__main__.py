@@ -18,6 +18,10 @@ bridge's proxy adds to latency and throughput, direct vs through the bridge in g
 `python -m bench legacy_import [--targets 10000] [--results 100000]`: the legacy importer on a
 generated legacy database, rows/s per table (bench/legacy_import.py).
 
+`python -m bench target_list [--targets 5000] [--runs 200] [--profile]`: CPU per request and
+latency of the target list, the list with a selector and the selector preview on N targets,
+`/me/` as the reference (bench/target_list.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -37,6 +41,7 @@ ON_THEIR_OWN = {
     "audit": "audit",
     "legacy_bridge": "legacy_bridge",
     "legacy_import": "legacy_import",
+    "target_list": "target_list",
     "ansible": "ansible_side",
 }
 

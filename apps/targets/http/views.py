@@ -79,6 +79,9 @@ class TargetViewSet(viewsets.ModelViewSet):
     permission_classes = (ViewerReadManagerWrite,)
 
     def get_queryset(self):
+        if self.action in ("list", "select"):
+            # TargetListSerializer loads a page's tags, labels and methods itself, in bulk
+            return selectors.targets_for_list()
         return selectors.targets_with_details()
 
     def get_permissions(self):
@@ -434,7 +437,7 @@ class GroupViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def targets(self, request: Request, pk=None) -> Response:
         group = self.get_object()
-        queryset = _select_or_400(f'group:"{group.name}"', selectors.targets_with_details())
+        queryset = _select_or_400(f'group:"{group.name}"', selectors.targets_for_list())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.TargetSerializer(page, many=True).data)
 
