@@ -24,8 +24,8 @@ from apps.execution.services import ReapGate
 from apps.execution.tests.test_writer import DB, Recorder, log_of, make_run
 from apps.execution.writer import TargetDone, WriteFailed, Writer, write_batch
 from opsconductor.events.models import OutboxEvent
-from tests.fixtures import wait_for
 from tests.db_outage import DatabaseCut, database_cut
+from tests.fixtures import wait_for
 
 pytestmark = pytest.mark.django_db(databases=[DB], transaction=True)
 
