@@ -244,7 +244,7 @@ def handler500(request):
     # called while Django handles the exception: a lost database connection raised outside a
     # view (a middleware, e.g. saving the session) is a 503 too
     exc = sys.exc_info()[1]
-    if database_unavailable(exc):
+    if exc is not None and database_unavailable(exc):
         return database_unavailable_response(exc)
     return json_error(500, "Internal server error. Quote the request id when reporting it.")
 

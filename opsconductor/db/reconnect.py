@@ -78,7 +78,9 @@ def is_connection_error(exc: BaseException) -> bool:
                 # connection is closed", "server closed the connection unexpectedly") with
                 # no SQLSTATE; a statement the server refused always has one
                 return isinstance(current, _driver_operational_errors())
-            return sqlstate.startswith("08") or sqlstate in _SESSION_ENDED
+            return isinstance(sqlstate, str) and (
+                sqlstate.startswith("08") or sqlstate in _SESSION_ENDED
+            )
         current = current.__cause__ or current.__context__
     return False
 
@@ -90,10 +92,6 @@ def _driver_operational_errors() -> tuple[type[BaseException], ...]:
         import psycopg
 
         errors += [psycopg.OperationalError, psycopg.InterfaceError]
-    with contextlib.suppress(ImportError):
-        import psycopg2
-
-        errors += [psycopg2.OperationalError, psycopg2.InterfaceError]
     return tuple(errors)
 
 
