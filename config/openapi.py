@@ -8,7 +8,8 @@ generated (``/api/schema/`` and ``manage.py spectacular`` alike):
 - 400 when the operation takes a body or query/header parameters (the fields named in
   ``error.fields``), 415 when it takes a body (an unsupported ``Content-Type``);
 - 401 and 403 when it needs a signed-in user;
-- 404 when its path names an object, or it is a list with pages (``?page=`` past the end).
+- 404 when its path names an object, or it is a list with pages (``?page=`` past the end);
+- 503 (with ``Retry-After``) on every operation, while the database is unavailable.
 
 Each of them, and each error a view declared without a body, is described by ``Error``.
 """
@@ -50,6 +51,8 @@ ERRORS = {
     "403": "Signed in, but the role does not allow this.",
     "404": "No such object (or not visible to this user), or no such page of a list.",
     "415": "The body's Content-Type is not one this operation reads.",
+    "503": "The database is unavailable for a moment (a restart, an outage): try again after "
+    "`Retry-After` seconds. Nothing was changed.",
 }
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -68,6 +71,7 @@ def _errors_of(operation: dict) -> list[str]:
         codes.append("404")
     if "requestBody" in operation:
         codes.append("415")
+    codes.append("503")  # every operation reads the database (opsconductor/db/reconnect.py)
     return codes
 
 

@@ -63,6 +63,7 @@ def test_every_operation_declares_the_errors_it_can_answer_with_the_error_shape(
                 assert "404" in responses, f"{method} {path}"
             if "requestBody" in operation:
                 assert "400" in responses, f"{method} {path}"
+            assert "503" in responses, f"{method} {path}"  # a database outage, for every one
             for code, response in responses.items():
                 if code[0] in "45":
                     assert response["content"]["application/json"]["schema"] == error
