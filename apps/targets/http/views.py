@@ -30,6 +30,7 @@ from apps.targets.services import inventory
 from opsconductor.api.parsers import JSONParser
 from opsconductor.api.permissions import (
     AdminOnly,
+    IsAuthenticatedUser,
     ViewerReadAdminWrite,
     ViewerReadManagerWrite,
     ViewerReadOperatorWrite,
@@ -123,7 +124,13 @@ class TargetViewSet(viewsets.ModelViewSet):
         responses=s.TargetSerializer(many=True),
         summary="Preview which targets a selector matches",
     )
-    @action(detail=False, methods=["post"], url_path="select")
+    # a read sent as POST (the selector is a body): every role may preview, as it may list
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="select",
+        permission_classes=(IsAuthenticatedUser,),
+    )
     def select(self, request: Request) -> Response:
         body = s.SelectorSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -205,3 +205,10 @@ def test_selector_preview_and_errors_with_position(manager):
     bad = manager.post("/api/v1/targets/select/", {"selector": "env=production and and"})
     assert bad.status_code == 400
     assert "position" in bad.json()["error"]["fields"]["selector"][0]
+
+
+def test_a_viewer_previews_a_selector_as_it_lists_targets(manager, viewer):
+    create(manager)
+    preview = viewer.post("/api/v1/targets/select/", {"selector": "env=production"})
+    assert preview.status_code == 200, preview.json()
+    assert [t["name"] for t in preview.json()["results"]] == ["web-1"]
