@@ -28,7 +28,7 @@ from rest_framework.settings import api_settings
 from apps.accounts.interface import actor_for_request
 from legacy_bridge.adapters import Adapter
 from legacy_bridge.responses import legacy_error
-from opsconductor.api.errors import _record_denial
+from opsconductor.api.errors import record_denial
 from opsconductor.roles import has_role, role_of
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,6 @@ def refusal(request, adapter: Adapter) -> HttpResponse | None:
         return legacy_error(401, INVALID_SESSION, headers={"WWW-Authenticate": "Bearer"})
     # an Adapter is public or has a role (Adapter.__post_init__); None here refuses anyway
     if adapter.role is None or not has_role(request.user, adapter.role):
-        _record_denial(request, ROLE_TOO_LOW)
+        record_denial(request, ROLE_TOO_LOW)
         return legacy_error(403, ROLE_TOO_LOW)
     return None

@@ -202,12 +202,12 @@ def exception_handler(exc, context):
             code = "not_authenticated"
         body = error_body(response.status_code, message, code=code)
         if response.status_code == 403:
-            _record_denial(context.get("request"), message)
+            record_denial(context.get("request"), message)
     response.data = body
     return response
 
 
-def _record_denial(request, message: str) -> None:
+def record_denial(request, message: str) -> None:
     """A 403 is an event of the audit trail: ``API_DENIAL_RECORDER`` (a dotted path, the
     accounts app's by default: the kernel imports no app) records it. Never fails the
     response."""
