@@ -1,7 +1,7 @@
 """Settings for the test suite: real PostgreSQL (and RabbitMQ for broker tests).
 
 ``make test`` runs with every alias on one PostgreSQL database; ``make test-split`` sets
-<APP>_DATABASE_URL so every app has a database of its own (DESIGN.md, rule 3).
+<APP>_DATABASE_URL so every app has a database of its own (docs/architecture.md, "Databases").
 """
 
 import os

@@ -1,5 +1,5 @@
-"""What other packages may ask of the bridge (DESIGN.md: interface.py is the only module others
-import). The apps themselves never import the bridge (import-linter contract)."""
+"""What other packages may ask of the bridge (docs/architecture.md: interface.py is the only
+module others import). The apps themselves never import the bridge (import-linter contract)."""
 
 from __future__ import annotations
 

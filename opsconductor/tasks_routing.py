@@ -1,4 +1,5 @@
-"""Celery routing: every task goes to the queue of the app that defines it (DESIGN.md, rule 5)."""
+"""Celery routing: every task goes to the queue of the app that defines it
+(docs/architecture.md, "Celery")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The audit app consumes every event of every app (DESIGN.md, rule 4), in batches: one chain
-append per relay chunk (services.audit_record_events skips events it already holds)."""
+"""The audit app consumes every event of every app (docs/architecture.md, "Events"), in
+batches: one chain append per relay chunk (services.audit_record_events skips events it
+already holds)."""
 
 from apps.audit.services import audit_record_events
 from opsconductor.events import Event, subscriber

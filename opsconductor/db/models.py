@@ -11,7 +11,7 @@ class BaseModel(models.Model):
     """UUID primary key plus created/updated timestamps.
 
     UUIDs make cross-app references plain columns that stay valid when an app moves to a
-    database of its own (DESIGN.md, rule 2).
+    database of its own (docs/architecture.md, "Boundary rules").
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -1,4 +1,4 @@
-"""Sends each app's models to that app's database alias (DESIGN.md, rule 3)."""
+"""Sends each app's models to that app's database alias (docs/architecture.md, "Databases")."""
 
 from __future__ import annotations
 

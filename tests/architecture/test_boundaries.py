@@ -1,4 +1,4 @@
-"""The rules that keep every app liftable into a service of its own (DESIGN.md)."""
+"""The rules that keep every app liftable into a service of its own (docs/architecture.md, "Boundary rules")."""
 
 from __future__ import annotations
 
