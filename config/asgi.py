@@ -1,6 +1,10 @@
+"""The ASGI application: the ``streams`` process (``deploy/entrypoint.sh streams``), which the
+gateway sends the live stream routes to (opsconductor/asgi.py)."""
+
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+
+from opsconductor.asgi import get_streams_application
+
+application = get_streams_application()

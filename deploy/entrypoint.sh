@@ -1,6 +1,7 @@
 #!/bin/sh
 # Process selector of the container image: one image, every role (docs/deploy.md).
 #   web                 the HTTP application (gunicorn, threaded workers) on $WEB_BIND:$PORT
+#   streams             the live streams of runs (uvicorn, ASGI) on $WEB_BIND:$PORT (default 8001)
 #   worker [QUEUES]     a Celery worker on the comma-separated queues (default: all of them)
 #   beat                Celery beat: the scheduler's clock and the periodic sweeps (run one)
 #   migrate             migrate every database alias (run once per deploy, before new web
@@ -12,6 +13,9 @@
 set -e
 cmd=${1:-web}
 [ $# -gt 0 ] && shift
+# Each role's database connections carry its name (pg_stat_activity.application_name), so an
+# operator sees who holds them (docs/deploy.md, "Database connections").
+export PGAPPNAME="${PGAPPNAME:-opsconductor-$cmd}"
 
 # The role of the container's main process, for the health check (which runs beside it).
 main_role() {
@@ -19,6 +23,7 @@ main_role() {
     main=$(tr '\0' ' ' < /proc/1/cmdline)
     case "$main" in
       *gunicorn*) echo web; return ;;
+      *uvicorn*) echo streams; return ;;
       *celery*" beat"*) echo beat; return ;;
       *celery*" worker"*) echo worker; return ;;
     esac
@@ -28,9 +33,10 @@ main_role() {
 
 case "$cmd" in
   web)
-    # Threads, not processes, per request: a live stream (Server-Sent Events) holds one thread
-    # for as long as it is open. WEB_THREADS bounds the streams plus requests a process serves
-    # at once. Keep-alive longer than the gateway's upstream keepalive_timeout (60 s).
+    # Threads, not processes, per request: WEB_THREADS bounds the requests a process serves at
+    # once. Live streams go to the streams role (the gateway routes them there): here one
+    # would hold a thread for as long as it is open. Keep-alive longer than the gateway's
+    # upstream keepalive_timeout (60 s).
     # The worker class is gunicorn's gthread answering its own errors (a request line over
     # 8190 bytes, malformed HTTP) in the API's JSON error shape (opsconductor/web_server.py);
     # the request line limit is gunicorn's maximum, the application's own URL limit
@@ -42,6 +48,16 @@ case "$cmd" in
       --access-logfile - \
       --access-logformat '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s' \
       "$@" ;;
+  streams)
+    # Live streams of runs (Server-Sent Events): an open stream is a coroutine, not a thread,
+    # and holds no database connection (opsconductor/asgi.py, docs/adr/0019). One process
+    # serves thousands; STREAMS_WORKERS more for CPU. Forwarded headers are Django's to judge
+    # (TRUSTED_PROXIES), as behind gunicorn. A stop ends the open streams after 5 s: their
+    # clients reconnect with Last-Event-ID and miss nothing.
+    exec uvicorn config.asgi:application --host "${WEB_BIND:-0.0.0.0}" --port "${PORT:-8001}" \
+      --workers "${STREAMS_WORKERS:-1}" --lifespan off --no-proxy-headers \
+      --timeout-keep-alive "${WEB_KEEPALIVE_SECONDS:-75}" --timeout-graceful-shutdown 5 \
+      --log-level "$(printf '%s' "${LOG_LEVEL:-INFO}" | tr '[:upper:]' '[:lower:]')" "$@" ;;
   worker)
     queues=${1:-${WORKER_QUEUES:-kernel,accounts,targets,jobs,execution,scheduling,audit}}
     [ $# -gt 0 ] && shift
@@ -63,7 +79,8 @@ case "$cmd" in
   healthcheck)
     role=${1:-$(main_role)}
     case "$role" in
-      web)
+      web|streams)
+        [ "$role" = streams ] && export PORT="${PORT:-8001}"
         # /healthz as the gateway would ask: an allowed host name and the https scheme (in
         # production the application redirects http and refuses unknown hosts).
         exec python - <<'PY'

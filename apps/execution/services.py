@@ -76,7 +76,7 @@ def reserve_seq(run_id: uuid.UUID, count: int = 1) -> int:
     increment commits at once and the run's row is locked only for that one statement, so
     hundreds of targets writing at the same time do not queue behind each other. The entries
     are then written in the caller's own transaction; a reader may briefly see a later number
-    before an earlier one commits, and waits for the gap (``selectors.run_stream``). Inside a
+    before an earlier one commits, and waits for the gap (``streaming``). Inside a
     transaction (run state changes, rare) the row stays locked until it ends.
     """
     connection = connections[DB]

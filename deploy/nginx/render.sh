@@ -2,10 +2,13 @@
 # Render the OpsConductor gateway configuration for nginx (docs/deploy.md, "The gateway").
 #
 #   OC_SERVER_NAME=ops.example.com OC_TLS_CERT=/etc/ssl/ops.crt OC_TLS_KEY=/etc/ssl/ops.key \
-#   OC_WEB_SERVERS="10.0.0.11:8000 10.0.0.12:8000" deploy/nginx/render.sh /etc/nginx/conf.d
+#   OC_WEB_SERVERS="10.0.0.11:8000 10.0.0.12:8000" OC_STREAM_SERVERS="10.0.0.11:8001" \
+#   deploy/nginx/render.sh /etc/nginx/conf.d
 #
 # writes opsconductor.conf (include it in nginx's http {} block; conf.d/ is included already),
-# opsconductor-upstreams.list and opsconductor-cors.map into the directory given. Only the
+# opsconductor-upstreams.list, opsconductor-streams.list and opsconductor-cors.map into the
+# directory given. OC_STREAM_SERVERS are the streams processes (entrypoint.sh streams), which
+# serve the live streams of runs; without them the web processes do, a thread per open stream. Only the
 # ${OC_*} placeholders are replaced; nginx's own $variables are left alone. The two lists are
 # pieces of blocks (server lines of an upstream {}, entries of a map {}) that opsconductor.conf
 # includes; their names must not end in .conf, or the stock nginx.conf's
@@ -41,12 +44,21 @@ OC_CONF_DIR=$out
 export OC_SERVER_NAME OC_TLS_CERT OC_TLS_KEY OC_HTTP_PORT OC_HTTPS_PORT OC_PUBLIC_ORIGIN \
   OC_STATIC_ROOT OC_ACME_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR
 
+# server lines of an upstream {} block, one per host:port of $1, into the file $2
+upstream_list() {
+  : > "$2"
+  for server in $(printf '%s' "$1" | tr ',' ' '); do
+    printf 'server %s max_fails=%s fail_timeout=%s;\n' \
+      "$server" "$OC_UPSTREAM_MAX_FAILS" "$OC_UPSTREAM_FAIL_TIMEOUT" >> "$2"
+  done
+}
 servers=$(printf '%s' "$OC_WEB_SERVERS" | tr ',' ' ')
-: > "$out/opsconductor-upstreams.list.tmp"
-for server in $servers; do
-  printf 'server %s max_fails=%s fail_timeout=%s;\n' \
-    "$server" "$OC_UPSTREAM_MAX_FAILS" "$OC_UPSTREAM_FAIL_TIMEOUT" >> "$out/opsconductor-upstreams.list.tmp"
-done
+upstream_list "$OC_WEB_SERVERS" "$out/opsconductor-upstreams.list.tmp"
+OC_STREAM_SERVERS=${OC_STREAM_SERVERS:-}
+if [ -z "$OC_STREAM_SERVERS" ]; then
+  echo "OC_STREAM_SERVERS is not set: the web processes serve live streams, a thread each" >&2
+fi
+upstream_list "${OC_STREAM_SERVERS:-$OC_WEB_SERVERS}" "$out/opsconductor-streams.list.tmp"
 
 : > "$out/opsconductor-cors.map.tmp"
 for origin in $(printf '%s' "$OC_CORS_ORIGINS" | tr ',' ' '); do
@@ -65,10 +77,11 @@ envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HT
 ${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACME_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
 ${OC_CONF_DIR}' < "$here/opsconductor.conf.template" > "$out/opsconductor.conf.tmp"
 
-for name in opsconductor-upstreams.list opsconductor-cors.map opsconductor.conf; do
+for name in opsconductor-upstreams.list opsconductor-streams.list opsconductor-cors.map opsconductor.conf; do
   mv "$out/$name.tmp" "$out/$name"
 done
 # the upstream list's name before it stopped ending in .conf: left in conf.d/, nginx would
 # still read it at http level and refuse to start
 rm -f "$out/opsconductor-upstreams.conf"
-echo "rendered $out/opsconductor.conf for https://$OC_SERVER_NAME ($(echo $servers | wc -w) web processes)"
+streams=$(printf '%s' "$OC_STREAM_SERVERS" | tr ',' ' ')
+echo "rendered $out/opsconductor.conf for https://$OC_SERVER_NAME ($(echo $servers | wc -w) web processes, $(echo $streams | wc -w) streams processes)"

@@ -1,7 +1,8 @@
 """Real nginx with the shipped gateway configuration in front of real web processes.
 
 ``start_web`` runs ``deploy/entrypoint.sh web`` (gunicorn, as the image does) with production
-settings against the test databases; ``start_gateway`` renders ``deploy/nginx/`` with
+settings against the test databases, and one ``deploy/entrypoint.sh streams`` (uvicorn) for the
+live streams; ``start_gateway`` renders ``deploy/nginx/`` with
 ``render.sh`` (as an operator does) for a self-signed certificate, random high ports and a
 prefix of its own, and runs nginx on it in the layout docs/deploy.md describes: the rendered
 files in ``conf.d/`` next to a stock ``nginx.conf`` (``stock_nginx_conf``) that includes
@@ -68,25 +69,28 @@ class WebProcess:
     env: dict
     log: Path
     process: subprocess.Popen | None = None
+    role: str = "web"  # or "streams"
 
     def start(self) -> WebProcess:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "web"],
+            ["sh", str(ROOT / "deploy" / "entrypoint.sh"), self.role],
             cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not self.healthy():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web process on {self.port} did not start:\n{self.output()}")
+                raise RuntimeError(
+                    f"{self.role} process on {self.port} did not start:\n{self.output()}"
+                )
             time.sleep(0.2)
         return self
 
     def healthy(self) -> bool:
         """The image's HEALTHCHECK for the web role."""
         check = subprocess.run(
-            ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "healthcheck", "web"],
+            ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "healthcheck", self.role],
             cwd=ROOT, env=self.env, capture_output=True, timeout=15, check=False,
         )  # fmt: skip
         return check.returncode == 0
@@ -174,6 +178,7 @@ class Gateway:
     static_root: Path
     access_log: Path
     web: list[WebProcess]
+    streams: WebProcess | None = None
     process: subprocess.Popen | None = None
     context: ssl.SSLContext = field(init=False)
 
@@ -226,7 +231,7 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for web in self.web:
+        for web in [*self.web, *([self.streams] if self.streams else [])]:
             web.stop()
 
 
@@ -295,7 +300,10 @@ def nginx_command(nginx: str, base: Path) -> list[str]:
             "-c", str(base / "nginx.conf"), "-g", "daemon off;"]  # fmt: skip
 
 
-def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
+def start_gateway(nginx: str, *, web_count: int = 2, streams: bool = True) -> Gateway:
+    """nginx in front of ``web_count`` web processes and (``streams``) one streams process;
+    without it the web processes serve the live streams, as the gateway does when
+    OC_STREAM_SERVERS is not set."""
     # nginx's workers drop to an unprivileged user when started as root: everything they read
     # (static files) must be readable by it, so the gateway gets a world-readable directory
     base = Path(tempfile.mkdtemp(prefix="oc-gateway-"))
@@ -313,12 +321,21 @@ def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
         var_dir.mkdir()
         env = web_env(port, var_dir, https_port)
         web.append(WebProcess(port=port, env=env, log=base / f"web{index}.log").start())
+    streams_process = None
+    if streams:
+        (base / "streams").mkdir()
+        streams_port = free_port()
+        streams_process = WebProcess(
+            port=streams_port, env=web_env(streams_port, base / "streams", https_port),
+            log=base / "streams.log", role="streams",
+        ).start()  # fmt: skip
     render_env = {
         **os.environ,
         "OC_SERVER_NAME": SERVER_NAME,
         "OC_TLS_CERT": str(cert),
         "OC_TLS_KEY": str(key),
         "OC_WEB_SERVERS": ",".join(f"127.0.0.1:{w.port}" for w in web),
+        "OC_STREAM_SERVERS": f"127.0.0.1:{streams_process.port}" if streams_process else "",
         "OC_HTTP_PORT": str(http_port),
         "OC_HTTPS_PORT": str(https_port),
         "OC_STATIC_ROOT": str(static_root),
@@ -334,7 +351,7 @@ def start_gateway(nginx: str, *, web_count: int = 2) -> Gateway:
     (base / "nginx.conf").write_text(stock_nginx_conf(base))
     gateway = Gateway(
         base=base, http_port=http_port, https_port=https_port, cert=cert,
-        static_root=static_root, access_log=access_log, web=web,
+        static_root=static_root, access_log=access_log, web=web, streams=streams_process,
     )  # fmt: skip
     command = nginx_command(nginx, base)
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)

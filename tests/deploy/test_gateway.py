@@ -13,8 +13,10 @@ import socket
 import ssl
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.execution.models import Run, RunEvent, RunStatus, RunTarget, TargetStatus
@@ -24,6 +26,7 @@ from tests.fixtures import wait_for
 pytestmark = [pytest.mark.nginx, pytest.mark.once]
 # the web processes read what a test writes: committed data (and a flush after the test)
 with_data = pytest.mark.django_db(transaction=True, databases="__all__")
+STREAM_COUNT = 100
 
 
 @pytest.fixture(scope="module")
@@ -274,6 +277,71 @@ def test_a_live_stream_arrives_unbuffered_through_the_gateway(gateway, token):
     assert end["event"] == "end" and json.loads(end["data"]) == {"status": "succeeded"}
     assert response.readline() == b""  # and then the stream is over
     conn.close()
+    # served by the streams process, not by a web process's thread
+    served = gateway.logged(lambda e: e["uri"] == f"/api/v1/runs/{run.id}/stream/")
+    assert served and served[-1]["upstream"] == f"127.0.0.1:{gateway.streams.port}", served
+
+
+def _process_threads(pid: int) -> int:
+    return sum(1 for _ in Path(f"/proc/{pid}/task").iterdir())
+
+
+def _role_connections(role: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [f"opsconductor-{role}"],
+        )
+        return cursor.fetchone()[0]
+
+
+@with_data
+def test_open_streams_cost_no_thread_and_no_connection_and_the_api_stays_quick(gateway, token):
+    """Before the streams process, 100 open streams held 100 web threads (and their database
+    connections): the API behind the same gateway stopped answering."""
+    run, target = _make_running_run()
+    streams = gateway.streams
+    idle_threads = _process_threads(streams.process.pid)
+    opened = []
+    for _ in range(STREAM_COUNT):
+        conn = gateway.connection(timeout=20)
+        conn.request(
+            "GET", f"/api/v1/runs/{run.id}/stream/",
+            headers={"Host": SERVER_NAME, "Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        response = conn.getresponse()
+        assert response.status == 200
+        opened.append((conn, response))
+    try:
+        for _, response in opened:
+            assert _next_event(response, time.monotonic() + 10)["id"] == "1"
+        # every stream is open and waiting: the streams process has a thread or two more
+        # (the hub's, asgiref's one thread for requests), not one per stream
+        assert _process_threads(streams.process.pid) <= idle_threads + 3
+        # the hub's connection, and the request thread's (closed after each request here)
+        assert _role_connections("streams") <= 2
+        # the web processes' threads are free: the API answers at once
+        for _ in range(20):
+            started = time.monotonic()
+            status, _, body = gateway.https(
+                "GET", "/api/v1/me/", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert status == 200, body
+            assert time.monotonic() - started < 2
+        # one entry of the run's log reaches every stream
+        Run.objects.using("execution").filter(pk=run.pk).update(event_seq=2)
+        RunEvent.objects.using("execution").create(
+            run=run, seq=2, kind=RunEvent.Kind.OUTPUT, run_target=target, step_index=0,
+            stream="stdout", data="to everyone\n",
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        for _, response in opened:
+            assert json.loads(_next_event(response, deadline)["data"])["text"] == "to everyone\n"
+    finally:
+        for conn, _ in opened:
+            conn.close()
+    # nobody watches: the hub gives its connection back
+    wait_for(lambda: _role_connections("streams") == 0, timeout=15)
 
 
 def test_the_login_endpoint_is_rate_limited_at_the_gateway(gateway):

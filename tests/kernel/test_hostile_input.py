@@ -374,7 +374,7 @@ def test_gunicorn_passes_an_oversize_body_to_the_application_which_answers_413(g
 def gateway(django_db_setup, django_db_blocker):
     from tests.deploy.gateway import nginx_binary, start_gateway
 
-    gateway = start_gateway(nginx_binary(), web_count=1)
+    gateway = start_gateway(nginx_binary(), web_count=1, streams=False)
     yield gateway
     gateway.stop()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -21,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.interface import actor_for_request
-from apps.execution import selectors, services
+from apps.execution import selectors, services, streaming
 from apps.execution.http import serializers as s
 from apps.execution.models import (
     TARGET_TERMINAL,
@@ -278,9 +280,15 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             after = int(header)
         else:
             after = _int_param(request, "after", 0, minimum=0)
-        response = StreamingHttpResponse(
-            selectors.run_stream(run_id=run.id, after=after), content_type="text/event-stream"
-        )
+        if isinstance(request._request, ASGIRequest):
+            # the streams process (ASGI): the stream is a coroutine of its event loop
+            lines = streaming.stream_lines_async(run_id=run.id, after=after)
+        else:
+            # a request thread (WSGI) waits for the stream's end; it needs no connection
+            # meanwhile: the process's stream hub reads the run's log for every stream
+            connections.close_all()
+            lines = streaming.stream_lines(run_id=run.id, after=after)
+        response = StreamingHttpResponse(lines, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
         return response
