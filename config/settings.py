@@ -132,6 +132,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# What the streams process (ASGI, opsconductor/asgi.py) answers: the live streams of runs.
+STREAMS_URLCONF = "config.urls_streams"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -10,11 +10,15 @@ request. A stream's answer is then a coroutine of the event loop, fed by the pro
 hub (``apps.execution.streaming``). So the process holds two threads and at most one database
 connection per alias whatever the number of open streams: the request thread's, and the hub's.
 
-Only HTTP is served (uvicorn runs it with ``--lifespan off``).
+It answers only the URLs of ``STREAMS_URLCONF`` (config/urls_streams.py: the streams, health,
+readiness, metrics; a 404 for anything else), so a route sent here by mistake is not served
+with a synchronous streaming answer collected whole. Only HTTP is served (uvicorn runs it with
+``--lifespan off``).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
 
@@ -28,6 +32,12 @@ class StreamsASGIHandler(ASGIHandler):
         # request a thread of its own for as long as its answer lasts (a stream: hours).
         # Without it, synchronous code runs in asgiref's one shared thread.
         await self.handle(scope, receive, send)
+
+    def create_request(self, scope, body_file):
+        request, error_response = super().create_request(scope, body_file)
+        if request is not None:
+            request.urlconf = settings.STREAMS_URLCONF  # the resolver honours it, 404s included
+        return request, error_response
 
 
 def get_streams_application() -> StreamsASGIHandler:

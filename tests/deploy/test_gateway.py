@@ -7,6 +7,7 @@ settings on the test databases. Skipped when nginx is not installed, failed in C
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
@@ -280,6 +281,23 @@ def test_a_live_stream_arrives_unbuffered_through_the_gateway(gateway, token):
     # served by the streams process, not by a web process's thread
     served = gateway.logged(lambda e: e["uri"] == f"/api/v1/runs/{run.id}/stream/")
     assert served and served[-1]["upstream"] == f"127.0.0.1:{gateway.streams.port}", served
+
+
+def test_the_streams_process_answers_only_streams_and_its_health(gateway, token):
+    """Anything else sent there by mistake is a 404 in the API's shape, not a synchronous
+    answer served from an event loop."""
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.streams.port, timeout=10)
+    try:
+        for path, expected in [("/healthz", 200), ("/api/v1/me/", 404), ("/api/v1/runs/", 404)]:
+            conn.request("GET", path, headers={"Host": SERVER_NAME, "X-Forwarded-Proto": "https",
+                                               "Authorization": f"Bearer {token}"})  # fmt: skip
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            assert response.status == expected, (path, body)
+            if expected == 404:
+                assert body["error"]["code"] == "not_found"
+    finally:
+        conn.close()
 
 
 def _process_threads(pid: int) -> int:

@@ -152,6 +152,7 @@ def test_the_docs_and_compose_render_into_the_directory_the_stock_conf_includes(
     assert set(rendered) == {
         "opsconductor.conf",
         "opsconductor-upstreams.list",
+        "opsconductor-streams.list",
         "opsconductor-cors.map",
     }
     for name in rendered:

@@ -26,7 +26,10 @@ def render(tmp_path, **env) -> subprocess.CompletedProcess:
 
 def test_placeholders_are_filled_and_nginx_variables_left_alone(tmp_path):
     result = render(
-        tmp_path, **REQUIRED, OC_CORS_ORIGINS="https://a.example.com,https://b.example.com:8443"
+        tmp_path,
+        **REQUIRED,
+        OC_CORS_ORIGINS="https://a.example.com,https://b.example.com:8443",
+        OC_STREAM_SERVERS="10.0.0.21:8001",
     )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
@@ -36,9 +39,15 @@ def test_placeholders_are_filled_and_nginx_variables_left_alone(tmp_path):
     assert "return 301 https://ops.example.com$request_uri;" in conf  # port 443: no :443
     assert "proxy_set_header Host $host;" in conf and "$binary_remote_addr" in conf
     assert f"include {out}/opsconductor-upstreams.list;" in conf
+    assert f"include {out}/opsconductor-streams.list;" in conf
+    # the live streams go to the streams processes, everything else to the web processes
+    stream_location = conf[conf.index("location ~ ^/api/v1/runs/") :].split("\n    }", 1)[0]
+    assert "proxy_pass http://opsconductor_streams;" in stream_location
+    assert conf.count("proxy_pass http://opsconductor_streams;") == 1
     # not *.conf: the stock nginx.conf includes conf.d/*.conf at http level (test_layout.py)
     assert sorted(p.name for p in out.iterdir()) == [
         "opsconductor-cors.map",
+        "opsconductor-streams.list",
         "opsconductor-upstreams.list",
         "opsconductor.conf",
     ]
@@ -46,10 +55,23 @@ def test_placeholders_are_filled_and_nginx_variables_left_alone(tmp_path):
         "server 10.0.0.11:8000 max_fails=2 fail_timeout=10s;",
         "server 10.0.0.12:8000 max_fails=2 fail_timeout=10s;",
     ]
+    assert (out / "opsconductor-streams.list").read_text().splitlines() == [
+        "server 10.0.0.21:8001 max_fails=2 fail_timeout=10s;",
+    ]
     assert (out / "opsconductor-cors.map").read_text().splitlines() == [
         '"https://a.example.com" $http_origin;',
         '"https://b.example.com:8443" $http_origin;',
     ]
+
+
+def test_without_streams_processes_the_web_processes_serve_the_streams_and_it_says_so(tmp_path):
+    result = render(tmp_path, **REQUIRED)
+    assert result.returncode == 0, result.stderr
+    assert "OC_STREAM_SERVERS is not set" in result.stderr
+    out = tmp_path / "out"
+    assert (out / "opsconductor-streams.list").read_text() == (
+        out / "opsconductor-upstreams.list"
+    ).read_text()
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED))

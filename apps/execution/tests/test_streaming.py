@@ -42,10 +42,9 @@ def _reserve(run: Run, count: int = 1) -> None:
 
 
 def _write(run: Run, target: RunTarget, *seqs: int) -> None:
+    fields = {"run": run, "kind": RunEvent.Kind.OUTPUT, "run_target": target, "step_index": 0}
     RunEvent.objects.using(DB).bulk_create(
-        RunEvent(run=run, seq=seq, kind=RunEvent.Kind.OUTPUT, run_target=target, step_index=0,
-                 stream="stdout", data=f"line {seq}\n")  # fmt: skip
-        for seq in seqs
+        RunEvent(seq=seq, stream="stdout", data=f"line {seq}\n", **fields) for seq in seqs
     )
 
 
@@ -74,10 +73,8 @@ class Reader:
                     line.split(": ", 1) for line in chunk.strip().split("\n") if ": " in line
                 )
                 if "id" in fields:
-                    self.events.append(
-                        (int(fields["id"]), fields["event"], json.loads(fields["data"]),
-                         time.monotonic())  # fmt: skip
-                    )
+                    event = (int(fields["id"]), fields["event"], json.loads(fields["data"]))
+                    self.events.append((*event, time.monotonic()))
         finally:
             connections.close_all()
             self.done.set()
@@ -169,7 +166,7 @@ def test_many_streams_of_one_run_are_fed_from_one_read_and_a_closed_one_is_let_g
 
 
 def test_a_deleted_run_ends_its_streams():
-    run, target = _run()
+    run, _ = _run()
     reader = Reader(run)
     wait_for(lambda: streaming.HUB.watching >= 1, what="the stream subscribed")
     Run.objects.using(DB).filter(pk=run.pk).delete()
@@ -200,7 +197,7 @@ def test_streams_keep_going_when_the_hubs_connection_is_killed():
 
 
 def test_nobody_watching_means_no_connection_held():
-    run, target = _run()
+    run, _ = _run()
     reader = Reader(run)
     wait_for(lambda: streaming.HUB.watching >= 1, what="the stream subscribed")
     _end(run)
