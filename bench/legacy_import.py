@@ -295,7 +295,13 @@ def generate(db, *, targets: int, results: int, seed: int = 7) -> dict[str, int]
             "day_of_month",
             "cron_expression",
             "timezone",
+            "next_run",
         ]
+        # the next run the legacy scheduler stored when it saved them (its rule, in UTC; none
+        # for the monthly 31st: November has no 31st, so those rows never fire in legacy)
+        from legacy_bridge.importing.schedule_conversion import legacy_next_run
+
+        planned = [legacy_next_run({"interval": 1, **kind}, now) for kind in kinds]
         live_jobs = [j for j in range(1, jobs + 1) if j % 25]
         schedules = min(200, len(live_jobs))
         _copy(
@@ -316,6 +322,7 @@ def generate(db, *, targets: int, results: int, seed: int = 7) -> dict[str, int]
                     kinds[s % 5].get("day_of_month"),
                     kinds[s % 5].get("cron_expression"),
                     kinds[s % 5].get("timezone", "UTC"),
+                    planned[s % 5],
                 )
                 for s in range(1, schedules + 1)
             ),

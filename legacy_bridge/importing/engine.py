@@ -164,6 +164,10 @@ class Options:
     dry_run: bool = False
     host_key_policy: str = "accept-new"
     history_batch: int = 500
+    # Zone of imported cron/recurring schedules: "effective" (UTC, where the legacy scheduler
+    # evaluated them: same instants) or "declared" (their declared zone: same wall-clock times
+    # there, which moves them). See schedule_conversion.
+    schedule_zones: str = "effective"
 
 
 @dataclass
@@ -321,7 +325,10 @@ def run_import(*, legacy_url: str, secret_key: str, options: Options) -> Report:
     report = Report(
         dry_run=options.dry_run,
         only=[t for t in TABLES if t in options.only and set(options.only) != set(TABLES)],
-        options={"host_key_policy": options.host_key_policy},
+        options={
+            "host_key_policy": options.host_key_policy,
+            "schedule_zones": options.schedule_zones,
+        },
     )
     report.started_at = timezone.now().isoformat(timespec="seconds")
     run_id = uuid.uuid4()

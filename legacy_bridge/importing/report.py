@@ -29,6 +29,9 @@ class TableReport:
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # extra figures (by method type, ...)
     verification: dict[str, Any] = field(default_factory=dict)
+    # Imported rows worth a word each (e.g. schedules whose declared zone the legacy scheduler
+    # ignored): {"id", "text", ...}; all of them, in the JSON report.
+    remarks: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def imported_one(self) -> None:
@@ -56,6 +59,9 @@ class TableReport:
         if text not in self.notes:
             self.notes.append(text)
 
+    def remark(self, entry: dict[str, Any]) -> None:
+        self.remarks.append(entry)
+
     def count(self, key: str, amount: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + amount
 
@@ -79,6 +85,7 @@ class TableReport:
             "counts": self.counts,
             "notes": self.notes,
             "verification": self.verification,
+            "remarks": self.remarks,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
         }
@@ -158,6 +165,12 @@ class Report:
                 details.append(
                     f"changed in legacy since imported (kept as imported): {table.changed_since}"
                     f" (ids {', '.join(table.changed_rows[:20])})"
+                )
+            for remark in table.remarks[:MAX_LISTED]:
+                details.append(f"#{remark['id']}: {remark['text']}")
+            if len(table.remarks) > MAX_LISTED:
+                details.append(
+                    f"... {len(table.remarks) - MAX_LISTED} more listed in the JSON report"
                 )
             for reason, n in table.skipped_reasons.most_common():
                 details.append(f"skipped {n}: {reason}")

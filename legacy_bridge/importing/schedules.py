@@ -1,16 +1,25 @@
 """job_schedules -> schedules of the new scheduler, each one proved before it is created.
 
-The row is converted by ``schedule_conversion.convert`` (cron as is, once at ``execute_at``,
-recurring daily/weekly/monthly as a calendar schedule; enabled, zone, end date, max executions
-and the executions already made carried). Before anything is created, the next 20 fire times
-of the legacy definition (computed from the legacy semantics by separate code) are compared
-with those of the converted schedule (computed by the new scheduler): any difference is a
-failure with the differing times in the report, and the schedule is not created.
+The row is converted by ``schedule_conversion.convert`` with the legacy semantics: by default
+(``--schedule-zones effective``) ``cron`` and ``recurring`` schedules in UTC, where the legacy
+scheduler evaluated them whatever their declared ``timezone``, so they fire at the same
+instants as before; with ``--schedule-zones declared`` in their declared zone instead (the same
+wall-clock times there, which moves them). Before anything is created, the next 20 fire times of
+the legacy rule (computed by separate code) are compared with those of the converted schedule
+(computed by the new scheduler), and the schedule read in UTC must fire at the row's stored
+``next_run``: any difference is a failure with the differing times in the report, and the
+schedule is not created.
+
+The report lists every imported schedule whose declared zone is not UTC (with what the other
+option would do, or did: by how much its firings move), and every one whose legacy rule is
+not what its row seems to say (a weekly interval ignored, a monthly rule that stops, a row
+with no next run, imported paused); the same sentences go into the schedule's description.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from django.utils import timezone
@@ -42,10 +51,27 @@ def schedule_id_for(row: dict[str, Any]) -> uuid.UUID:
         return derived_id(SCHEDULES, row["id"])
 
 
+def _described(description: str, notes: list[str]) -> str:
+    if not notes:
+        return description
+    note = "Legacy import: " + " ".join(notes)
+    return f"{description}\n\n{note}" if description else note
+
+
 def run(ctx: Context) -> None:
     from apps.scheduling.interface import schedule_import
-    from legacy_bridge.importing.schedule_conversion import ConversionError, convert, verify
+    from legacy_bridge.importing.schedule_conversion import (
+        DECLARED,
+        ConversionError,
+        convert,
+        is_dormant,
+        rule_notes,
+        verify,
+        with_planned_run,
+        zone_move,
+    )
 
+    zones = ctx.options.schedule_zones
     table = ctx.report.table(SCHEDULES)
     job_rows = {
         r["id"]: r
@@ -77,7 +103,9 @@ def run(ctx: Context) -> None:
                 + (f" {row['recurring_type']}" if row["schedule_type"] == "recurring" else "")
             )
 
-            def create(new_id, row=row, job=job):
+            made: dict[str, Any] = {}
+
+            def create(new_id, row=row, job=job, made=made):
                 nonlocal compared
                 job_id = ctx.mapping.new_id(JOBS, row["job_id"])
                 if job_id is None:
@@ -86,15 +114,28 @@ def run(ctx: Context) -> None:
                         "jobs' failures)"
                     )
                 creator = job.get("created_by") if job else None
+                dormant = is_dormant(row)
                 try:
+                    # a row the legacy scheduler planned nothing for gets the run its rule
+                    # would plan now, and is imported paused (it did not fire)
+                    planned = with_planned_run(row, now)
                     spec = convert(
-                        row,
+                        planned,
                         job_id=job_id,
                         created_by_user_id=ctx.mapping.new_id(USERS, creator) if creator else None,
+                        zones=zones,
                     )
+                    notes = rule_notes(planned, spec, dormant=dormant)
+                    move = zone_move(planned, now)
+                    note = move.note(zones) if move else None
                 except ConversionError as exc:
                     raise RecordProblem(f"cannot be converted: {exc}") from None
-                problems = verify(row, spec, now, PROOF_COUNT)
+                spec = replace(
+                    spec,
+                    enabled=spec.enabled and not dormant,
+                    description=_described(spec.description, ([note] if note else []) + notes),
+                )
+                problems = verify(planned, spec, now, PROOF_COUNT)
                 compared += 1
                 if problems:
                     raise RecordProblem(
@@ -102,22 +143,82 @@ def run(ctx: Context) -> None:
                         + "; ".join(problems[:5])
                     )
                 schedule_import(spec=spec, actor=ctx.actor, schedule_id=new_id, now=now)
+                made.update(move=move, notes=notes, dormant=dormant)
                 return True
 
-            import_record(
-                ctx,
-                table,
-                legacy_table=SCHEDULES,
-                legacy_id=row["id"],
-                digest=digest,
-                new_id=schedule_id_for(row),
-                create=create,
-            )
+            if (
+                import_record(
+                    ctx,
+                    table,
+                    legacy_table=SCHEDULES,
+                    legacy_id=row["id"],
+                    digest=digest,
+                    new_id=schedule_id_for(row),
+                    create=create,
+                )
+                is not None
+                and made
+            ):
+                _remark(table, row["id"], zones, made)
     if compared:
         table.note(
             f"proof: for each imported schedule the next {PROOF_COUNT} fire times after "
-            f"{now.isoformat()} of the legacy definition and of the imported schedule are equal"
+            f"{now.isoformat()} of the legacy rule and of the imported schedule are equal, and "
+            "the imported schedule read in UTC fires at the legacy next_run"
         )
+    moved = table.counts.get(ZONE_COUNT[zones], 0)
+    if moved and zones == DECLARED:
+        table.note(
+            f"--schedule-zones=declared: {moved} schedule(s) imported in their declared zone, "
+            "not in UTC where the legacy scheduler fired them: their firing times moved (each "
+            "one is listed with by how much)"
+        )
+    elif moved:
+        table.note(
+            f"{moved} schedule(s) declare a time zone the legacy scheduler ignored: imported "
+            "in UTC, they fire when they fired before (each one is listed); "
+            "--schedule-zones=declared would import them in their declared zone instead"
+        )
+    if moved or table.present:
+        table.note(
+            f"zones: {zones}; schedules imported by an earlier run keep the zone they were "
+            "imported with (change it in the new system)"
+        )
+
+
+ZONE_COUNT = {
+    "effective": "declared zone ignored by legacy (imported in UTC)",
+    "declared": "declared zone ignored by legacy (imported in it: moved)",
+}
+
+
+def _remark(table, legacy_id, zones: str, made: dict[str, Any]) -> None:
+    """List one imported schedule in the report when there is something to say about it."""
+    move, notes = made["move"], made["notes"]
+    if move is None and not notes:
+        return
+    remark: dict[str, Any] = {"id": str(legacy_id)}
+    lines = []
+    if move is not None:
+        table.count(ZONE_COUNT[zones])
+        lines.append(move.describe(zones) + ".")
+        remark.update(
+            declared_zone=move.declared,
+            effective_zone="UTC",
+            imported_zone=move.declared if zones == "declared" and move.valid else "UTC",
+            moves=move.summary() if move.valid else None,
+            move_hours=[
+                {"hours": delta.total_seconds() / 3600, "zone": abbreviation}
+                for delta, abbreviation in move.moves
+            ],
+            next_legacy=move.next_legacy.isoformat() if move.next_legacy else None,
+            next_declared=move.next_declared.isoformat() if move.next_declared else None,
+        )
+    if made["dormant"]:
+        table.count("paused: no legacy next run")
+    lines += notes
+    remark["text"] = " ".join(lines)
+    table.remark(remark)
 
 
 def verify(ctx: Context) -> None:

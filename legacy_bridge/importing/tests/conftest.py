@@ -19,15 +19,21 @@ def legacy(settings):
 
 @pytest.fixture
 def run_import(legacy):
-    """``run_import(only=..., dry_run=..., host_key_policy=...)`` -> the report."""
+    """``run_import(only=..., dry_run=..., host_key_policy=..., schedule_zones=...)`` -> the
+    report."""
     from legacy_bridge.importing.engine import TABLES, Options
     from legacy_bridge.importing.engine import run_import as run
 
-    def go(*, only=TABLES, dry_run=False, host_key_policy="accept-new"):
+    def go(*, only=TABLES, dry_run=False, host_key_policy="accept-new", schedule_zones="effective"):
         return run(
             legacy_url=legacy.url,
             secret_key=legacy.secret_key,
-            options=Options(only=tuple(only), dry_run=dry_run, host_key_policy=host_key_policy),
+            options=Options(
+                only=tuple(only),
+                dry_run=dry_run,
+                host_key_policy=host_key_policy,
+                schedule_zones=schedule_zones,
+            ),
         )
 
     return go

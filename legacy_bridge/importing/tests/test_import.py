@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from legacy_bridge.importing.models import ImportedRecord, ImportRun
+from legacy_bridge.importing.tests import legacy_rule
 from legacy_bridge.importing.tests.seed import OLD_PASSWORD, SHARED_PASSWORD, seed
 from opsconductor.events.models import OutboxEvent
 
@@ -37,28 +38,46 @@ def by_name(items):
     return out
 
 
+SCHEDULE_COLUMNS = ("next_run", "last_run", "execution_count", "enabled", "created_at")
+
+
+def add_schedule(legacy, job_id, kind, created, **fields):
+    """A job_schedules row as the legacy backend leaves it: created at ``created``, its next
+    run planned by the legacy rule (in UTC) and its scheduler run on time until now."""
+    row = legacy_rule.run_until({"schedule_type": kind, **fields}, created, datetime.now(UTC))
+    fields.update({column: row[column] for column in SCHEDULE_COLUMNS if column in row})
+    return legacy.add_schedule(job_id, kind, **fields)
+
+
 def add_schedules(legacy, s):
-    s.schedules["cron"] = legacy.add_schedule(
+    ago = datetime.now(UTC) - timedelta(days=10)
+    s.schedules["cron"] = add_schedule(
+        legacy,
         s.jobs["deploy"],
         "cron",
+        ago,
         cron_expression="30 2 * * 1-5",
         timezone="Europe/Berlin",
         description="weekday nights",
     )
-    s.schedules["once"] = legacy.add_schedule(
-        s.jobs["deploy"], "once", execute_at=datetime(2031, 1, 15, 10, 0, tzinfo=UTC)
+    s.schedules["once"] = add_schedule(
+        legacy, s.jobs["deploy"], "once", ago, execute_at=datetime(2031, 1, 15, 10, 0, tzinfo=UTC)
     )
-    s.schedules["daily"] = legacy.add_schedule(
+    s.schedules["daily"] = add_schedule(
+        legacy,
         s.jobs["everywhere"],
         "recurring",
+        ago,
         recurring_type="daily",
         interval=1,
         time="06:15",
         timezone="America/New_York",
     )
-    s.schedules["weekly"] = legacy.add_schedule(
+    s.schedules["weekly"] = add_schedule(
+        legacy,
         s.jobs["everywhere"],
         "recurring",
+        ago,
         recurring_type="weekly",
         interval=2,
         time="09:00",
@@ -66,29 +85,59 @@ def add_schedules(legacy, s):
         timezone="Europe/London",
         description="every other week",
     )
-    s.schedules["monthly"] = legacy.add_schedule(
+    s.schedules["fortnightly"] = add_schedule(
+        legacy,
+        s.jobs["everywhere"],
+        "recurring",
+        ago,
+        recurring_type="weekly",
+        interval=2,
+        time="21:00",
+        days_of_week="3",
+        timezone="Asia/Kolkata",
+    )
+    s.schedules["monthly"] = add_schedule(
+        legacy,
         s.jobs["deploy"],
         "recurring",
+        ago,
         recurring_type="monthly",
         interval=1,
         time="23:30",
-        day_of_month=31,
+        day_of_month=15,
         timezone="Australia/Sydney",
     )
-    s.schedules["paused"] = legacy.add_schedule(
+    s.schedules["paused"] = add_schedule(
+        legacy,
         s.jobs["everywhere"],
         "cron",
+        ago,
         cron_expression="0 * * * *",
         enabled=False,
         max_executions=10,
         execution_count=4,
         end_date=datetime(2032, 1, 1, tzinfo=UTC),
     )
-    s.schedules["of-deleted-job"] = legacy.add_schedule(
-        s.jobs["old"], "cron", cron_expression="0 0 * * *"
+    # saved in April: there is no 31 April, so the legacy rule planned no run at all
+    s.schedules["dormant"] = add_schedule(
+        legacy,
+        s.jobs["deploy"],
+        "recurring",
+        datetime(2026, 4, 5, tzinfo=UTC),
+        recurring_type="monthly",
+        time="08:00",
+        day_of_month=31,
     )
-    s.schedules["bad-zone"] = legacy.add_schedule(
-        s.jobs["deploy"], "cron", cron_expression="0 0 * * *", timezone="Mars/Olympus"
+    s.schedules["of-deleted-job"] = add_schedule(
+        legacy, s.jobs["old"], "cron", ago, cron_expression="0 0 * * *"
+    )
+    s.schedules["bad-zone"] = add_schedule(
+        legacy,
+        s.jobs["deploy"],
+        "cron",
+        ago,
+        cron_expression="0 0 * * *",
+        timezone="Mars/Olympus",
     )
 
 
@@ -242,57 +291,196 @@ def test_jobs_keep_steps_selection_timeout_and_retries(seeded, run_import, admin
     assert "copy files" not in jobs
 
 
-def test_schedules_fire_at_the_same_wall_clock_times(seeded, run_import, admin_api, legacy):
-    from legacy_bridge.importing.schedule_conversion import legacy_fire_times
-
-    report = run_import(only=CORE)
-    schedules = table(report, "job_schedules")
-    assert (schedules.read, schedules.imported, schedules.skipped, schedules.failed) == (8, 6, 1, 1)
-    assert "Mars/Olympus" in schedules.failures[0]["reason"]
-    assert schedules.verification["ok"] is True
-    imported = {s["name"].split(":")[0]: s for s in listing(admin_api, "/api/v1/schedules/")}
-    assert len(imported) == 6
-
-    def next_times(name, count=20):
-        data = ok(
-            admin_api.get(f"/api/v1/schedules/{imported[name]['id']}/next/", {"count": count})
-        )
-        return [datetime.fromisoformat(i["at"].replace("Z", "+00:00")) for i in data["items"]], [
-            datetime.fromisoformat(i["local"]) for i in data["items"]
-        ]
-
-    weekly_id = seeded.schedules["weekly"]
-    _, local = next_times(f"Legacy schedule #{weekly_id}")
-    assert {t.weekday() for t in local} == {0, 2, 4} and {t.time() for t in local} == {time(9)}
-    weeks = sorted({(t - timedelta(days=t.weekday())).date() for t in local})
-    assert all((b - a).days % 14 == 0 for a, b in itertools.pairwise(weeks))
-    _, local = next_times(f"Legacy schedule #{seeded.schedules['monthly']}")
-    for moment in local:  # the 31st, or the last day of a shorter month, at 23:30 in Sydney
-        following = moment + timedelta(days=1)
-        assert moment.time() == time(23, 30) and (
-            moment.day == 31 or following.month != moment.month
-        )
-    _, local = next_times(f"Legacy schedule #{seeded.schedules['cron']}")
-    assert all(t.weekday() < 5 and t.time() == time(2, 30) for t in local)
-    at, _ = next_times(f"Legacy schedule #{seeded.schedules['once']}")
-    assert at == [datetime(2031, 1, 15, 10, 0, tzinfo=UTC)]
-    paused = imported[f"Legacy schedule #{seeded.schedules['paused']}"]
-    assert paused["enabled"] is False and paused["max_firings"] == 10
-    at, _ = next_times(f"Legacy schedule #{seeded.schedules['paused']}", 20)
-    assert len(at) == 6  # 10 at most, 4 made in legacy
-
-    # the same 20 times as the legacy definition gives, for every kind
-    rows = {r[0]: r for r in legacy.execute("SELECT id FROM job_schedules")}
+def legacy_rows(legacy) -> dict[int, dict]:
     import psycopg
     from psycopg.rows import dict_row
 
     with psycopg.connect(legacy.url, row_factory=dict_row) as conn:
-        rows = {r["id"]: r for r in conn.execute("SELECT * FROM job_schedules").fetchall()}
-    for key in ("cron", "daily", "weekly", "monthly"):
+        return {r["id"]: r for r in conn.execute("SELECT * FROM job_schedules").fetchall()}
+
+
+def imported_schedules(admin_api) -> dict[str, dict]:
+    """The imported schedules by legacy id (their names start "Legacy schedule #<id>")."""
+    return {
+        int(s["name"].split(":")[0].removeprefix("Legacy schedule #")): s
+        for s in listing(admin_api, "/api/v1/schedules/")
+    }
+
+
+def next_times(admin_api, schedule, count=20) -> tuple[list[datetime], datetime]:
+    """The schedule's next fire times from the API, and the moment they were asked for."""
+    asked = datetime.now(UTC)
+    data = ok(admin_api.get(f"/api/v1/schedules/{schedule['id']}/next/", {"count": count}))
+    return [datetime.fromisoformat(i["at"].replace("Z", "+00:00")) for i in data["items"]], asked
+
+
+def in_zone(instants: list[datetime], zone: str) -> list[datetime]:
+    """The same wall-clock times read in ``zone`` (none of the tested ones is in a DST gap)."""
+    return [t.replace(tzinfo=None).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC) for t in instants]
+
+
+MOVED = ("cron", "daily", "weekly", "fortnightly", "monthly")
+
+
+def test_schedules_fire_when_they_fired_before(seeded, run_import, admin_api, legacy):
+    report = run_import(only=CORE)
+    schedules = table(report, "job_schedules")
+    assert (schedules.read, schedules.imported, schedules.skipped, schedules.failed) == (
+        10,
+        9,
+        1,
+        0,
+    )
+    assert schedules.verification["ok"] is True
+    rows = legacy_rows(legacy)
+    imported = imported_schedules(admin_api)
+    assert len(imported) == 9
+
+    # every cron and recurring schedule is in UTC, where the legacy scheduler evaluated it,
+    # and fires at the legacy next_run, then where the legacy rule goes on
+    for key in (*MOVED, "bad-zone"):
         legacy_id = seeded.schedules[key]
-        at, _ = next_times(f"Legacy schedule #{legacy_id}")
-        assert at == legacy_fire_times(rows[legacy_id], at[0] - timedelta(seconds=1), 20), key
-        assert at[0].astimezone(ZoneInfo(rows[legacy_id]["timezone"])).tzinfo is not None
+        schedule = imported[legacy_id]
+        assert schedule["timezone"] == "UTC", key
+        at, asked = next_times(admin_api, schedule)
+        expected = [t for t in legacy_rule.firings(rows[legacy_id], 40) if t > asked]
+        assert at == expected[: len(at)] and at, key
+        if rows[legacy_id]["next_run"] > asked:
+            assert at[0] == rows[legacy_id]["next_run"], key
+    at, _ = next_times(admin_api, imported[seeded.schedules["cron"]])
+    assert {t.time() for t in at} == {time(2, 30)}  # 02:30 UTC, not Berlin time
+    at, _ = next_times(admin_api, imported[seeded.schedules["daily"]])
+    assert {t.time() for t in at} == {time(6, 15)}  # 06:15 UTC, summer and winter
+    # the legacy scheduler ignored "every other week" on several days: every week
+    at, _ = next_times(admin_api, imported[seeded.schedules["weekly"]], 6)
+    assert max(b - a for a, b in itertools.pairwise(at)) <= timedelta(days=3)
+    weekly = imported[seeded.schedules["weekly"]]
+    assert "fired it every week, as it still does" in weekly["description"]
+    assert weekly["description"].startswith("every other week\n\nLegacy import: Declared time")
+    at, _ = next_times(admin_api, imported[seeded.schedules["fortnightly"]], 4)
+    assert {b - a for a, b in itertools.pairwise(at)} == {timedelta(weeks=2)}
+    at, _ = next_times(admin_api, imported[seeded.schedules["monthly"]])
+    assert {(t.day, t.time()) for t in at} == {(15, time(23, 30))}
+    at, _ = next_times(admin_api, imported[seeded.schedules["once"]])
+    assert at == [datetime(2031, 1, 15, 10, 0, tzinfo=UTC)]
+    paused = imported[seeded.schedules["paused"]]
+    assert paused["enabled"] is False and paused["max_firings"] == 10
+    assert len(next_times(admin_api, paused)[0]) == 6  # 10 at most, 4 made in legacy
+    # enabled in legacy, but with no next run it never fired: imported paused, and said so;
+    # resumed, it fires on the next 31st, and stops where the legacy rule stops (the next
+    # month without a 31st)
+    dormant = imported[seeded.schedules["dormant"]]
+    assert dormant["enabled"] is False and "imported paused" in dormant["description"]
+    assert (
+        "The legacy scheduler stops this schedule after its firing of" in (dormant["description"])
+    )
+    at, _ = next_times(admin_api, dormant)
+    assert 1 <= len(at) <= 2 and {(t.day, t.time()) for t in at} == {(31, time(8))}
+    assert dormant["end_at"] is not None
+
+    # the report lists every schedule whose declared zone is not UTC, and what
+    # --schedule-zones=declared would do to it
+    remarks = {int(r["id"]): r for r in schedules.remarks}
+    zoned = {seeded.schedules[k] for k in (*MOVED, "bad-zone")}
+    assert {i for i, r in remarks.items() if "declared_zone" in r} == zoned
+    assert set(remarks) == zoned | {seeded.schedules["dormant"]}
+    cron = remarks[seeded.schedules["cron"]]
+    assert (cron["declared_zone"], cron["effective_zone"], cron["imported_zone"]) == (
+        "Europe/Berlin",
+        "UTC",
+        "UTC",
+    )
+    assert cron["moves"] == "-1 h (CET) / -2 h (CEST)"
+    assert cron["text"].startswith("declared Europe/Berlin, fires in UTC as before (next ")
+    assert (
+        "--schedule-zones=declared would move it to Europe/Berlin wall-clock time" in (cron["text"])
+    )
+    assert remarks[seeded.schedules["daily"]]["moves"] == "+5 h (EST) / +4 h (EDT)"
+    assert remarks[seeded.schedules["fortnightly"]]["moves"] == "-5 h 30 min (IST)"
+    assert (
+        "'Mars/Olympus', which is not a time zone"
+        in (remarks[seeded.schedules["bad-zone"]]["text"])
+    )
+    assert schedules.counts["declared zone ignored by legacy (imported in UTC)"] == 6
+    assert schedules.counts["paused: no legacy next run"] == 1
+    text = report.to_text()
+    assert f"#{seeded.schedules['daily']}: declared America/New_York, fires in UTC" in text
+    assert "6 schedule(s) declare a time zone the legacy scheduler ignored" in text
+    daily = imported[seeded.schedules["daily"]]
+    assert daily["description"] == (
+        "Legacy import: Declared time zone America/New_York; the legacy scheduler ignored it "
+        "and fired this schedule in UTC, as it still does."
+    )
+
+
+def test_declared_zones_move_the_schedules_and_say_by_how_much(
+    seeded, run_import, admin_api, legacy
+):
+    dry = run_import(only=CORE, schedule_zones="declared", dry_run=True)
+    assert listing(admin_api, "/api/v1/schedules/") == []
+    report = run_import(only=CORE, schedule_zones="declared")
+    assert report.options["schedule_zones"] == "declared"
+    assert ImportRun.objects.get().options["schedule_zones"] == "declared"
+    schedules = table(report, "job_schedules")
+    assert (schedules.imported, schedules.failed) == (8, 1)
+    assert schedules.failures[0]["id"] == str(seeded.schedules["bad-zone"])
+    assert "'Mars/Olympus' is not an IANA time zone" in schedules.failures[0]["reason"]
+    assert table(dry, "job_schedules").remarks == schedules.remarks
+
+    rows = legacy_rows(legacy)
+    imported = imported_schedules(admin_api)
+    for key in MOVED:
+        legacy_id = seeded.schedules[key]
+        zone = rows[legacy_id]["timezone"]
+        schedule = imported[legacy_id]
+        assert schedule["timezone"] == zone, key
+        at, asked = next_times(admin_api, schedule)
+        # the legacy firings' wall-clock times, read in the declared zone
+        expected = [t for t in in_zone(legacy_rule.firings(rows[legacy_id], 40), zone) if t > asked]
+        assert at == expected[: len(at)] and at, key
+    at, _ = next_times(admin_api, imported[seeded.schedules["daily"]])
+    assert {t.astimezone(ZoneInfo("America/New_York")).time() for t in at} == {time(6, 15)}
+    assert {t.time() for t in at} <= {time(10, 15), time(11, 15)}  # 06:15 EDT / EST
+    at, _ = next_times(admin_api, imported[seeded.schedules["once"]])
+    assert at == [datetime(2031, 1, 15, 10, 0, tzinfo=UTC)]  # an instant: unaffected
+
+    remarks = {int(r["id"]): r for r in schedules.remarks}
+    daily = remarks[seeded.schedules["daily"]]
+    assert (daily["declared_zone"], daily["imported_zone"], daily["moves"]) == (
+        "America/New_York",
+        "America/New_York",
+        "+5 h (EST) / +4 h (EDT)",
+    )
+    assert sorted(m["hours"] for m in daily["move_hours"]) == [4.0, 5.0]
+    assert daily["text"].startswith(
+        "declared America/New_York, imported in it: fired in UTC before, now at the same "
+        "wall-clock time in America/New_York: +5 h (EST) / +4 h (EDT) (next firing "
+    )
+    assert remarks[seeded.schedules["cron"]]["moves"] == "-1 h (CET) / -2 h (CEST)"
+    assert remarks[seeded.schedules["fortnightly"]]["moves"] == "-5 h 30 min (IST)"
+    assert (
+        "imported in Asia/Kolkata, so it fires at the same wall-clock time there"
+        in (imported[seeded.schedules["fortnightly"]]["description"])
+    )
+    assert schedules.counts["declared zone ignored by legacy (imported in it: moved)"] == 5
+    assert "--schedule-zones=declared: 5 schedule(s) imported in their declared zone" in (
+        report.to_text()
+    )
+
+    # a later run with the default leaves the imported schedules as they are (in their
+    # declared zone); only the row that failed comes over, in UTC
+    before = listing(admin_api, "/api/v1/schedules/")
+    again = run_import(only=CORE)
+    assert (table(again, "job_schedules").imported, table(again, "job_schedules").present) == (
+        1,
+        8,
+    )
+    after = listing(admin_api, "/api/v1/schedules/")
+    assert [s for s in after if s["id"] in {b["id"] for b in before}] == before
+    assert imported_schedules(admin_api)[seeded.schedules["bad-zone"]]["timezone"] == "UTC"
+    assert any(
+        "keep the zone they were imported with" in n for n in table(again, "job_schedules").notes
+    )
 
 
 def test_second_run_creates_and_changes_nothing(seeded, run_import, admin_api):
@@ -331,7 +519,7 @@ def test_dry_run_writes_nothing_and_reports_the_same(seeded, run_import, admin_a
     assert ImportedRecord.objects.count() == 0 and ImportRun.objects.count() == 0
     assert events() == events_before
     # dependencies resolve inside the dry run as they will for real: jobs find their targets
-    assert table(dry, "jobs").imported == 4 and table(dry, "job_schedules").imported == 6
+    assert table(dry, "jobs").imported == 4 and table(dry, "job_schedules").imported == 9
 
     real = run_import(only=CORE)
 

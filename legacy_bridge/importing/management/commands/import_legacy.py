@@ -44,6 +44,17 @@ class Command(BaseCommand):
             "is trusted, a changed one refused; strict: an admin approves each key).",
         )
 
+        parser.add_argument(
+            "--schedule-zones",
+            choices=["effective", "declared"],
+            default="effective",
+            help="Zone of imported cron and recurring schedules. effective (default): UTC, "
+            "where the legacy scheduler evaluated them whatever their declared timezone, so "
+            "they fire when they fired before. declared: their declared timezone, at the same "
+            "wall-clock times there, which moves every firing by the zone's offset (the report "
+            "says by how much). Applies to schedules imported by this run.",
+        )
+
     def handle(self, *args, **options):
         only = tuple(t.strip() for t in options["only"].split(",") if t.strip()) or TABLES
         unknown = sorted(set(only) - set(TABLES))
@@ -68,6 +79,7 @@ class Command(BaseCommand):
                     only=only,
                     dry_run=options["dry_run"],
                     host_key_policy=options["host_key_policy"],
+                    schedule_zones=options["schedule_zones"],
                 ),
             )
         except (LegacyUnavailable, ImportBusy) as exc:
