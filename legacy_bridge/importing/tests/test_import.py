@@ -595,6 +595,16 @@ def test_command_prints_the_report_and_writes_json(seeded, tmp_path, settings):
 
     with pytest.raises(CommandError, match="unknown table"):
         call_command("import_legacy", "--only", "users,widgets", stdout=StringIO())
+    with pytest.raises(CommandError, match="invalid choice: 'sideways'"):
+        call_command("import_legacy", "--schedule-zones", "sideways", stdout=StringIO())
+    with pytest.raises(CommandError):  # the failed user row, as above
+        call_command(
+            "import_legacy", "--only", "users", "--schedule-zones", "declared", stdout=StringIO()
+        )
+    assert ImportRun.objects.order_by("started_at").last().options == {
+        "host_key_policy": "accept-new",
+        "schedule_zones": "declared",
+    }
     settings.LEGACY_SECRET_KEY = ""
     with pytest.raises(CommandError, match="LEGACY_SECRET_KEY"):
         call_command("import_legacy", "--only", "targets", stdout=StringIO())
