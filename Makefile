@@ -14,7 +14,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
 .PHONY: install run test test-split lint format bench bench-execution bench-scheduling bench-audit \
-	bench-target-list clean
+	bench-target-list bench-streams clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -80,6 +80,16 @@ TARGET_LIST_TARGETS ?= 5000
 TARGETS_BENCH_DB ?= $(PG_URL)/oc_bench_targets
 bench-target-list: $(STAMP)
 	DATABASE_URL=$(TARGETS_BENCH_DB) $(BIN)/python -m bench target_list --targets $(TARGET_LIST_TARGETS)
+
+# Live streams: STREAMS open streams of one run on the streams process, web, streams and worker
+# as real processes in production configuration, on a disposable database of its own
+# (docs/benchmarks.md, "Live streams").
+STREAMS ?= 500
+STREAMS_TARGETS ?= 10
+STREAMS_BENCH_DB ?= $(PG_URL)/oc_bench_streams
+bench-streams: $(STAMP)
+	DATABASE_URL=$(STREAMS_BENCH_DB) $(BIN)/python -m bench streams --streams $(STREAMS) \
+	  --targets $(STREAMS_TARGETS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

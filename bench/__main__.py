@@ -22,6 +22,12 @@ generated legacy database, rows/s per table (bench/legacy_import.py).
 latency of the target list, the list with a selector and the selector preview on N targets,
 `/me/` as the reference (bench/target_list.py).
 
+`python -m bench streams [--streams 500] [--targets 10] [--web-workers 2] [--web-threads 8]`: S
+live streams of one run on the streams process, with web, streams and worker as real processes
+in production configuration: API latency idle vs during the streams, database connections per
+role, the streams process's threads, memory and CPU, delivery rate and delay, and a cancel
+(bench/streams.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -42,6 +48,7 @@ ON_THEIR_OWN = {
     "legacy_bridge": "legacy_bridge",
     "legacy_import": "legacy_import",
     "target_list": "target_list",
+    "streams": "streams",
     "ansible": "ansible_side",
 }
 
