@@ -19,6 +19,11 @@ missing number while its writer may still commit it; after ``GAP_WAIT_SECONDS`` 
 rolled back) or once the run has ended (read before its log: every writer is done), the gap is
 skipped. So ``Last-Event-ID`` never hides an entry that arrives later.
 
+Cost: per tick, each entry is formatted once for all the streams of its run, and each stream
+gets what is new for it as one piece (one hand-over to its consumer, one write to its client),
+not an entry at a time: measured, the per-entry, per-stream hand-overs were what a process
+serving 500 streams of a busy run spent its CPU on (docs/benchmarks.md, "Live streams").
+
 Flow control: the hub hands a stream more only while fewer than ``MAX_PENDING`` entries wait to
 be sent to its client; a slow client only slows itself (its entries are read again for it).
 """
@@ -49,7 +54,6 @@ PAGE = 500  # log entries read per run per tick
 MAX_PENDING = 1000  # entries a stream may have waiting for its client before the hub pauses it
 RUNS_PER_QUERY = 1000
 KEEPALIVE_SECONDS = 15.0
-_END = object()
 
 
 def sse_event(event: RunEvent, names: dict[uuid.UUID, str]) -> str:
@@ -79,8 +83,10 @@ def sse_end(cursor: int, status: str | None) -> str:
 class Subscription:
     """One open stream: where it is in the run's log, and how the hub hands it entries.
 
-    ``cursor`` and ``offered`` are written by the hub's thread only, ``taken`` by the consumer
-    only; ``pending`` is their difference (no lock needed)."""
+    ``cursor`` and ``offered`` (entries handed over) are written by the hub's thread only,
+    ``taken`` (entries the consumer took) by the consumer only; ``pending`` is their difference
+    (no lock needed). Items are ``(text, entries)``: a tick's entries for this stream as one
+    piece of text."""
 
     def __init__(self, run_id: uuid.UUID, after: int) -> None:
         self.run_id = run_id
@@ -94,15 +100,15 @@ class Subscription:
         return self.offered - self.taken
 
     def offer(self, chunks: list[str], end: str | None) -> None:
-        """Called by the hub's thread: ``chunks`` to send, then ``end`` (the last event)."""
-        self.offered += len(chunks) + (end is not None)
-        for chunk in chunks:
-            self._put(chunk)
-        if end is not None:
-            self._put(end)
-            self._put(_END)
+        """Called by the hub's thread: ``chunks`` (events) to send, then ``end`` (the last
+        event, after which the stream closes), handed over as one item."""
+        count = len(chunks) + (end is not None)
+        if not count:
+            return
+        self.offered += count
+        self._put(("".join(chunks) + (end or ""), count, end is not None))
 
-    def _put(self, item: object) -> None:  # pragma: no cover - abstract
+    def _put(self, item: tuple[str, int, bool]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -111,19 +117,19 @@ class ThreadSubscription(Subscription):
 
     def __init__(self, run_id: uuid.UUID, after: int) -> None:
         super().__init__(run_id, after)
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, int, bool]] = queue.SimpleQueue()
 
-    def _put(self, item: object) -> None:
+    def _put(self, item: tuple[str, int, bool]) -> None:
         self._queue.put(item)
 
-    def get(self, timeout: float) -> object | None:
+    def get(self, timeout: float) -> tuple[str, bool] | None:
+        """The next piece of text and whether it ends the stream; None after ``timeout``."""
         try:
-            item = self._queue.get(timeout=timeout)
+            text, count, last = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        if isinstance(item, str):
-            self.taken += 1
-        return item
+        self.taken += count
+        return text, last
 
 
 class LoopSubscription(Subscription):
@@ -133,22 +139,21 @@ class LoopSubscription(Subscription):
     def __init__(self, run_id: uuid.UUID, after: int, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(run_id, after)
         self._loop = loop
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, int, bool]] = asyncio.Queue()
 
-    def _put(self, item: object) -> None:
+    def _put(self, item: tuple[str, int, bool]) -> None:
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the loop has closed: the client is gone
             self.closed = True
 
-    async def get(self, timeout: float) -> object | None:
+    async def get(self, timeout: float) -> tuple[str, bool] | None:
         try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
+            text, count, last = await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
-        if isinstance(item, str):
-            self.taken += 1
-        return item
+        self.taken += count
+        return text, last
 
 
 @dataclass
@@ -159,6 +164,13 @@ class _Feed:
     subscriptions: list[Subscription] = field(default_factory=list)
     names: dict[uuid.UUID, str] | None = None
     missing_since: dict[int, float] = field(default_factory=dict)
+    formatted: dict[int, str] = field(default_factory=dict)  # this tick's entries as SSE text
+
+    def text(self, event: RunEvent) -> str:
+        text = self.formatted.get(event.seq)
+        if text is None:
+            text = self.formatted[event.seq] = sse_event(event, self.names or {})
+        return text
 
 
 class StreamHub:
@@ -267,8 +279,10 @@ class StreamHub:
                     .values_list("id", "target_name")
                 )
             self._note_gaps(feed, events, start_after)
+            feed.formatted = {}
             for subscription in behind:
                 self._deliver(feed, subscription, events, ended=ended and complete, status=status)
+            feed.formatted = {}
         return busy
 
     def _note_gaps(self, feed: _Feed, events: list[RunEvent], start_after: int) -> None:
@@ -283,7 +297,6 @@ class StreamHub:
         status: str,
     ) -> None:  # fmt: skip
         now = time.monotonic()
-        names = feed.names or {}
         chunks: list[str] = []
         cursor = subscription.cursor
         for event in events:
@@ -296,13 +309,13 @@ class StreamHub:
                 )
                 if waiting:
                     break  # an earlier entry may still be committing: wait for it
-            chunks.append(sse_event(event, names))
+            chunks.append(feed.text(event))
             cursor = event.seq
         subscription.cursor = cursor
         if ended and cursor >= (events[-1].seq if events else cursor):
             subscription.offer(chunks, sse_end(cursor, status))
             self.unsubscribe(subscription)
-        elif chunks:
+        else:
             subscription.offer(chunks, None)
 
 
@@ -322,10 +335,11 @@ def stream_lines(
             item = subscription.get(timeout=keepalive)
             if item is None:
                 yield ": keepalive\n\n"
-            elif item is _END:
+                continue
+            text, last = item
+            yield text
+            if last:
                 return
-            else:
-                yield item  # type: ignore[misc]
     finally:
         HUB.unsubscribe(subscription)
 
@@ -342,9 +356,10 @@ async def stream_lines_async(
             item = await subscription.get(timeout=keepalive)
             if item is None:
                 yield ": keepalive\n\n"
-            elif item is _END:
+                continue
+            text, last = item
+            yield text
+            if last:
                 return
-            else:
-                yield item  # type: ignore[misc]
     finally:
         HUB.unsubscribe(subscription)
