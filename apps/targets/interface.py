@@ -533,3 +533,147 @@ def normalise_host(value: str) -> str:
         return validate_host(value)
     except ValidationError:
         return value.strip().lower()
+
+
+# --- Details and writes for other front doors (the legacy bridge's adapters) ----------------------
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What may be shown about a credential: never its secret."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    username: str
+    created_at: Any
+    updated_at: Any
+
+
+@dataclass(frozen=True)
+class MethodDetails:
+    id: uuid.UUID
+    protocol: str
+    host: str
+    port: int
+    username: str
+    priority: int
+    is_primary: bool
+    credential: CredentialInfo | None
+    created_at: Any
+    updated_at: Any
+
+
+@dataclass(frozen=True)
+class TargetDetails:
+    id: uuid.UUID
+    name: str
+    description: str
+    os_family: str
+    environment: str
+    location: str
+    data_center: str
+    region: str
+    status: str
+    health_status: str
+    labels: dict[str, str]
+    methods: tuple[MethodDetails, ...]  # primary first, then by priority
+    created_at: Any
+    updated_at: Any
+
+
+def target_ids_ordered(*, exclude_statuses: tuple[str, ...] = ()) -> list[uuid.UUID]:
+    """Ids of every target ordered by name (then id), leaving out those in ``exclude_statuses``."""
+    from apps.targets.models import Target
+
+    queryset = Target.objects.using("targets").exclude(status__in=list(exclude_statuses))
+    return list(queryset.order_by("name", "id").values_list("id", flat=True))
+
+
+def target_details(target_ids: list[uuid.UUID]) -> dict[uuid.UUID, TargetDetails]:
+    """The targets among ``target_ids`` that exist, with labels, connection methods and their
+    credentials (name, kind and username only), in a few queries."""
+    from django.db.models import Prefetch
+
+    from apps.targets.models import ConnectionMethod, Target, TargetLabel
+
+    found: dict[uuid.UUID, TargetDetails] = {}
+    ids = list(target_ids)
+    for start in range(0, len(ids), 2000):
+        queryset = (
+            Target.objects.using("targets")
+            .filter(id__in=ids[start : start + 2000])
+            .prefetch_related(
+                Prefetch("labels", queryset=TargetLabel.objects.using("targets")),
+                Prefetch(
+                    "connection_methods",
+                    queryset=ConnectionMethod.objects.using("targets")
+                    .select_related("credential")
+                    .order_by("-is_primary", "priority", "created_at", "id"),
+                ),
+            )
+        )
+        for t in queryset:
+            found[t.id] = TargetDetails(
+                id=t.id,
+                name=t.name,
+                description=t.description,
+                os_family=t.os_family,
+                environment=t.environment,
+                location=t.location,
+                data_center=t.data_center,
+                region=t.region,
+                status=t.status,
+                health_status=t.health_status,
+                labels={label.key: label.value for label in t.labels.all()},
+                methods=tuple(
+                    MethodDetails(
+                        id=m.id,
+                        protocol=m.protocol,
+                        host=m.host,
+                        port=m.port,
+                        username=m.username,
+                        priority=m.priority,
+                        is_primary=m.is_primary,
+                        credential=(
+                            CredentialInfo(
+                                id=m.credential.id,
+                                name=m.credential.name,
+                                kind=m.credential.kind,
+                                username=m.credential.username,
+                                created_at=m.credential.created_at,
+                                updated_at=m.credential.updated_at,
+                            )
+                            if m.credential is not None
+                            else None
+                        ),
+                        created_at=m.created_at,
+                        updated_at=m.updated_at,
+                    )
+                    for m in t.connection_methods.all()
+                ),
+                created_at=t.created_at,
+                updated_at=t.updated_at,
+            )
+    return found
+
+
+def target_delete_as(*, target_id: uuid.UUID, actor: Actor) -> bool:
+    """Delete the target as ``actor`` (``targets.target.deleted``, as the API does). False
+    when there is no such target."""
+    from apps.targets.models import Target
+    from apps.targets.services import inventory
+
+    target = Target.objects.using("targets").filter(pk=target_id).first()
+    if target is None:
+        return False
+    inventory.target_delete(target=target, actor=actor)
+    return True
+
+
+def targets_check_health_as(*, target_ids: list[uuid.UUID], actor: Actor) -> uuid.UUID:
+    """Queue a health check of each target on the workers (as ``POST /api/v1/targets/check/``);
+    returns the batch id. Raises ``ValidationError`` (``target_ids``) for unknown ids."""
+    from apps.targets.services import health
+
+    return health.targets_check_health(target_ids=target_ids, actor=actor)
