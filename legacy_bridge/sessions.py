@@ -253,8 +253,8 @@ def _write_store(session: LegacySession, *, username: str, role: str) -> None:
     ttl = settings.LEGACY_SESSION_SECONDS
     try:
         pipe = client.pipeline()
-        pipe.setex(SESSION_PREFIX + session.session_id, ttl, json.dumps(json.dumps(data)))
-        pipe.setex(ACTIVITY_PREFIX + session.session_id, ttl, json.dumps(now))
+        pipe.set(SESSION_PREFIX + session.session_id, json.dumps(json.dumps(data)), ex=ttl)
+        pipe.set(ACTIVITY_PREFIX + session.session_id, json.dumps(now), ex=ttl)
         pipe.execute()
     except Exception:
         logger.warning("legacy bridge: could not write the legacy session store", exc_info=True)

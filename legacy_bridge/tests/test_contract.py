@@ -386,7 +386,6 @@ def expected_of(entry: dict) -> tuple[int, object, dict, dict]:
 
 
 def _extras(entry: dict, status: int) -> set:
-    area, name = entry["file"].split("/")
     extras = set()
     for prefix, fields_ in EXTRA_FIELDS.items():
         if entry["file"].startswith(prefix):
