@@ -677,3 +677,174 @@ def targets_check_health_as(*, target_ids: list[uuid.UUID], actor: Actor) -> uui
     from apps.targets.services import health
 
     return health.targets_check_health(target_ids=target_ids, actor=actor)
+
+
+def _credential_name(base: str) -> str:
+    import re
+
+    from apps.targets.models import Credential
+
+    stem = re.sub(r"[^A-Za-z0-9_.:-]+", "-", base).strip("-_.:")[:56] or "credential"
+    name, n = stem, 1
+    while Credential.objects.using("targets").filter(name=name).exists():
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
+def _method_values(index: int, method: dict[str, Any], target_name: str, actor: Actor) -> dict:
+    """A method of ``target_write_as`` as the services take it; creates its new credential."""
+    from django.core.exceptions import ValidationError
+
+    from apps.targets.services import credentials
+
+    values = {
+        k: method[k]
+        for k in ("protocol", "host", "port", "username", "priority", "is_primary")
+        if method.get(k) is not None
+    }
+    new = method.get("credential")
+    if isinstance(new, dict):
+        kind = new.get("kind") or "password"
+        if kind == "password" and values.get("protocol") == "winrm":
+            kind = "winrm"
+        try:
+            values["credential"] = credentials.credential_create(
+                name=_credential_name(f"{target_name}-{values.get('protocol', 'method')}"),
+                kind=kind,
+                username=new.get("username") or "",
+                password=new.get("password"),
+                private_key=new.get("private_key"),
+                passphrase=new.get("passphrase"),
+                description=f"Created for target {target_name}",
+                # sent to the host it was given for, nowhere else (docs/targets.md)
+                allowed_hosts=[values["host"]] if values.get("host") else None,
+                actor=actor,
+            )
+        except ValidationError as exc:
+            raise ValidationError(
+                {
+                    f"connection_methods.{index}.credential.{k}": v
+                    for k, v in exc.message_dict.items()
+                }
+            ) from exc
+    elif new is None and "credential" in method:
+        values["credential"] = None
+    return values
+
+
+def target_write_as(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    target_id: uuid.UUID | None = None,
+    labels: dict[str, str] | None = None,
+    methods: list[dict[str, Any]] | None = None,
+) -> uuid.UUID:
+    """Create (``target_id`` None) or change a target with its connection methods, in one
+    transaction, as ``actor``, through the API's services (validation, credential scope,
+    ``targets.*`` events). ``data``: target fields (``name``, ``description``, ``os_family``,
+    ``environment``, ``location``, ``data_center``, ``region``, ``status``); ``labels`` are set
+    on top of the existing ones. ``methods`` (None: left as they are) is the whole list: each
+    ``{"id": <existing method or None>, "protocol", "host", "port", "is_primary", "username",
+    "credential": {"kind", "username", "password" | "private_key", "passphrase"} (a new
+    credential, scoped to the method's host) | None (none) | absent (kept)}``; existing methods
+    not in the list are deleted. Raises ``ValidationError`` keyed by field
+    (``connection_methods.<i>.<field>``), ``LookupError`` for an unknown target or method, and
+    ``rest_framework.exceptions.PermissionDenied`` when the actor may not attach a credential."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from apps.targets.models import ConnectionMethod, Target
+    from apps.targets.services import inventory
+
+    with transaction.atomic(using="targets"):
+        if target_id is None:
+            target = inventory.target_create(
+                data=data, labels=labels or {}, connection_methods=(), actor=actor
+            )
+        else:
+            target = Target.objects.using("targets").filter(pk=target_id).first()
+            if target is None:
+                raise LookupError(target_id)
+            merged = None
+            if labels:
+                merged = {
+                    **dict(target.labels.values_list("key", "value")),
+                    **labels,
+                }
+            target = inventory.target_update(target=target, data=data, labels=merged, actor=actor)
+        if methods is None:
+            return target.pk
+        existing = {
+            m.pk: m for m in ConnectionMethod.objects.using("targets").filter(target=target)
+        }
+        kept = set()
+        for index, method in enumerate(methods):
+            values = _method_values(index, method, target.name, actor)
+            try:
+                if method.get("id") is not None:
+                    current = existing.get(method["id"])
+                    if current is None:
+                        raise LookupError(method["id"])
+                    kept.add(current.pk)
+                    inventory.connection_method_update(method=current, data=values, actor=actor)
+                else:
+                    created = inventory.connection_method_create(
+                        target=target, data=values, actor=actor
+                    )
+                    kept.add(created.pk)
+            except ValidationError as exc:
+                raise ValidationError(
+                    {f"connection_methods.{index}.{k}": v for k, v in exc.message_dict.items()}
+                ) from exc
+        for pk, method in existing.items():
+            if pk not in kept:
+                inventory.connection_method_delete(method=method, actor=actor)
+    return target.pk
+
+
+def connection_method_write_as(
+    *,
+    actor: Actor,
+    target_id: uuid.UUID,
+    data: dict[str, Any],
+    method_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Add (``method_id`` None) or change one connection method of a target, as
+    ``POST``/``PATCH /api/v1/targets/{id}/connection-methods/`` do; ``data`` as one method of
+    ``target_write_as``. Raises ``LookupError``, ``ValidationError`` or ``PermissionDenied``."""
+    from django.db import transaction
+
+    from apps.targets.models import ConnectionMethod, Target
+    from apps.targets.services import inventory
+
+    with transaction.atomic(using="targets"):
+        target = Target.objects.using("targets").filter(pk=target_id).first()
+        if target is None:
+            raise LookupError(target_id)
+        values = _method_values(0, data, target.name, actor)
+        if method_id is None:
+            return inventory.connection_method_create(target=target, data=values, actor=actor).pk
+        method = (
+            ConnectionMethod.objects.using("targets").filter(pk=method_id, target=target).first()
+        )
+        if method is None:
+            raise LookupError(method_id)
+        return inventory.connection_method_update(method=method, data=values, actor=actor).pk
+
+
+def connection_method_delete_as(
+    *, actor: Actor, target_id: uuid.UUID, method_id: uuid.UUID
+) -> bool:
+    """Delete a connection method (the next one becomes primary); False when there is none."""
+    from apps.targets.models import ConnectionMethod
+    from apps.targets.services import inventory
+
+    method = (
+        ConnectionMethod.objects.using("targets").filter(pk=method_id, target_id=target_id).first()
+    )
+    if method is None:
+        return False
+    inventory.connection_method_delete(method=method, actor=actor)
+    return True

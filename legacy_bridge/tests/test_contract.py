@@ -65,6 +65,7 @@ class Difference:
     patch: dict = field(default_factory=dict)
     volatile: dict = field(default_factory=dict)  # more fields compared by type
     creates: tuple[str, int] | None = None  # (kind, recorded id) this request created
+    adjust: object = None  # a function of the (patched) recorded body, for what a patch can't
 
 
 USER_SHAPE = {
@@ -95,6 +96,124 @@ NEW_SYSTEM_IDS = (
     "a user created in the new system gets a legacy id from the bridge's own range "
     "(LEGACY_ID_FLOOR and up), not the legacy sequence's next value"
 )
+CLOCKS = ("created_at", "updated_at")
+NEW_TARGET_VOLATILE = {
+    "response.body.id": "new legacy id",
+    "response.body.target_uuid": "uuid",
+    "response.body.target_serial": "serial",
+    **{f"response.body.{c}": "clock" for c in CLOCKS},
+    "response.body.communication_methods[*].id": "new legacy id",
+    "response.body.communication_methods[*].target_id": "new legacy id",
+    **{f"response.body.communication_methods[*].{c}": "clock" for c in CLOCKS},
+    "response.body.communication_methods[*].credentials[*].id": "new legacy id",
+    "response.body.communication_methods[*].credentials[*].communication_method_id": (
+        "new legacy id"
+    ),
+    **{f"response.body.communication_methods[*].credentials[*].{c}": "clock" for c in CLOCKS},
+}
+UPDATED_TARGET_VOLATILE = {
+    **{k: v for k, v in NEW_TARGET_VOLATILE.items() if v == "clock"},
+    "response.body.target_uuid": "uuid",
+    "response.body.communication_methods[*].credentials[*].id": "new legacy id",
+}
+METHOD_VOLATILE = {
+    "response.body.id": "legacy id",
+    **{f"response.body.{c}": "clock" for c in CLOCKS},
+    "response.body.credentials[*].id": "new legacy id",
+    **{f"response.body.credentials[*].{c}": "clock" for c in CLOCKS},
+}
+
+
+def _method(host: str, **fields) -> dict:
+    return {
+        "method_type": "ssh",
+        "is_primary": True,
+        "is_active": True,
+        "priority": 0,
+        "config": {"host": host, "port": 22},
+        "id": 0,
+        "target_id": 1,
+        "method_name": "ssh_1",
+        "created_at": None,
+        "updated_at": None,
+        "credentials": [],
+        **fields,
+    }
+
+
+def _password_credential(name: str, method_id: int) -> dict:
+    return {
+        "credential_type": "password",
+        "credential_name": name,
+        "id": 0,
+        "communication_method_id": method_id,
+        "is_primary": True,
+        "is_active": True,
+        "created_at": None,
+        "updated_at": None,
+        "encrypted_credentials": {"username": "fleet"},
+    }
+
+
+TARGET_FIELDS_SENT = {
+    "target_type": "system",
+    "description": None,
+    "os_type": "linux",
+    "environment": "development",
+    "location": None,
+    "data_center": None,
+    "region": None,
+    "status": "active",
+    "is_active": True,
+    "created_at": None,
+    "updated_at": None,
+}
+CREATED_TARGET = {
+    "name": "legacy-new-1",
+    **TARGET_FIELDS_SENT,
+    "id": 0,
+    "target_uuid": "",
+    "target_serial": "",
+    "health_status": "unknown",
+    "communication_methods": [
+        _method("192.0.2.40", credentials=[_password_credential("legacy-new-1-ssh", 0)])
+    ],
+}
+UPDATED_TARGET_1 = {
+    "name": "legacy-web-1",
+    **TARGET_FIELDS_SENT,
+    "id": 1,
+    "target_uuid": "",
+    "target_serial": "TGT-000001",
+    "health_status": "healthy",
+    "communication_methods": [
+        _method(
+            "192.0.2.40", id=1, priority=1,
+            credentials=[_password_credential("legacy-web-1-ssh", 1)],
+        )
+    ],
+}  # fmt: skip
+ADDED_METHOD = _method("127.0.0.1", is_primary=False, method_name="ssh_2")
+PRIMARY_METHOD_1 = _method(
+    "192.0.2.40", id=1, priority=1, credentials=[_password_credential("legacy-web-1-ssh", 1)]
+)
+NEW_TARGET_IN_LIST = {
+    "id": 0,
+    "target_uuid": "",
+    "target_serial": "",
+    "name": "legacy-new-1",
+    "target_type": "system",
+    "os_type": "linux",
+    "environment": "development",
+    "status": "active",
+    "health_status": "unknown",
+    "ip_address": "192.0.2.40",
+    "primary_method": "ssh",
+    "communication_methods_count": 1,
+    "is_valid": True,
+    "created_at": None,
+    "updated_at": None,
+}
 DIFFERENCES = {
     "auth/me_200.json": Difference(
         "session_id is the caller's session (the legacy backend always answered null)",
@@ -177,7 +296,20 @@ DIFFERENCES = {
     ),
     "targets/list_200.json": Difference(SNMP_NOT_MIGRATED, patch=TARGET_5_IN_LIST),
     "targets/list_as_guest_200.json": Difference(SNMP_NOT_MIGRATED, patch=TARGET_5_IN_LIST),
-    "targets/list_after_delete_200.json": Difference(SNMP_NOT_MIGRATED, patch=TARGET_5_IN_LIST),
+    "targets/list_after_delete_200.json": Difference(
+        SNMP_NOT_MIGRATED + "; and the target created (T4) and changed (T5, T8-T10) above, "
+        "which the legacy backend could not do, are in the list",
+        patch=TARGET_5_IN_LIST,
+        adjust=lambda body: [
+            {**NEW_TARGET_IN_LIST},
+            *[
+                {**t, "environment": "development", "ip_address": "127.0.0.1"}
+                if t["id"] == 1 else t
+                for t in body
+            ],
+        ],
+        volatile={"response.body[*].id": "legacy id", "response.body[*].target_serial": "serial"},
+    ),
     "targets/get_5_snmp_200.json": Difference(
         SNMP_NOT_MIGRATED, patch={"communication_methods": []}
     ),
@@ -196,17 +328,45 @@ DIFFERENCES = {
         "the health-check button sends no body: every target of the list is checked (on the "
         "workers), where the legacy backend wanted a list of ids",
         status=200,
-        body={"results": {"checked": 6, "status_changes": 0, "batch_id": "x"}},
+        body={"results": {"checked": 7, "status_changes": 0, "batch_id": "x"}},
         volatile={"response.body.results.batch_id": "uuid"},
     ),
     "targets/create_comprehensive_405.json": Difference(
-        "not served yet by the adapter either: another method of /{id}", status=405,
-        body={"detail": "Method Not Allowed"},
-        patch={},
+        "the legacy backend had no route (the UI could not create targets): created through "
+        "the targets app, with its credential (scoped to the method's host) and a legacy id "
+        "from the bridge's range",
+        status=200,
+        body=CREATED_TARGET,
+        volatile=NEW_TARGET_VOLATILE,
+    ),
+    "targets/update_comprehensive_404.json": Difference(
+        "the legacy backend had no route: the target and its method are changed in place (the "
+        "method keeps its id; a password sent becomes a new credential)",
+        status=200,
+        body=UPDATED_TARGET_1,
+        volatile=UPDATED_TARGET_VOLATILE,
     ),
     "targets/test_method_config_405.json": Difference(
-        "not served yet by the adapter either: another method of /{id}", status=405,
+        "not served yet by the adapter either (T6): 405 for the path's other methods",
+        status=405,
         body={"detail": "Method Not Allowed"},
+    ),
+    "targets/add_method_404.json": Difference(
+        "the legacy backend had no route: the method is added",
+        status=200,
+        body=ADDED_METHOD,
+        volatile=METHOD_VOLATILE,
+    ),
+    "targets/update_method_404.json": Difference(
+        "the legacy backend had no route: the method becomes the primary one",
+        status=200,
+        body=PRIMARY_METHOD_1,
+        volatile=METHOD_VOLATILE,
+    ),
+    "targets/delete_method_404.json": Difference(
+        "the legacy backend had no route: the method is deleted (the next one becomes primary)",
+        status=200,
+        body={"message": "Communication method deleted successfully"},
     ),
 }  # fmt: skip
 # Fields the adapters add to what the legacy backend returned, because the legacy UI reads them.
@@ -217,7 +377,7 @@ EXTRA_FIELDS = {
 }
 HEADER_DIFFERENCES = {
     # FastAPI listed the one method of the path it found; the adapter lists them all
-    "targets/create_comprehensive_405.json": {"allow": "GET, DELETE"},
+    "targets/create_comprehensive_405.json": {"allow": None},
     "targets/test_method_config_405.json": {"allow": "GET, DELETE"},
 }
 
@@ -240,6 +400,10 @@ def _type_ok(reason: str, value) -> bool:
         return True
     if reason == "new legacy id":
         return isinstance(value, int) and value >= settings.LEGACY_ID_FLOOR
+    if reason == "legacy id":
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    if reason == "serial":
+        return isinstance(value, str) and re.fullmatch(r"TGT-\d{6,}", value) is not None
     return True  # environment, log content: present is enough
 
 
@@ -379,6 +543,8 @@ def expected_of(entry: dict) -> tuple[int, object, dict, dict]:
         status = difference.status or status
         body = difference.body if difference.body is not None else body
         body = apply_patch(body, difference.patch)
+        if difference.adjust is not None:
+            body = difference.adjust(body)
         volatile.update(difference.volatile)
     headers = {k: v for k, v in recorded["headers"].items() if k in HEADERS_THAT_MATTER}
     headers.update(HEADER_DIFFERENCES.get(entry["file"], {}))
