@@ -22,7 +22,6 @@ backend still holds it (a logout at the legacy backend ends it here as well).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -443,9 +442,3 @@ def remark_sessions(user_id: uuid.UUID, *, before: str | None, after: str | None
 
 def time_remaining(auth: SessionAuth) -> int:
     return max(0, int((auth.expires_at - timezone.now()).total_seconds()))
-
-
-def token_fingerprint(token: str) -> str:
-    """A short, non-reversible name of a token for log lines."""
-    digest = hashlib.sha256(token.encode()).digest()
-    return base64.urlsafe_b64encode(digest[:6]).decode()

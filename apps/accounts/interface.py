@@ -236,7 +236,7 @@ def sign_in(*, username: str, password: str, ip: str | None, channel: str) -> Si
         raise SignInThrottled(exc.retry_after) from exc
     except services.LoginFailed as exc:
         raise SignInFailed from exc
-    update_last_login(None, user)
+    update_last_login(User, user)
     return SignedIn(user=_summary(user), marker_before=before, marker=session_marker(user.pk))
 
 

@@ -764,16 +764,16 @@ def target_write_as(
                 data=data, labels=labels or {}, connection_methods=(), actor=actor
             )
         else:
-            target = Target.objects.using("targets").filter(pk=target_id).first()
-            if target is None:
+            found = Target.objects.using("targets").filter(pk=target_id).first()
+            if found is None:
                 raise LookupError(target_id)
             merged = None
             if labels:
                 merged = {
-                    **dict(target.labels.values_list("key", "value")),
+                    **dict(found.labels.values_list("key", "value")),
                     **labels,
                 }
-            target = inventory.target_update(target=target, data=data, labels=merged, actor=actor)
+            target = inventory.target_update(target=found, data=data, labels=merged, actor=actor)
         if methods is None:
             return target.pk
         existing = {
@@ -798,9 +798,9 @@ def target_write_as(
                 raise ValidationError(
                     {f"connection_methods.{index}.{k}": v for k, v in exc.message_dict.items()}
                 ) from exc
-        for pk, method in existing.items():
+        for pk, unsent in existing.items():
             if pk not in kept:
-                inventory.connection_method_delete(method=method, actor=actor)
+                inventory.connection_method_delete(method=unsent, actor=actor)
     return target.pk
 
 
