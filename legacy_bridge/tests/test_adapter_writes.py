@@ -205,3 +205,33 @@ def test_a_new_password_set_by_an_admin_ends_the_users_sessions(client, ui):
     assert kept.status_code == 200
     assert client.get("/api/v3/auth/me", headers=admin).status_code == 200
     assert sessions.LegacySession.objects.filter(revoked_at__isnull=True).count() >= 1
+
+
+def test_a_sign_in_that_upgrades_the_stored_hash_keeps_the_users_other_sessions(client, ui):
+    """An imported user's bcrypt hash is re-hashed at their first sign-in here: the same
+    password, so their session opened before stays open (a password change would end it)."""
+    import uuid
+
+    from django.contrib.auth.hashers import make_password
+
+    from apps.accounts.interface import user_import
+    from legacy_bridge import legacy_ids
+    from opsconductor.events import SYSTEM
+
+    ui("ladmin")  # areas migrated
+    user_id = uuid.uuid4()
+    user_import(
+        user_id=user_id,
+        username="bcrypted",
+        password_hash=make_password("Old-pass-1!", hasher="bcrypt"),
+        role="viewer",
+        actor=SYSTEM,
+    )
+    legacy_ids.register("users", 41, user_id)
+    first, _ = sessions.open_session(
+        user_id=user_id, legacy_user_id=41, username="bcrypted", role="viewer"
+    )
+    second = ui("bcrypted", "Old-pass-1!")  # upgrades the hash
+    for token in (f"Bearer {first}", second["Authorization"]):
+        me = client.get("/api/v3/auth/me", headers={"Authorization": token})
+        assert me.status_code == 200 and me.json()["id"] == 41
