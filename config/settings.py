@@ -565,6 +565,22 @@ LEGACY_BRIDGE_ROUTES_CHECK_SECONDS = env.float("LEGACY_BRIDGE_ROUTES_CHECK_SECON
 LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS = env.float("LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS", default=5.0)
 # Hourly traffic buckets older than this are deleted when new ones are written.
 LEGACY_BRIDGE_TRAFFIC_RETENTION_DAYS = env.int("LEGACY_BRIDGE_TRAFFIC_RETENTION_DAYS", default=35)
+# The legacy UI's sign-in (docs/adr/0020-legacy-sign-in.md). The legacy backend's JWT_SECRET_KEY:
+# the bridge verifies and mints legacy-format tokens with it. Environment only, never logged.
+LEGACY_JWT_SECRET_KEY = env.str("LEGACY_JWT_SECRET_KEY", default="")
+# The legacy backend's Redis (its sessions, `user_session:<id>`): when set, the bridge checks
+# legacy sessions there and writes the sessions it mints there, so the legacy backend accepts
+# them on the prefixes it still serves. Unset: legacy sessions are checked by asking the
+# legacy backend (GET /api/v3/auth/me), and bridge sessions are the bridge's only.
+LEGACY_REDIS_URL = env.str("LEGACY_REDIS_URL", default="")
+# Sliding session length (the legacy backend's minimum, 8 h) and the warning it reports.
+LEGACY_SESSION_SECONDS = env.int("LEGACY_SESSION_SECONDS", default=28800)
+LEGACY_SESSION_WARNING_SECONDS = env.int("LEGACY_SESSION_WARNING_SECONDS", default=120)
+# How long the legacy backend's "this session is alive" answer is trusted (without Redis).
+LEGACY_SESSION_CHECK_SECONDS = env.float("LEGACY_SESSION_CHECK_SECONDS", default=5.0)
+# Legacy ids the bridge allocates for objects created in the new system start here: far above
+# the legacy sequences, below 2**53 so JavaScript numbers stay exact (docs/legacy-bridge.md).
+LEGACY_ID_FLOOR = env.int("LEGACY_ID_FLOOR", default=1_000_000_000)
 
 
 # --- Execution (docs/execution.md) ---------------------------------------------------------

@@ -78,3 +78,72 @@ class TrafficBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.prefix} {self.method} {self.status_class}"
+
+
+class LegacyId(models.Model):
+    """The integer id a legacy client knows an object of the new system by (docs/legacy-bridge.md,
+    "Legacy ids"). Unique both ways per kind: a legacy id names one object for ever, and an
+    object has one legacy id. Imported objects keep the id they had in the legacy system;
+    objects created in the new system get one from ``LegacyIdCounter`` the first time an
+    adapter shows them. Rows are never deleted, so an id is never handed out twice."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=20)  # users, targets, methods, credentials, jobs, ...
+    legacy_id = models.BigIntegerField()
+    new_id = models.UUIDField()
+    # "imported" (the legacy system's own id) or "allocated" (from the bridge's range)
+    source = models.CharField(max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("kind", "legacy_id")
+        constraints = [
+            models.UniqueConstraint(fields=("kind", "legacy_id"), name="legacy_id_once_per_kind"),
+            models.UniqueConstraint(fields=("kind", "new_id"), name="legacy_id_one_per_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}#{self.legacy_id} -> {self.new_id}"
+
+
+class LegacyIdCounter(models.Model):
+    """The next legacy id the bridge hands out for one kind, from ``LEGACY_ID_FLOOR`` up (far
+    above what the legacy system's own sequences reach). Incremented by one UPDATE ...
+    RETURNING, which holds the row's lock until the allocating transaction ends."""
+
+    kind = models.CharField(max_length=20, primary_key=True)
+    next_value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.kind}: next {self.next_value}"
+
+
+class LegacySession(models.Model):
+    """A sign-in of the legacy UI, whichever system minted its token (docs/adr/0020).
+
+    ``origin`` ``bridge``: minted by the bridge's ``/api/v3/auth/login`` adapter; ``legacy``: a
+    session the legacy backend minted, adopted at its first use on a migrated prefix. Sliding:
+    every authenticated request moves ``expires_at`` to now + ``LEGACY_SESSION_SECONDS``."""
+
+    class Origin(models.TextChoices):
+        BRIDGE = "bridge", "Signed in through the bridge"
+        LEGACY = "legacy", "Signed in at the legacy backend"
+
+    id = models.BigAutoField(primary_key=True)
+    session_id = models.CharField(max_length=64, unique=True)
+    user_id = models.UUIDField(db_index=True)  # a user of accounts (a reference, not a relation)
+    legacy_user_id = models.BigIntegerField()
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    # A keyed digest of the user's credentials when the session began: a password change ends it.
+    marker = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"legacy session {self.session_id} ({self.origin})"

@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from legacy_bridge import auth, metrics, proxy, routing, traffic
-from legacy_bridge.adapters import get_adapter
+from legacy_bridge.adapters import Match, get_adapter
 from legacy_bridge.models import Mode
 from legacy_bridge.responses import legacy_error
 from legacy_bridge.services import forwarded_request_record
@@ -41,7 +41,18 @@ def _migrated(request, rule: routing.RouteRule) -> HttpResponse:
     adapter = get_adapter(rule.adapter) if rule.adapter else None
     if adapter is not None:
         try:
-            response = auth.refusal(request, adapter) or adapter.function(request, rule)
+            if adapter.is_area:
+                # routed first, as FastAPI does: a path or method of the area no endpoint
+                # serves is the legacy 404/405 (no data), then the endpoint's declared access
+                match = adapter.match(request)
+                if isinstance(match, Match):
+                    response = auth.refusal(request, match.endpoint) or match.endpoint.function(
+                        request, **match.kwargs
+                    )
+                else:
+                    response = match
+            else:
+                response = auth.refusal(request, adapter) or adapter.function(request, rule)
         except Exception:
             logger.exception("legacy bridge: adapter %s failed on %s", adapter.name, rule.prefix)
             return legacy_error(

@@ -161,3 +161,147 @@ def user_import(
         publish_event=publish_event,
     )
     return created
+
+
+# --- Sign-in and user management for other front doors (the legacy bridge's adapters) ------------
+
+
+class SignInFailed(Exception):
+    """Wrong username or password, or an inactive account (the caller is not told which)."""
+
+
+class SignInThrottled(Exception):
+    """Too many failed attempts for the username or the client address: ``retry_after``
+    seconds to wait (even the right password is refused until then)."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"locked for {retry_after}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class UserDetails:
+    """A user with the dates a user list shows."""
+
+    id: uuid.UUID
+    username: str
+    email: str
+    role: str
+    is_auditor: bool
+    is_active: bool
+    last_login: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _details(user: User) -> UserDetails:
+    return UserDetails(
+        id=user.pk,
+        username=user.username,
+        email=user.email,
+        role=user.role,
+        is_auditor=user.is_auditor,
+        is_active=user.is_active,
+        last_login=user.last_login,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: UserSummary
+    # ``session_marker`` before and after: they differ when the sign-in upgraded the stored
+    # password hash (same password, new hash), which must not end the user's other sessions
+    marker_before: str | None
+    marker: str | None
+
+
+def sign_in(*, username: str, password: str, ip: str | None, channel: str) -> SignedIn:
+    """Check a username and password exactly as ``POST /api/v1/auth/token/`` does: the same
+    throttling and lockout (per username and per client address), the same audit events
+    (``accounts.login.succeeded`` / ``accounts.login.failed`` with ``channel``), and the user's
+    last login set. Raises ``SignInThrottled`` or ``SignInFailed``."""
+    from django.contrib.auth.models import update_last_login
+
+    from apps.accounts import services
+
+    known = User.objects.filter(username=username).only("pk").first()
+    before = session_marker(known.pk) if known is not None else None
+    try:
+        user = services.auth_authenticate(
+            username=username, password=password, ip=ip, channel=channel
+        )
+    except services.LoginThrottled as exc:
+        raise SignInThrottled(exc.retry_after) from exc
+    except services.LoginFailed as exc:
+        raise SignInFailed from exc
+    update_last_login(User, user)
+    return SignedIn(user=_summary(user), marker_before=before, marker=session_marker(user.pk))
+
+
+def session_marker(user_id: uuid.UUID | str) -> str | None:
+    """A keyed digest of the user's stored credentials, or None when the user is gone or
+    inactive. A session of another front door records it when it begins; a different value
+    later means the password was changed (or the stored hash upgraded at a sign-in) since."""
+    import hashlib
+    import hmac
+
+    from django.conf import settings
+
+    user = selectors.user_by_id(user_id=user_id)
+    if user is None or not user.is_active:
+        return None
+    key = hashlib.sha256(b"session-marker:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, user.password.encode(), hashlib.sha256).hexdigest()
+
+
+def user_details(user_id: uuid.UUID | str) -> UserDetails | None:
+    user = selectors.user_by_id(user_id=user_id)
+    return _details(user) if user is not None else None
+
+
+def users_page(*, skip: int, limit: int) -> tuple[list[UserDetails], int]:
+    """Every user (active or not) ordered by username, ``limit`` of them from ``skip``; and
+    how many there are."""
+    users = selectors.users().order_by("username", "pk")
+    return [_details(u) for u in users[skip : skip + limit]], users.count()
+
+
+def user_create_as(
+    *, actor: Actor, username: str, email: str, password: str, role: str
+) -> UserDetails:
+    """Create a user as ``actor`` with the API's rules (unique username and email, password
+    validators, a known role); publishes ``accounts.user.created``. Raises
+    ``django.core.exceptions.ValidationError`` keyed by field."""
+    from apps.accounts import services
+
+    return _details(
+        services.user_create(
+            username=username, email=email, password=password, role=role, actor=actor
+        )
+    )
+
+
+def user_update_as(
+    *, actor: Actor, user_id: uuid.UUID | str, data: dict, password: str | None = None
+) -> UserDetails | None:
+    """Change a user as ``actor`` (``data``: any of ``username``, ``email``, ``role``,
+    ``is_active``; ``password`` a new one), with the API's rules and events; a deactivation
+    or new password ends the user's sessions. None when there is no such user. Raises
+    ``ValidationError`` keyed by field, or ``opsconductor.api.errors.Conflict`` for the last
+    active admin."""
+    from apps.accounts import services
+
+    user = selectors.user_by_id(user_id=user_id)
+    if user is None:
+        return None
+    allowed = {"username", "email", "role", "is_active"}
+    return _details(
+        services.user_update(
+            user=user,
+            data={k: v for k, v in data.items() if k in allowed},
+            password=password,
+            actor=actor,
+        )
+    )

@@ -533,3 +533,318 @@ def normalise_host(value: str) -> str:
         return validate_host(value)
     except ValidationError:
         return value.strip().lower()
+
+
+# --- Details and writes for other front doors (the legacy bridge's adapters) ----------------------
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What may be shown about a credential: never its secret."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    username: str
+    created_at: Any
+    updated_at: Any
+
+
+@dataclass(frozen=True)
+class MethodDetails:
+    id: uuid.UUID
+    protocol: str
+    host: str
+    port: int
+    username: str
+    priority: int
+    is_primary: bool
+    credential: CredentialInfo | None
+    created_at: Any
+    updated_at: Any
+
+
+@dataclass(frozen=True)
+class TargetDetails:
+    id: uuid.UUID
+    name: str
+    description: str
+    os_family: str
+    environment: str
+    location: str
+    data_center: str
+    region: str
+    status: str
+    health_status: str
+    labels: dict[str, str]
+    methods: tuple[MethodDetails, ...]  # primary first, then by priority
+    created_at: Any
+    updated_at: Any
+
+
+def target_ids_ordered(*, exclude_statuses: tuple[str, ...] = ()) -> list[uuid.UUID]:
+    """Ids of every target ordered by name (then id), leaving out those in ``exclude_statuses``."""
+    from apps.targets.models import Target
+
+    queryset = Target.objects.using("targets").exclude(status__in=list(exclude_statuses))
+    return list(queryset.order_by("name", "id").values_list("id", flat=True))
+
+
+def target_details(target_ids: list[uuid.UUID]) -> dict[uuid.UUID, TargetDetails]:
+    """The targets among ``target_ids`` that exist, with labels, connection methods and their
+    credentials (name, kind and username only), in a few queries."""
+    from django.db.models import Prefetch
+
+    from apps.targets.models import ConnectionMethod, Target, TargetLabel
+
+    found: dict[uuid.UUID, TargetDetails] = {}
+    ids = list(target_ids)
+    for start in range(0, len(ids), 2000):
+        queryset = (
+            Target.objects.using("targets")
+            .filter(id__in=ids[start : start + 2000])
+            .prefetch_related(
+                Prefetch("labels", queryset=TargetLabel.objects.using("targets")),
+                Prefetch(
+                    "connection_methods",
+                    queryset=ConnectionMethod.objects.using("targets")
+                    .select_related("credential")
+                    .order_by("-is_primary", "priority", "created_at", "id"),
+                ),
+            )
+        )
+        for t in queryset:
+            found[t.id] = TargetDetails(
+                id=t.id,
+                name=t.name,
+                description=t.description,
+                os_family=t.os_family,
+                environment=t.environment,
+                location=t.location,
+                data_center=t.data_center,
+                region=t.region,
+                status=t.status,
+                health_status=t.health_status,
+                labels={label.key: label.value for label in t.labels.all()},
+                methods=tuple(
+                    MethodDetails(
+                        id=m.id,
+                        protocol=m.protocol,
+                        host=m.host,
+                        port=m.port,
+                        username=m.username,
+                        priority=m.priority,
+                        is_primary=m.is_primary,
+                        credential=(
+                            CredentialInfo(
+                                id=m.credential.id,
+                                name=m.credential.name,
+                                kind=m.credential.kind,
+                                username=m.credential.username,
+                                created_at=m.credential.created_at,
+                                updated_at=m.credential.updated_at,
+                            )
+                            if m.credential is not None
+                            else None
+                        ),
+                        created_at=m.created_at,
+                        updated_at=m.updated_at,
+                    )
+                    for m in t.connection_methods.all()
+                ),
+                created_at=t.created_at,
+                updated_at=t.updated_at,
+            )
+    return found
+
+
+def target_delete_as(*, target_id: uuid.UUID, actor: Actor) -> bool:
+    """Delete the target as ``actor`` (``targets.target.deleted``, as the API does). False
+    when there is no such target."""
+    from apps.targets.models import Target
+    from apps.targets.services import inventory
+
+    target = Target.objects.using("targets").filter(pk=target_id).first()
+    if target is None:
+        return False
+    inventory.target_delete(target=target, actor=actor)
+    return True
+
+
+def targets_check_health_as(*, target_ids: list[uuid.UUID], actor: Actor) -> uuid.UUID:
+    """Queue a health check of each target on the workers (as ``POST /api/v1/targets/check/``);
+    returns the batch id. Raises ``ValidationError`` (``target_ids``) for unknown ids."""
+    from apps.targets.services import health
+
+    return health.targets_check_health(target_ids=target_ids, actor=actor)
+
+
+def _credential_name(base: str) -> str:
+    import re
+
+    from apps.targets.models import Credential
+
+    stem = re.sub(r"[^A-Za-z0-9_.:-]+", "-", base).strip("-_.:")[:56] or "credential"
+    name, n = stem, 1
+    while Credential.objects.using("targets").filter(name=name).exists():
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
+def _method_values(index: int, method: dict[str, Any], target_name: str, actor: Actor) -> dict:
+    """A method of ``target_write_as`` as the services take it; creates its new credential."""
+    from django.core.exceptions import ValidationError
+
+    from apps.targets.services import credentials
+
+    values = {
+        k: method[k]
+        for k in ("protocol", "host", "port", "username", "priority", "is_primary")
+        if method.get(k) is not None
+    }
+    new = method.get("credential")
+    if isinstance(new, dict):
+        kind = new.get("kind") or "password"
+        if kind == "password" and values.get("protocol") == "winrm":
+            kind = "winrm"
+        try:
+            values["credential"] = credentials.credential_create(
+                name=_credential_name(f"{target_name}-{values.get('protocol', 'method')}"),
+                kind=kind,
+                username=new.get("username") or "",
+                password=new.get("password"),
+                private_key=new.get("private_key"),
+                passphrase=new.get("passphrase"),
+                description=f"Created for target {target_name}",
+                # sent to the host it was given for, nowhere else (docs/targets.md)
+                allowed_hosts=[values["host"]] if values.get("host") else None,
+                actor=actor,
+            )
+        except ValidationError as exc:
+            raise ValidationError(
+                {
+                    f"connection_methods.{index}.credential.{k}": v
+                    for k, v in exc.message_dict.items()
+                }
+            ) from exc
+    elif new is None and "credential" in method:
+        values["credential"] = None
+    return values
+
+
+def target_write_as(
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    target_id: uuid.UUID | None = None,
+    labels: dict[str, str] | None = None,
+    methods: list[dict[str, Any]] | None = None,
+) -> uuid.UUID:
+    """Create (``target_id`` None) or change a target with its connection methods, in one
+    transaction, as ``actor``, through the API's services (validation, credential scope,
+    ``targets.*`` events). ``data``: target fields (``name``, ``description``, ``os_family``,
+    ``environment``, ``location``, ``data_center``, ``region``, ``status``); ``labels`` are set
+    on top of the existing ones. ``methods`` (None: left as they are) is the whole list: each
+    ``{"id": <existing method or None>, "protocol", "host", "port", "is_primary", "username",
+    "credential": {"kind", "username", "password" | "private_key", "passphrase"} (a new
+    credential, scoped to the method's host) | None (none) | absent (kept)}``; existing methods
+    not in the list are deleted. Raises ``ValidationError`` keyed by field
+    (``connection_methods.<i>.<field>``), ``LookupError`` for an unknown target or method, and
+    ``rest_framework.exceptions.PermissionDenied`` when the actor may not attach a credential."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from apps.targets.models import ConnectionMethod, Target
+    from apps.targets.services import inventory
+
+    with transaction.atomic(using="targets"):
+        if target_id is None:
+            target = inventory.target_create(
+                data=data, labels=labels or {}, connection_methods=(), actor=actor
+            )
+        else:
+            found = Target.objects.using("targets").filter(pk=target_id).first()
+            if found is None:
+                raise LookupError(target_id)
+            merged = None
+            if labels:
+                merged = {
+                    **dict(found.labels.values_list("key", "value")),
+                    **labels,
+                }
+            target = inventory.target_update(target=found, data=data, labels=merged, actor=actor)
+        if methods is None:
+            return target.pk
+        existing = {
+            m.pk: m for m in ConnectionMethod.objects.using("targets").filter(target=target)
+        }
+        kept = set()
+        for index, method in enumerate(methods):
+            values = _method_values(index, method, target.name, actor)
+            try:
+                if method.get("id") is not None:
+                    current = existing.get(method["id"])
+                    if current is None:
+                        raise LookupError(method["id"])
+                    kept.add(current.pk)
+                    inventory.connection_method_update(method=current, data=values, actor=actor)
+                else:
+                    created = inventory.connection_method_create(
+                        target=target, data=values, actor=actor
+                    )
+                    kept.add(created.pk)
+            except ValidationError as exc:
+                raise ValidationError(
+                    {f"connection_methods.{index}.{k}": v for k, v in exc.message_dict.items()}
+                ) from exc
+        for pk, unsent in existing.items():
+            if pk not in kept:
+                inventory.connection_method_delete(method=unsent, actor=actor)
+    return target.pk
+
+
+def connection_method_write_as(
+    *,
+    actor: Actor,
+    target_id: uuid.UUID,
+    data: dict[str, Any],
+    method_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Add (``method_id`` None) or change one connection method of a target, as
+    ``POST``/``PATCH /api/v1/targets/{id}/connection-methods/`` do; ``data`` as one method of
+    ``target_write_as``. Raises ``LookupError``, ``ValidationError`` or ``PermissionDenied``."""
+    from django.db import transaction
+
+    from apps.targets.models import ConnectionMethod, Target
+    from apps.targets.services import inventory
+
+    with transaction.atomic(using="targets"):
+        target = Target.objects.using("targets").filter(pk=target_id).first()
+        if target is None:
+            raise LookupError(target_id)
+        values = _method_values(0, data, target.name, actor)
+        if method_id is None:
+            return inventory.connection_method_create(target=target, data=values, actor=actor).pk
+        method = (
+            ConnectionMethod.objects.using("targets").filter(pk=method_id, target=target).first()
+        )
+        if method is None:
+            raise LookupError(method_id)
+        return inventory.connection_method_update(method=method, data=values, actor=actor).pk
+
+
+def connection_method_delete_as(
+    *, actor: Actor, target_id: uuid.UUID, method_id: uuid.UUID
+) -> bool:
+    """Delete a connection method (the next one becomes primary); False when there is none."""
+    from apps.targets.models import ConnectionMethod
+    from apps.targets.services import inventory
+
+    method = (
+        ConnectionMethod.objects.using("targets").filter(pk=method_id, target_id=target_id).first()
+    )
+    if method is None:
+        return False
+    inventory.connection_method_delete(method=method, actor=actor)
+    return True

@@ -270,6 +270,29 @@ class CredentialImporter:
         )
 
 
+def register_method_ids(target_id: uuid.UUID, converted: list[dict[str, Any]]) -> None:
+    """The connection methods just created keep their legacy ids (the legacy UI addresses
+    methods by id; docs/legacy-bridge.md, "Legacy ids"): each is matched to its legacy method
+    by protocol, host and port."""
+    from apps.targets.interface import normalise_host, target_details
+    from legacy_bridge.legacy_ids import register
+
+    details = target_details([target_id]).get(target_id)
+    if details is None:
+        return
+    free = list(details.methods)
+    for method in converted:
+        key = (method["protocol"], normalise_host(method["host"]), method["port"])
+        found = next((m for m in free if (m.protocol, m.host, m.port) == key), None)
+        if found is None:
+            continue
+        free.remove(found)
+        try:
+            register("methods", method["_legacy_id"], found.id)
+        except ValueError:  # registered by hand meanwhile: the registry keeps what it has
+            continue
+
+
 def run(ctx: Context) -> None:
     from apps.targets.interface import target_import
 
@@ -404,7 +427,7 @@ def _import_target(ctx, row, legacy_methods, credentials_by_method, credentials,
                 credential_allow_hosts(
                     credential_id=method["credential_id"], hosts=[method["host"]], actor=ctx.actor
                 )
-        return target_import(
+        created = target_import(
             target_id=target_id,
             data=fields["data"],
             labels=fields["labels"],
@@ -413,6 +436,9 @@ def _import_target(ctx, row, legacy_methods, credentials_by_method, credentials,
             ],
             actor=ctx.actor,
         )
+        if created:
+            register_method_ids(target_id, converted)
+        return created
 
     result = import_record(
         ctx,

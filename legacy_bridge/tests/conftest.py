@@ -5,12 +5,21 @@ import pytest
 from legacy_bridge import breaker, routing
 from legacy_bridge.tests.backend import LegacyBackend
 
+LEGACY_SECRET = "legacy-jwt-secret-of-the-bridge-tests"
+
 
 @pytest.fixture(autouse=True)
 def _bridge_settings(settings):
     """Counts written per request (no background flusher in tests), fresh breakers and route
-    cache."""
+    cache, the legacy JWT secret set (no legacy Redis unless a test sets one), and sign-in
+    throttling counts of earlier tests forgotten."""
+    from django.core.cache import caches
+
     settings.LEGACY_BRIDGE_TRAFFIC_FLUSH_SECONDS = 0
+    settings.LEGACY_JWT_SECRET_KEY = LEGACY_SECRET
+    settings.LEGACY_REDIS_URL = ""
+    if "LocMemCache" in type(caches["default"]).__name__:  # never a shared Redis
+        caches["default"].clear()
     breaker.reset_breakers()
     routing.forget_cached_table()
     yield

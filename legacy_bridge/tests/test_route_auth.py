@@ -6,9 +6,11 @@ any row a migration put there) plus every call the legacy UI makes; the adapters
 registry's. A new prefix or adapter is covered without touching this file. Expected answers:
 
 - ``migrated`` with an adapter: the legacy backend's own refusals (403 ``Not authenticated``
-  without a token, 401 ``Invalid or expired session`` for a bad one; as recorded in
-  ``recordings/``), unless the adapter is public, which only an adapter serving what the legacy
-  backend serves without a token may be (``PUBLIC_IN_LEGACY``);
+  without a token, 401 ``Invalid or expired session`` for a bad one, forged legacy session
+  tokens included; as recorded in ``recordings/``) on every endpoint of every area, unless the
+  endpoint is public, which only one serving what the legacy backend serves without a token
+  may be (``PUBLIC_IN_LEGACY``); a path of an area no endpoint serves gets the legacy 404/405
+  and no data;
 - ``proxy``: exactly what the backend answers, the ``Authorization`` header reaching it as sent;
 - ``migrated`` without an adapter, and ``retired``: 410.
 """
@@ -16,15 +18,18 @@ registry's. A new prefix or adapter is covered without touching this file. Expec
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
+import jwt
 import pytest
 from django.db.models import F
 from django.http import JsonResponse
 
 from apps.accounts.factories import DEFAULT_PASSWORD, ApiTokenFactory, UserFactory
-from legacy_bridge import adapters, auth, routing
-from legacy_bridge.models import Mode, Route, RouteTableVersion
+from legacy_bridge import adapters, auth, legacy_ids, routing
+from legacy_bridge.models import LegacySession, Mode, Route, RouteTableVersion
+from legacy_bridge.tests.conftest import LEGACY_SECRET
 from opsconductor.events.models import OutboxEvent
 from opsconductor.observability.context import current_actor
 from opsconductor.roles import Role
@@ -33,11 +38,14 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 RECORDINGS = Path(__file__).parent / "recordings"
 
-# The adapters allowed to answer without a token, each with the recording of the legacy
-# backend answering that route without one (GET /api/v3/system/health/ is 200 with no token
-# and with a bad one).
+# The adapters (or endpoints of an area, "<area>:<METHOD> <pattern>") allowed to answer
+# without a token, each with the recording of the legacy backend answering that route without
+# one: GET /api/v3/system/health/ is 200 with no token and with a bad one; the sign-in and the
+# refresh answer their own 401 to a request without a token (not the 403 of a protected route).
 PUBLIC_IN_LEGACY = {
     "system-health": ("system_health_no_token_200.json", "system_health_bad_token_200.json"),
+    "legacy-auth:POST /login": ("auth/login_bad_password_401.json",),
+    "legacy-auth:POST /refresh": ("auth/refresh_bad_token_401.json",),
 }
 
 # Every call the legacy UI makes (ids as placeholders filled in), the schedules both where the
@@ -105,10 +113,39 @@ UI_CALLS = (
     ("GET", "/api/v3/audit/lookups/targets?target_ids=1"),
 )
 
+
+# Legacy session tokens that must not authenticate (the fixture ``legacy_sessions`` makes
+# legacy user 1 (active) and 2 (deactivated) and their sessions).
+def legacy_token(user_id: int, session_id: str, *, key: str = LEGACY_SECRET, alg="HS256") -> str:
+    claims = {
+        "user_id": user_id,
+        "session_id": session_id,
+        "token_type": "session",
+        "issued_at": "2026-12-07T03:06:31.100853",
+    }
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+LOGGED_OUT_SESSION = "1_1700000001"
+DEACTIVATED_USERS_SESSION = "2_1700000002"
+FORGED = {
+    "legacy bad signature": legacy_token(
+        1, "1_1700000000", key="not-the-legacy-secret-at-all-but-long-enough"
+    ),
+    "legacy alg none": legacy_token(1, "1_1700000000", key="", alg="none"),
+    "legacy unknown session": legacy_token(1, "1_1111111111"),
+    "legacy logged-out session": legacy_token(1, LOGGED_OUT_SESSION),
+    "legacy deactivated user": legacy_token(2, DEACTIVATED_USERS_SESSION),
+    "legacy another user's session": legacy_token(1, DEACTIVATED_USERS_SESSION),
+    "legacy user not imported": legacy_token(77, "77_1700000000"),
+    "legacy claims of another shape": legacy_token("1", "1_1700000000"),
+}
+
 # What an unauthenticated caller sends, and what the legacy backend answers to it.
 NOT_AUTHENTICATED = (403, auth.NOT_AUTHENTICATED, None)
 BAD_TOKEN = (401, auth.INVALID_SESSION, "Bearer")
 CREDENTIALS = {
+    **{name: (f"Bearer {token}", BAD_TOKEN) for name, token in FORGED.items()},
     "none": (None, NOT_AUTHENTICATED),
     "empty header": ("", NOT_AUTHENTICATED),
     "garbage bearer": ("Bearer invalid.token.value", BAD_TOKEN),
@@ -119,6 +156,33 @@ CREDENTIALS = {
 }
 # The bridge's own refusal carries nothing but these keys: no data of the new system.
 REFUSAL_KEYS = {"detail", "request_id", "error"}
+
+
+@pytest.fixture(autouse=True)
+def legacy_sessions(db):
+    """Legacy user 1 (active, with a logged-out session) and 2 (deactivated after signing in)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    for legacy_id, session_id, active in (
+        (1, LOGGED_OUT_SESSION, True),
+        (2, DEACTIVATED_USERS_SESSION, False),
+    ):
+        user = UserFactory(username=f"legacy{legacy_id}", admin=True)
+        legacy_ids.register("users", legacy_id, user.pk)
+        LegacySession.objects.create(
+            session_id=session_id,
+            user_id=user.pk,
+            legacy_user_id=legacy_id,
+            origin=LegacySession.Origin.BRIDGE,
+            marker="",
+            last_activity_at=now,
+            expires_at=now + timedelta(hours=8),
+            revoked_at=now if legacy_id == 1 else None,
+        )
+        if not active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
 
 
 def table_paths() -> list[tuple[str, str]]:
@@ -182,6 +246,26 @@ def assert_refused_everywhere(client, adapter: str, authorization: str | None, e
 # --- migrated, with an adapter -------------------------------------------------------------
 
 
+def declared(adapter_name: str) -> list[tuple[str, str, object]]:
+    """(key, example path, access) of each thing that declared who may call it: the adapter
+    itself, or each endpoint of an area."""
+    registered = adapters.get_adapter(adapter_name)
+    if not registered.is_area:
+        return [(adapter_name, "", registered)]
+    return [
+        (f"{adapter_name}:{e.method} {e.pattern}", registered.root + e.example, e)
+        for e in registered.endpoints
+    ]
+
+
+def no_data(response) -> bool:
+    """A refusal, or a routing answer (404, 405, 307, the 410 pointer): no data either way."""
+    if response.status_code in (307,):
+        return not response.content
+    body = response.json()
+    return set(body) <= REFUSAL_KEYS | {"mode", "new_url"}
+
+
 @pytest.mark.parametrize("credential", sorted(CREDENTIALS))
 @pytest.mark.parametrize("adapter", adapters.adapter_names())
 def test_every_adapter_refuses_unauthenticated_callers_on_every_route(
@@ -189,28 +273,71 @@ def test_every_adapter_refuses_unauthenticated_callers_on_every_route(
 ):
     registered = adapters.get_adapter(adapter)
     authorization, expected = CREDENTIALS[credential]
-    if not registered.public:
-        assert_refused_everywhere(client, adapter, authorization, expected)
-        assert legacy.seen == []
-        return
-    # a public adapter must be one the legacy backend itself serves without a token
-    assert adapter in PUBLIC_IN_LEGACY, f"{adapter} is public, the legacy route is not"
+    public_keys = []
+    for key, example, access in declared(adapter):
+        if access.public:
+            # public only where the legacy backend itself serves the route without a token
+            assert key in PUBLIC_IN_LEGACY, f"{key} is public, the legacy route is not"
+            public_keys.append(key)
+            continue
+        if registered.is_area:
+            method = next(e for e in registered.endpoints if e is access).method
+            set_routes({registered.root: {"mode": Mode.MIGRATED, "adapter": adapter}})
+            response = call(client, method, example, authorization)
+            status, detail, challenge = expected
+            where = f"{method} {example} via {adapter!r} with {authorization!r}"
+            assert response.status_code == status, (where, response.content[:300])
+            assert set(response.json()) <= REFUSAL_KEYS, where
+            assert response.json()["detail"] == detail, where
+            assert response.get("WWW-Authenticate") == challenge, where
+        else:
+            assert_refused_everywhere(client, adapter, authorization, expected)
+    # every call the legacy UI makes, and every prefix, routed to the adapter: a refusal, or a
+    # routing answer, never data (public endpoints answer what they answer without a token)
     for method, path in migrate_everything_to(adapter):
         response = call(client, method, path, authorization)
-        assert response.status_code not in (401, 403, 500), (method, path)
-        if response["X-Legacy-Bridge"] != "adapter":
-            assert response.status_code == 410  # not its request: the pointer
-    assert legacy.seen == []
+        assert response.status_code != 500, (method, path, response.content[:300])
+        if response.status_code < 300 or response.status_code == 422:
+            match = registered.match(_request(method, path)) if registered.is_area else None
+            key = (
+                f"{adapter}:{match.endpoint.method} {match.endpoint.pattern}"
+                if isinstance(match, adapters.Match)
+                else adapter
+            )
+            assert key in public_keys or (not registered.is_area and registered.public), (
+                method,
+                path,
+                response.status_code,
+            )
+            continue
+        assert no_data(response), (method, path, response.content[:300])
+    assert legacy.seen == [] or all(
+        seen["path"] == "/api/v3/auth/me" for seen in legacy.seen
+    )  # only the session check of a legacy token the bridge does not know
+
+
+def _request(method: str, path: str):
+    from django.test import RequestFactory
+
+    return getattr(RequestFactory(), method.lower())(path.split("?")[0])
 
 
 def test_the_legacy_recordings_of_refusals_are_answered_the_same(client, legacy):
-    set_routes({"/api/v3": {"mode": Mode.MIGRATED, "adapter": "targets-list"}})
+    set_routes(
+        {
+            f"/api/v3/{area}": {"mode": Mode.MIGRATED, "adapter": f"legacy-{area}"}
+            for area in ("auth", "users", "targets")
+        }
+    )
     replayed = 0
-    for recording in sorted(RECORDINGS.glob("*.json")):
+    for recording in sorted(RECORDINGS.glob("**/*_*.json")):
         exchange = json.loads(recording.read_text())
         request, recorded = exchange["request"], exchange["response"]
         if recorded["status"] not in (401, 403):
             continue
+        sent = request["headers"].get("Authorization") or ""
+        if "<legacy-access-token>" in sent or request["path"].endswith(("/login", "/refresh")):
+            continue  # a signed-in user's 403 (a role), or a sign-in's own 401
         response = call(
             client, request["method"], request["path"], request["headers"].get("Authorization")
         )
@@ -218,21 +345,33 @@ def test_the_legacy_recordings_of_refusals_are_answered_the_same(client, legacy)
         assert response.json()["detail"] == recorded["body"]["detail"], recording.name
         assert response.get("WWW-Authenticate") == recorded["headers"].get("www-authenticate")
         replayed += 1
-    assert replayed >= 5
+    assert replayed >= 12
     assert legacy.seen == []
 
 
-@pytest.mark.parametrize("adapter", sorted(PUBLIC_IN_LEGACY))
-def test_public_adapters_answer_as_the_legacy_backend_did_without_a_token(client, legacy, adapter):
-    assert adapters.get_adapter(adapter).public
-    for name in PUBLIC_IN_LEGACY[adapter]:
+@pytest.mark.parametrize("key", sorted(PUBLIC_IN_LEGACY))
+def test_public_adapters_answer_as_the_legacy_backend_did_without_a_token(client, legacy, key):
+    adapter = key.split(":")[0]
+    assert any(k == key and access.public for k, _, access in declared(adapter))
+    for name in PUBLIC_IN_LEGACY[key]:
         request = json.loads((RECORDINGS / name).read_text())["request"]
         recorded = json.loads((RECORDINGS / name).read_text())["response"]
         set_routes({prefix_of(request["path"]): {"mode": Mode.MIGRATED, "adapter": adapter}})
-        response = call(
-            client, request["method"], request["path"], request["headers"].get("Authorization")
+        headers = (
+            {}
+            if "Authorization" not in request["headers"]
+            else {"Authorization": request["headers"]["Authorization"]}
+        )
+        response = client.generic(
+            request["method"],
+            request["path"],
+            data=json.dumps(request["body"]) if request["body"] is not None else "",
+            content_type="application/json",
+            headers=headers,
         )
         assert response.status_code == recorded["status"], name
+        if "detail" in recorded["body"]:
+            assert response.json()["detail"] == recorded["body"]["detail"], name
         assert response["X-Legacy-Bridge"] == "adapter"
 
 
@@ -425,5 +564,7 @@ def test_the_adapters_api_shows_who_may_call_each(api):
     assert response.status_code == 200
     access = {a["name"]: a["access"] for a in response.json()}
     assert access["system-health"] == "public"
-    assert access["targets-list"] == "viewer"
+    assert access["legacy-targets"].startswith("viewer: T1, T2; operator: T11; manager: T3")
+    assert access["legacy-auth"].startswith("public: A1, A7; viewer: A2")
+    assert access["legacy-users"] == "admin: U1, U2, -, U3, U4"
     assert set(access) == set(adapters.adapter_names())

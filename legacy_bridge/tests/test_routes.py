@@ -96,21 +96,31 @@ def test_adapter_answers_in_the_legacy_shape_from_the_new_system(legacy, client)
 
 
 def test_targets_adapter_lists_the_new_systems_targets_in_the_legacy_shape(api, legacy, client):
+    from django.conf import settings
+
     manager = api(manager=True)
-    for name, status in (("alpha", "active"), ("beta", "maintenance")):
+    for name, status in (("alpha", "active"), ("beta", "maintenance"), ("gone", "inactive")):
         created = manager.post("/api/v1/targets/", {"name": name, "status": status}, format="json")
         assert created.status_code == 201, created.content
-    make_route(prefix="/api/v3/targets", mode="migrated", adapter="targets-list")
+    make_route(prefix="/api/v3/targets", mode="migrated", adapter="legacy-targets")
     # a token of the new system (a viewer may read targets); without one: 403 (test_route_auth)
     viewer = {"Authorization": f"Token {ApiTokenFactory().value}"}
-    assert client.get("/api/v3/targets").status_code == 403
-    body = client.get("/api/v3/targets?limit=1", headers=viewer).json()
-    assert body["total"] == 2 and body["limit"] == 1 and body["skip"] == 0
-    assert [t["name"] for t in body["targets"]] == ["alpha"]
-    assert body["targets"][0]["is_active"] is True
-    body = client.get("/api/v3/targets?skip=1", headers=viewer).json()
-    assert [(t["name"], t["is_active"]) for t in body["targets"]] == [("beta", False)]
-    assert client.get("/api/v3/targets?limit=abc", headers=viewer).status_code == 400
+    assert client.get("/api/v3/targets/").status_code == 403
+    body = client.get("/api/v3/targets/", headers=viewer).json()
+    # a bare array, as the legacy backend answers; "inactive" is the legacy soft delete
+    assert [(t["name"], t["status"]) for t in body] == [
+        ("alpha", "active"),
+        ("beta", "maintenance"),
+    ]
+    # objects created here get legacy ids from the bridge's own range, the same on every read
+    ids = [t["id"] for t in body]
+    assert all(i >= settings.LEGACY_ID_FLOOR for i in ids) and len(set(ids)) == 2
+    assert [t["id"] for t in client.get("/api/v3/targets/", headers=viewer).json()] == ids
+    detail = client.get(f"/api/v3/targets/{ids[0]}", headers=viewer).json()
+    assert detail["name"] == "alpha" and detail["communication_methods"] == []
+    # the root without its slash: FastAPI's redirect
+    response = client.get("/api/v3/targets", headers=viewer)
+    assert response.status_code == 307 and response["Location"] == "/api/v3/targets/"
     assert legacy.seen == []
 
 

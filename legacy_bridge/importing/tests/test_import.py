@@ -222,6 +222,12 @@ def test_targets_methods_and_credentials(seeded, run_import, admin_api, legacy):
         "basic",
     )
     assert targets["mail"][0]["connection_methods"] == []
+    # the legacy UI addresses methods by id: each imported method keeps its legacy id
+    from legacy_bridge.legacy_ids import new_id_for
+
+    assert str(new_id_for("methods", seeded.methods["web1-ssh"])) == method["id"]
+    assert str(new_id_for("methods", seeded.methods["win1-winrm"])) == winrm["id"]
+    assert new_id_for("methods", seeded.methods["web1-snmp"]) is None  # not imported
 
     methods = table(report, "target_communication_methods")
     assert methods.skipped_reasons == {

@@ -1,0 +1,147 @@
+"""The legacy backend's recording fixture, rebuilt in the new system (recordings/README.md):
+users ``ladmin`` (1), ``lmanager`` (2), ``loperator`` (3), ``lguest`` (4), ``lformer`` (5,
+inactive), all with the password ``legacy-pass-1``; targets 1-6 with their connection methods
+and credentials, as the importer would bring them over (the importer's mapping rows included,
+so the legacy id registry finds them the way it finds imported objects).
+
+Target 5's only method is SNMP, which the importer skips (not a remote-execution method): it
+has no connection method here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from django.contrib.auth.hashers import make_password
+
+from legacy_bridge import legacy_ids
+from legacy_bridge.importing.models import ImportedRecord
+from opsconductor.events import Actor
+
+PASSWORD = "legacy-pass-1"
+ACTOR = Actor(kind="system", id=None, name="legacy import")
+
+USERS = (
+    # legacy id, username, our role (administrator, manager, user, guest), active
+    (1, "ladmin", "admin", True),
+    (2, "lmanager", "manager", True),
+    (3, "loperator", "operator", True),
+    (4, "lguest", "viewer", True),
+    (5, "lformer", "operator", False),
+)
+
+TARGETS = (
+    # legacy id, uuid, name, os, environment, status, health, description, location, dc, region,
+    # method (protocol, host, port, legacy method id, credential (legacy id, name, kind, user))
+    (1, "1aa13b0e-2696-4803-a0a8-fb10255f1540", "legacy-web-1", "linux", "production",
+     "active", "healthy", "legacy linux box 1", "rack 4", "fra1", "eu-central",
+     ("ssh", "127.0.0.1", 22, 1, (1, "deploy-key", "ssh_key", "deploy"))),
+    (2, "26b600e9-d0d4-44c3-aa6f-8d159e9391b2", "legacy-web-2", "linux", "production",
+     "active", "healthy", "", "", "", "", ("ssh", "127.0.0.2", 22, 2, None)),
+    (3, "5722ad11-8860-4587-ab19-752c00986fb2", "legacy-web-3", "linux", "production",
+     "active", "healthy", "", "", "", "", ("ssh", "127.0.0.3", 22, 3, None)),
+    (4, "cbe622fd-89b4-4ca7-99f0-a28b9809221a", "legacy-win-1", "windows", "staging",
+     "active", "unknown", "", "", "", "",
+     ("winrm", "192.0.2.10", 5985, 4, (4, "admin", "winrm", "Administrator"))),
+    (5, "9d3f8139-54cd-4b13-93ac-a9d85ccaf333", "legacy-switch-1", "linux", "production",
+     "maintenance", "unknown", "", "", "", "", None),
+    (6, "7cd2a4a9-c014-4e03-8f0b-72b34b611b02", "legacy-broken-1", "linux", "development",
+     "active", "unknown", "", "", "", "", ("ssh", "192.0.2.30", 22, 6, None)),
+)  # fmt: skip
+
+
+@dataclass
+class Fixture:
+    users: dict[str, uuid.UUID] = field(default_factory=dict)
+    targets: dict[int, uuid.UUID] = field(default_factory=dict)
+
+
+def private_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _mapping(table: str, legacy_id: int, new_id: uuid.UUID) -> None:
+    ImportedRecord.objects.create(
+        legacy_table=table, legacy_id=str(legacy_id), new_id=new_id, fingerprint="fixture"
+    )
+
+
+def seed() -> Fixture:
+    from apps.accounts.interface import user_import
+    from apps.targets.interface import credential_import, target_details, target_import
+
+    fixture = Fixture()
+    password_hash = make_password(PASSWORD)
+    for legacy_id, username, role, active in USERS:
+        user_id = uuid.uuid4()
+        user_import(
+            user_id=user_id,
+            username=username,
+            email=f"{username}@legacy.example",
+            password_hash=password_hash,
+            role=role,
+            is_active=active,
+            actor=ACTOR,
+        )
+        _mapping("users", legacy_id, user_id)
+        fixture.users[username] = user_id
+    for row in TARGETS:
+        legacy_id, target_uuid, name, os_family, environment, status, health = row[:7]
+        description, location, data_center, region, method = row[7:]
+        target_id = uuid.UUID(target_uuid)
+        methods = []
+        if method is not None:
+            protocol, host, port, _, credential = method
+            entry = {"protocol": protocol, "host": host, "port": port, "priority": 1}
+            entry["is_primary"] = True
+            if credential is not None:
+                credential_legacy_id, credential_name, kind, username = credential
+                credential_id = uuid.uuid4()
+                secret = {"private_key": private_key()} if kind == "ssh_key" else {"password": "pw"}
+                credential_import(
+                    credential_id=credential_id,
+                    name=credential_name,
+                    kind=kind,
+                    username=username,
+                    actor=ACTOR,
+                    **secret,
+                )
+                _mapping("target_credentials", credential_legacy_id, credential_id)
+                entry["credential_id"] = credential_id
+            methods.append(entry)
+        target_import(
+            target_id=target_id,
+            data={
+                "name": name,
+                "description": description,
+                "os_family": os_family,
+                "environment": environment,
+                "location": location,
+                "data_center": data_center,
+                "region": region,
+                "status": status,
+                "host_key_policy": "accept-new",
+            },
+            labels={
+                "legacy.id": str(legacy_id),
+                "legacy.serial": f"TGT-{legacy_id:06d}",
+                "legacy.type": "system",
+                "legacy.health": health,
+            },
+            connection_methods=methods,
+            actor=ACTOR,
+        )
+        _mapping("universal_targets", legacy_id, target_id)
+        fixture.targets[legacy_id] = target_id
+        if method is not None:
+            (created,) = target_details([target_id])[target_id].methods
+            legacy_ids.register("methods", method[3], created.id)
+    return fixture
