@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.execution.models import Run, RunEvent, RunStatus, RunTarget, TargetStatus
@@ -305,10 +305,14 @@ def _process_threads(pid: int) -> int:
 
 
 def _role_connections(role: str) -> int:
+    """The role's connections to this test run's databases (other runs on the same server have
+    processes of the same role)."""
+    names = sorted({connections[alias].settings_dict["NAME"] for alias in connections})
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            [f"opsconductor-{role}"],
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+            "AND datname = ANY(%s)",
+            [f"opsconductor-{role}", names],
         )
         return cursor.fetchone()[0]
 
