@@ -17,7 +17,8 @@ process (random port). It records what reached it and answers by path:
   with those headers
 - ``/api/v3/websocket/connect/<token>``: a WebSocket (RFC 6455) when asked for one: the
   handshake, then each text message received is answered with ``echo: <message>`` until the
-  client closes; a plain request gets 404 (as the real backend's websocket route does)
+  client closes; a plain request gets 404 (as the real backend's websocket route does). With
+  ``drop_websockets = True`` the connection is closed without an answer (a backend going away)
 
 With ``guarded = True`` it first refuses what the real backend refuses, as recorded (FastAPI's
 ``HTTPBearer``): no ``Authorization`` header (or an empty one) 403 ``Not authenticated``,
@@ -232,6 +233,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(404, {"detail": "Not Found"})
 
     def _websocket(self) -> None:
+        if self.server.drop_websockets:
+            self.close_connection = True
+            return
         key = self.headers.get("Sec-WebSocket-Key", "")
         self.send_response(101)
         self.send_header("Upgrade", "websocket")
@@ -300,6 +304,7 @@ class LegacyBackend(ThreadingHTTPServer):
         self.legacy_tokens: set[str] = set()
         self.websocket_opened = threading.Event()
         self.websocket_messages: list[str] = []
+        self.drop_websockets = False
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def refusal(self, path: str, authorization: str | None) -> tuple[int, dict, dict] | None:
