@@ -1,4 +1,4 @@
-"""Forwarding a request to the legacy backend and streaming its answer back (docs/adr/0011).
+"""Forwarding a request to the legacy backend and streaming its answer back (docs/adr/0014).
 
 Nothing is held whole in memory: the request body is read from the WSGI input in 64 KiB pieces
 while it is sent (with its ``Content-Length``, or chunked when the client sent it chunked), and
@@ -7,7 +7,8 @@ chunked or ``text/event-stream`` response as soon as the backend sent it).
 
 The HTTP client is urllib3 (already installed with requests): a connection pool per process,
 no retries (a POST must never be sent twice), no redirects followed, no content decoding
-(compressed bodies pass through as they are).
+(compressed bodies pass through as they are). The backend's own address in ``Location``,
+``Content-Location`` and ``Refresh`` becomes the address the client used (``public_url``).
 """
 
 from __future__ import annotations
@@ -54,9 +55,17 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Set by the bridge itself on the way to the backend; "Expect: 100-continue" was answered by
-# the WSGI server already.
+# the WSGI server already; X-Legacy-Bridge-Check is the gateway's question to the bridge.
 SET_BY_BRIDGE = frozenset(
-    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "expect"}
+    {
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-request-id",
+        "expect",
+        "x-legacy-bridge-check",
+    }
 )
 # The WSGI server writes its own Date and Server headers; the backend's would be duplicates.
 RESPONSE_DROPPED = frozenset({"date", "server"})

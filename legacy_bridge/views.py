@@ -97,10 +97,16 @@ def is_websocket(request) -> bool:
 
 
 def _upgrade_check(request, rule: routing.RouteRule | None) -> tuple[HttpResponse, int]:
-    """The gateway asks whether a WebSocket may go to the legacy backend: 204 yes (a proxied
-    prefix; counted as a connection let through), 403 no (the gateway then sends the request
-    here itself and the route's own answer, 410, is counted then). Nothing is forwarded."""
-    if rule is not None and rule.mode == Mode.PROXY and not _dotted(request.path_info):
+    """The gateway asks whether a WebSocket may go to the legacy backend: 204 yes (a GET under
+    a proxied prefix; counted as a connection let through), 403 no (the gateway then sends the
+    request here itself and the route's own answer, 410, is counted then). Nothing is
+    forwarded, whatever the method."""
+    if (
+        request.method == "GET"
+        and rule is not None
+        and rule.mode == Mode.PROXY
+        and not _dotted(request.path_info)
+    ):
         response = HttpResponse(status=204)
         response["X-Legacy-Bridge"] = rule.mode
         return response, WEBSOCKET_STATUS
@@ -127,7 +133,7 @@ def bridge(request, rest: str = "") -> HttpResponse:
     prefix = rule.prefix if rule else UNROUTED
     mode = rule.mode if rule else "none"
     status = 0
-    if request.method == "GET" and request.META.get(UPGRADE_CHECK_META) == "websocket":
+    if request.META.get(UPGRADE_CHECK_META) == "websocket":
         response, counted = _upgrade_check(request, rule)
         if counted:
             _account(request, prefix=prefix, mode=mode, status=counted, started=started)

@@ -261,6 +261,13 @@ def test_the_gateways_websocket_check_follows_the_route_table_and_counts_the_con
     services.route_create(actor=SYSTEM, prefix="/api/v3/open", mode="proxy")
     response = client.get("/api/v3/open/%2E%2E/websocket/connect/x", headers=check)
     assert response.status_code == 403
-    # only a GET opens a WebSocket: another method is an ordinary request
+    # only a GET opens a WebSocket; the question is never forwarded, whatever the method
     response = client.post("/api/v3/echo/x", b"", content_type="text/plain", headers=check)
+    assert response.status_code == 403
+    assert legacy.seen == []
+    # nor is the header, on a request that is not the question
+    response = client.post(
+        "/api/v3/echo/x", b"", content_type="text/plain", headers={"X-Legacy-Bridge-Check": "1"}
+    )
     assert response.status_code == 200 and legacy.seen[-1]["method"] == "POST"
+    assert "X-Legacy-Bridge-Check" not in legacy.seen[-1]["headers"]

@@ -181,13 +181,24 @@ def test_a_websocket_under_a_retired_prefix_gets_the_bridges_answer(gateway, leg
         ws.close()
     assert legacy.seen == []  # neither the gateway nor the bridge went to the backend
     assert counted("/api/v3/websocket", "4xx") == 1 and counted("/api/v3/websocket", "1xx") == 0
+    # the bridge got the path with the token masked, as the check does
+    time.sleep(0.5)
+    assert TOKEN not in gateway.web[0].log.read_text(errors="replace")
+    assert '/api/v3/websocket/connect/*** HTTP/1.1" 410' in gateway.web[0].log.read_text()
 
 
 def test_a_plain_request_to_the_websocket_path_is_the_bridges_to_forward(gateway, legacy):
-    status, _, _ = gateway.https("GET", f"/api/v3/websocket/connect/{TOKEN}")
+    status, _, _ = gateway.https("GET", "/api/v3/websocket/connect/plain-get")
     assert status == 404  # the backend's websocket route answers a plain GET with 404
-    assert legacy.seen[-1]["raw_path"] == f"/api/v3/websocket/connect/{TOKEN}"
+    assert legacy.seen[-1]["raw_path"] == "/api/v3/websocket/connect/plain-get"
     assert "Upgrade" not in legacy.seen[-1]["headers"]
+    # only a GET opens a WebSocket: a POST asking for an upgrade is an ordinary request
+    status, _, _ = gateway.https(
+        "POST", "/api/v3/echo/upgrade", body=b"{}",
+        headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "x"},
+    )  # fmt: skip
+    assert status == 200
+    assert legacy.seen[-1]["method"] == "POST" and legacy.seen[-1]["body_length"] == 2
 
 
 def test_a_websocket_the_legacy_backend_drops_gets_a_502_in_the_legacy_shape(gateway, legacy):
