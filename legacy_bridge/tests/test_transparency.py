@@ -209,6 +209,7 @@ def test_a_websocket_cannot_pass_through_the_bridge_and_is_told_why(
     settings.DEBUG = debug
     response = client.get("/api/v3/websocket/connect/legacy-token", headers=WEBSOCKET)
     assert response.status_code == 501
+    assert response.json()["error"]["code"] == "not_implemented"
     detail = response.json()["detail"]
     assert "cannot pass through the legacy bridge" in detail and "OC_LEGACY_BACKEND" in detail
     # a proxy in front dropped the hop-by-hop Upgrade and Connection: still a WebSocket
