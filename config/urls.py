@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from opsconductor import health
@@ -25,9 +25,10 @@ urlpatterns = [
     # Content-Security-Policy (script-src 'self') lets the page run
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
-    # The legacy backend's URL space, forwarded by the strangler-fig bridge.
-    path("api/v3/", include("legacy_bridge.urls")),
-    path("api/schedules/", include("legacy_bridge.urls")),
+    # The legacy backend's URL space, forwarded by the strangler-fig bridge, with and without a
+    # trailing slash: /api/schedules reaches the bridge (and the legacy backend) as the client
+    # sent it, for every method; APPEND_SLASH never redirects it (docs/legacy-bridge.md).
+    re_path(r"^api/(?:v3|schedules)(?:/|$)", include("legacy_bridge.urls")),
 ]
 
 handler400 = "opsconductor.api.errors.handler400"

@@ -1,4 +1,4 @@
-"""Forwarding a request to the legacy backend and streaming its answer back (docs/adr/0011).
+"""Forwarding a request to the legacy backend and streaming its answer back (docs/adr/0014).
 
 Nothing is held whole in memory: the request body is read from the WSGI input in 64 KiB pieces
 while it is sent (with its ``Content-Length``, or chunked when the client sent it chunked), and
@@ -7,18 +7,20 @@ chunked or ``text/event-stream`` response as soon as the backend sent it).
 
 The HTTP client is urllib3 (already installed with requests): a connection pool per process,
 no retries (a POST must never be sent twice), no redirects followed, no content decoding
-(compressed bodies pass through as they are).
+(compressed bodies pass through as they are). The backend's own address in ``Location``,
+``Content-Location`` and ``Refresh`` becomes the address the client used (``public_url``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from urllib.parse import quote
+from urllib.parse import SplitResult, quote, urlsplit
 
 import urllib3
 from django.conf import settings
@@ -53,14 +55,28 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Set by the bridge itself on the way to the backend; "Expect: 100-continue" was answered by
-# the WSGI server already.
+# the WSGI server already; X-Legacy-Bridge-Check is the gateway's question to the bridge.
 SET_BY_BRIDGE = frozenset(
-    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "expect"}
+    {
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-request-id",
+        "expect",
+        "x-legacy-bridge-check",
+    }
 )
 # The WSGI server writes its own Date and Server headers; the backend's would be duplicates.
 RESPONSE_DROPPED = frozenset({"date", "server"})
 # RFC 3986 pchar plus "/": path characters sent as they are, everything else percent-encoded.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# Response headers holding a URL that the backend builds from its own address (the Host the
+# bridge sent it): one pointing there is rewritten to the address the client used.
+URL_HEADERS = frozenset({"location", "content-location"})
+# "Refresh: 5; url=http://..." (the URL part, quoted or not)
+_REFRESH = re.compile(r"^(\s*[0-9.]+\s*[;,]\s*url\s*=\s*)(['\"]?)(.*?)\2\s*$", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 class BackendUnavailable(Exception):
@@ -277,7 +293,7 @@ def forward(request) -> Forwarded:
     response = StreamingHttpResponse(_stream(upstream, request.path_info), status=upstream.status)
     if upstream.reason:
         response.reason_phrase = upstream.reason
-    _copy_response_headers(upstream, response)
+    _copy_response_headers(upstream, response, request)
     return Forwarded(response=response, status=upstream.status, backend_seconds=backend_seconds)
 
 
@@ -306,7 +322,54 @@ def _stream(upstream, path: str) -> Iterator[bytes]:
         upstream.release_conn()
 
 
-def _copy_response_headers(upstream, response: StreamingHttpResponse) -> None:
+def _authority(parts: SplitResult, scheme: str) -> tuple[str, int | None] | None:
+    """(host, port) of a URL, the port its scheme's default when none is written."""
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        return None
+    host = (parts.hostname or "").lower()
+    if not host:
+        return None
+    return host, port if port is not None else _DEFAULT_PORTS.get(scheme.lower())
+
+
+def public_url(value: str, request) -> str:
+    """``value`` (a ``Location``, ``Content-Location``) with the backend's own address
+    replaced by the one the client used; relative URLs and other hosts' unchanged.
+
+    The backend builds absolute URLs from the ``Host`` the bridge sent it (its own address,
+    e.g. FastAPI's redirect to the path with a slash): sent on as they are, they would leak
+    the internal address and send the client around the bridge. The client's address is
+    ``request.scheme`` and ``request.get_host()``: the ``Host`` header (checked against
+    ``ALLOWED_HOSTS``) and the scheme the gateway vouches for (``SECURE_PROXY_SSL_HEADER``).
+    Matched on host and port, whatever the scheme (a backend behind TLS termination, or one
+    believing ``X-Forwarded-Proto``, writes ``https://`` for its own address)."""
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return value
+    if not parts.netloc or parts.scheme.lower() not in ("", "http", "https", "ws", "wss"):
+        return value  # relative ("/api/v3/users/", "users/"), or not a web URL
+    backend = urlsplit(settings.LEGACY_BACKEND_URL)
+    scheme = parts.scheme or backend.scheme  # "//host:port/path" takes the current scheme
+    own = _authority(backend, backend.scheme)
+    if own is None or _authority(parts, scheme) != own:
+        return value  # another host's URL: not ours to change
+    rest = text[text.index("//") + 2 + len(parts.netloc) :]
+    return f"{request.scheme}://{request.get_host()}{rest}"
+
+
+def _public_refresh(value: str, request) -> str:
+    match = _REFRESH.match(value)
+    if not match:
+        return value
+    lead, quote_mark, url = match.groups()
+    return f"{lead}{quote_mark}{public_url(url, request)}{quote_mark}"
+
+
+def _copy_response_headers(upstream, response: StreamingHttpResponse, request) -> None:
     del response["Content-Type"]  # Django's default; the backend's (if any) is copied below
     named = _connection_tokens(upstream.headers.get("Connection", ""))
     for name, value in upstream.headers.items():
@@ -318,6 +381,10 @@ def _copy_response_headers(upstream, response: StreamingHttpResponse) -> None:
         if lower == "set-cookie":
             _add_cookie(response, value)
             continue
+        if lower in URL_HEADERS:
+            value = public_url(value, request)
+        elif lower == "refresh":
+            value = _public_refresh(value, request)
         if lower in response.headers and lower != "x-request-id":
             response[name] = f"{response[name]}, {value}"
         else:

@@ -1,5 +1,6 @@
-"""The one view behind the legacy URL space (/api/v3/, /api/schedules/): look the path up in
-the route table and proxy it, answer it from the new system, or say where it went.
+"""The one view behind the legacy URL space (/api/v3 and /api/schedules, with and without a
+trailing slash): look the path up in the route table and proxy it, answer it from the new
+system, or say where it went.
 
 A plain Django view, not DRF: the legacy backend authenticates its own tokens, so a proxied
 request is neither authenticated nor checked for CSRF; ``Authorization`` goes through
@@ -26,6 +27,16 @@ logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 UNROUTED = "(none)"
+# Set by the gateway (deploy/nginx) on the subrequest that asks whether a WebSocket upgrade may
+# go to the legacy backend; the gateway removes it from every request of a client.
+UPGRADE_CHECK_META = "HTTP_X_LEGACY_BRIDGE_CHECK"
+WEBSOCKET_STATUS = 101  # what a WebSocket let through is counted as
+NOT_CARRIED = (
+    "WebSocket connections cannot pass through the legacy bridge: it runs inside the WSGI web "
+    "process, which cannot hand a connection over after the upgrade. The gateway carries them "
+    "to the legacy backend when OC_LEGACY_BACKEND is set; without a gateway, connect to the "
+    "legacy backend directly (docs/legacy-bridge.md, WebSockets)."
+)
 
 
 def _table() -> routing.RouteTable:
@@ -82,6 +93,40 @@ def _migrated(request, rule: routing.RouteRule) -> HttpResponse:
     )
 
 
+def _dotted(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+def is_websocket(request) -> bool:
+    """A WebSocket opening handshake (RFC 6455 4.1), also when a proxy in front dropped the
+    hop-by-hop ``Upgrade`` and ``Connection`` headers: ``Sec-WebSocket-Key`` is end-to-end."""
+    meta = request.META
+    return request.method == "GET" and (
+        "websocket" in meta.get("HTTP_UPGRADE", "").lower()
+        or bool(meta.get("HTTP_SEC_WEBSOCKET_KEY"))
+    )
+
+
+def _upgrade_check(request, rule: routing.RouteRule | None) -> tuple[HttpResponse, int]:
+    """The gateway asks whether a WebSocket may go to the legacy backend: 204 yes (a GET under
+    a proxied prefix; counted as a connection let through), 403 no (the gateway then sends the
+    request here itself and the route's own answer, 410, is counted then). Nothing is
+    forwarded, whatever the method."""
+    if (
+        request.method == "GET"
+        and rule is not None
+        and rule.mode == Mode.PROXY
+        and not _dotted(request.path_info)
+    ):
+        response = HttpResponse(status=204)
+        response["X-Legacy-Bridge"] = rule.mode
+        return response, WEBSOCKET_STATUS
+    response = HttpResponse(status=403)
+    response["X-Legacy-Bridge"] = rule.mode if rule else "none"
+    response._has_been_logged = True  # type: ignore[attr-defined]  # an answer, not an error
+    return response, 0
+
+
 def _retired(rule: routing.RouteRule) -> HttpResponse:
     return legacy_error(
         410,
@@ -99,8 +144,13 @@ def bridge(request, rest: str = "") -> HttpResponse:
     prefix = rule.prefix if rule else UNROUTED
     mode = rule.mode if rule else "none"
     status = 0
+    if request.META.get(UPGRADE_CHECK_META) == "websocket":
+        response, counted = _upgrade_check(request, rule)
+        if counted:
+            _account(request, prefix=prefix, mode=mode, status=counted, started=started)
+        return response
     try:
-        if any(segment in (".", "..") for segment in path.split("/")):
+        if _dotted(path):
             # a backend that resolves dot segments would serve another prefix than the one
             # routed on (a retired prefix reached through a proxied one)
             response: HttpResponse = legacy_error(
@@ -112,6 +162,8 @@ def bridge(request, rest: str = "") -> HttpResponse:
             response = _retired(rule)
         elif rule.mode == Mode.MIGRATED:
             response = _migrated(request, rule)
+        elif is_websocket(request):
+            response = legacy_error(501, NOT_CARRIED)
         else:
             try:
                 forwarded = proxy.forward(request)

@@ -8,7 +8,11 @@
 # writes opsconductor.conf (include it in nginx's http {} block; conf.d/ is included already),
 # opsconductor-upstreams.list, opsconductor-streams.list and opsconductor-cors.map into the
 # directory given. OC_STREAM_SERVERS are the streams processes (entrypoint.sh streams), which
-# serve the live streams of runs; without them the web processes do, a thread per open stream. Only the
+# serve the live streams of runs; without them the web processes do, a thread per open stream.
+# OC_LEGACY_BACKEND (http://host:port, the bridge's LEGACY_BACKEND_URL as the gateway reaches it)
+# lets the gateway carry WebSockets in the legacy URL space to the legacy backend (the bridge,
+# a WSGI application, cannot); without it those regions of the template (BEGIN/END
+# legacy-websocket) are left out and the bridge answers such a request 501. Only the
 # ${OC_*} placeholders are replaced; nginx's own $variables are left alone. The two lists are
 # pieces of blocks (server lines of an upstream {}, entries of a map {}) that opsconductor.conf
 # includes; their names must not end in .conf, or the stock nginx.conf's
@@ -40,9 +44,28 @@ OC_LEGACY_MAX_BODY=${OC_LEGACY_MAX_BODY:-1g}
 OC_UPSTREAM_MAX_FAILS=${OC_UPSTREAM_MAX_FAILS:-2}
 OC_UPSTREAM_FAIL_TIMEOUT=${OC_UPSTREAM_FAIL_TIMEOUT:-10s}
 OC_CORS_ORIGINS=${OC_CORS_ORIGINS:-}
+OC_LEGACY_BACKEND=${OC_LEGACY_BACKEND:-}
+OC_LEGACY_BACKEND=${OC_LEGACY_BACKEND%/}
 OC_CONF_DIR=$out
 export OC_SERVER_NAME OC_TLS_CERT OC_TLS_KEY OC_HTTP_PORT OC_HTTPS_PORT OC_PUBLIC_ORIGIN \
-  OC_STATIC_ROOT OC_ACME_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR
+  OC_STATIC_ROOT OC_ACME_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR \
+  OC_LEGACY_BACKEND
+
+# the legacy backend's WebSockets: an origin (nginx's proxy_pass takes no path in a named
+# location), or nothing
+websocket_regions=keep
+if [ -n "$OC_LEGACY_BACKEND" ]; then
+  case "$OC_LEGACY_BACKEND" in
+    http://?*|https://?*) ;;
+    *) echo "OC_LEGACY_BACKEND: '$OC_LEGACY_BACKEND' is not an http(s) URL (http://host:port)" >&2; exit 2 ;;
+  esac
+  case "$OC_LEGACY_BACKEND" in
+    *[!A-Za-z0-9.:/_-]*|*/*/*/*) echo "OC_LEGACY_BACKEND: '$OC_LEGACY_BACKEND' is not an origin (http://host:port, no path)" >&2; exit 2 ;;
+  esac
+else
+  websocket_regions=drop
+  echo "OC_LEGACY_BACKEND is not set: WebSockets in the legacy URL space are not carried (the bridge answers them 501)" >&2
+fi
 
 # server lines of an upstream {} block, one per host:port of $1, into the file $2
 upstream_list() {
@@ -72,10 +95,19 @@ for origin in $(printf '%s' "$OC_CORS_ORIGINS" | tr ',' ' '); do
   printf '"%s" $http_origin;\n' "$origin" >> "$out/opsconductor-cors.map.tmp"
 done
 
+# the template, without its legacy-websocket regions when there is no legacy backend to carry
+# WebSockets to
+template() {
+  if [ "$websocket_regions" = drop ]; then
+    sed '/# BEGIN legacy-websocket/,/# END legacy-websocket/d' "$here/opsconductor.conf.template"
+  else
+    cat "$here/opsconductor.conf.template"
+  fi
+}
 # shellcheck disable=SC2016  # the list of placeholders envsubst may replace, literally
-envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HTTPS_PORT}
+template | envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HTTPS_PORT}
 ${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACME_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
-${OC_CONF_DIR}' < "$here/opsconductor.conf.template" > "$out/opsconductor.conf.tmp"
+${OC_CONF_DIR} ${OC_LEGACY_BACKEND}' > "$out/opsconductor.conf.tmp"
 
 for name in opsconductor-upstreams.list opsconductor-streams.list opsconductor-cors.map opsconductor.conf; do
   mv "$out/$name.tmp" "$out/$name"
@@ -84,4 +116,5 @@ done
 # still read it at http level and refuse to start
 rm -f "$out/opsconductor-upstreams.conf"
 streams=$(printf '%s' "$OC_STREAM_SERVERS" | tr ',' ' ')
-echo "rendered $out/opsconductor.conf for https://$OC_SERVER_NAME ($(echo $servers | wc -w) web processes, $(echo $streams | wc -w) streams processes)"
+if [ -n "$OC_LEGACY_BACKEND" ]; then legacy="legacy WebSockets to $OC_LEGACY_BACKEND"; else legacy="no legacy WebSockets"; fi
+echo "rendered $out/opsconductor.conf for https://$OC_SERVER_NAME ($(echo $servers | wc -w) web processes, $(echo $streams | wc -w) streams processes, $legacy)"

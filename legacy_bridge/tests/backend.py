@@ -10,6 +10,15 @@ process (random port). It records what reached it and answers by path:
   the test calls ``release()`` (at most 10 s), then sends the second
 - ``/api/v3/download?size=N``: N bytes (a repeating pattern) with their Content-Length
 - ``/api/v3/hop``: a response with hop-by-hop headers and two cookies
+- ``/api/schedules`` and ``/api/v3/users`` (no trailing slash, any method): ``307`` to the path
+  with the slash on the backend's own address, built from the ``Host`` it received, as the
+  real backend (Starlette's ``redirect_slashes``) answers; with the slash: the echo
+- ``/api/v3/redirect/<status>?location=...&content_location=...&refresh=...``: that status
+  with those headers
+- ``/api/v3/websocket/connect/<token>``: a WebSocket (RFC 6455) when asked for one: the
+  handshake, then each text message received is answered with ``echo: <message>`` until the
+  client closes; a plain request gets 404 (as the real backend's websocket route does). With
+  ``drop_websockets = True`` the connection is closed without an answer (a backend going away)
 
 With ``guarded = True`` it first refuses what the real backend refuses, as recorded (FastAPI's
 ``HTTPBearer``): no ``Authorization`` header (or an empty one) 403 ``Not authenticated``,
@@ -19,15 +28,59 @@ another scheme 403 ``Invalid authentication credentials``, a bearer token not in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
+# Paths the real backend serves only with a trailing slash: without it, a 307 to it.
+SLASH_REDIRECTED = ("/api/schedules", "/api/v3/users")
+WEBSOCKET_PATH = "/api/v3/websocket/connect/"
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+
+
+def websocket_accept(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` answering ``Sec-WebSocket-Key``."""
+    return base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+
+
+def websocket_frame(payload: bytes, *, opcode: int = 1, masked: bool = False) -> bytes:
+    """One final frame (RFC 6455 5.2); a client's frames are masked, a server's are not."""
+    head = bytes([0x80 | opcode])
+    mask_bit = 0x80 if masked else 0
+    size = len(payload)
+    if size < 126:
+        head += bytes([mask_bit | size])
+    elif size < 1 << 16:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", size)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", size)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def read_websocket_frame(read) -> tuple[int, bytes]:
+    """(opcode, payload) of the next frame, ``read(n)`` returning exactly n bytes."""
+    first, second = read(2)
+    size = second & 0x7F
+    if size == 126:
+        (size,) = struct.unpack("!H", read(2))
+    elif size == 127:
+        (size,) = struct.unpack("!Q", read(8))
+    mask = read(4) if second & 0x80 else b""
+    payload = read(size) if size else b""
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return first & 0x0F, payload
 
 
 def pattern_bytes(size: int):
@@ -117,8 +170,35 @@ class Handler(BaseHTTPRequestHandler):
             self._json(*refused)
         elif path == "/api/v3/system/health":
             self._json(200, {"status": "healthy", "source": "legacy"})
-        elif path.startswith("/api/v3/echo") or path.startswith("/api/schedules"):
+        elif path in SLASH_REDIRECTED:
+            # Starlette: the URL of the request with the slash added, on the Host it was sent
+            host = self.headers.get("Host", "")
+            location = f"http://{host}{path}/" + (f"?{url.query}" if url.query else "")
+            self.send_response(307)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif (
+            path.startswith("/api/v3/echo")
+            or path.startswith("/api/schedules/")
+            or path.startswith("/api/v3/users/")
+        ):
             self._json(200, seen, {"X-Backend": "legacy"})
+        elif path.startswith("/api/v3/redirect/"):
+            headers = {
+                name: query[key][0]
+                for key, name in (
+                    ("location", "Location"),
+                    ("content_location", "Content-Location"),
+                    ("refresh", "Refresh"),
+                )
+                if key in query
+            }
+            self._json(int(path.rsplit("/", 1)[1]), {"detail": "moved"}, headers)
+        elif path.startswith(WEBSOCKET_PATH) and (
+            self.headers.get("Upgrade", "").lower() == "websocket" and self.command == "GET"
+        ):
+            self._websocket()
         elif path.startswith("/api/v3/status/"):
             code = int(path.rsplit("/", 1)[1])
             self._json(code, {"detail": f"legacy says {code}"})
@@ -151,6 +231,42 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"ok")
         else:
             self._json(404, {"detail": "Not Found"})
+
+    def _websocket(self) -> None:
+        if self.server.drop_websockets:
+            self.close_connection = True
+            return
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", websocket_accept(key))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True  # the connection is the socket's now, never HTTP again
+        self.server.websocket_opened.set()
+
+        def read(size: int) -> bytes:
+            data = self.rfile.read(size)
+            if len(data) < size:
+                raise ConnectionError("the client went away")
+            return data
+
+        try:
+            while True:
+                opcode, payload = read_websocket_frame(read)
+                if opcode == 8:  # close: answer it, then the connection ends
+                    self.wfile.write(websocket_frame(payload[:2], opcode=8))
+                    self.wfile.flush()
+                    return
+                if opcode == 9:  # ping
+                    self.wfile.write(websocket_frame(payload, opcode=10))
+                elif opcode == 1:
+                    self.server.websocket_messages.append(payload.decode())
+                    self.wfile.write(websocket_frame(b"echo: " + payload))
+                self.wfile.flush()
+        except (ConnectionError, OSError, ValueError):
+            return
 
     def _events(self) -> None:
         self.send_response(200)
@@ -186,6 +302,9 @@ class LegacyBackend(ThreadingHTTPServer):
         self.second_event_sent_at = 0.0
         self.guarded = False
         self.legacy_tokens: set[str] = set()
+        self.websocket_opened = threading.Event()
+        self.websocket_messages: list[str] = []
+        self.drop_websockets = False
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def refusal(self, path: str, authorization: str | None) -> tuple[int, dict, dict] | None:

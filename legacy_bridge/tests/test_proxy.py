@@ -64,7 +64,7 @@ def test_headers_authorization_untouched_hop_by_hop_dropped_forwarding_headers_a
             "Keep-Alive": "timeout=5",
             "TE": "trailers",
             "Trailer": "X-Checksum",
-            "Upgrade": "websocket",
+            "Upgrade": "h2c",  # (a WebSocket's is refused: test_transparency.py)
             "Proxy-Authorization": "Basic c2VjcmV0",
             "Proxy-Foo": "bar",
             "X-Forwarded-For": "203.0.113.9",

@@ -43,6 +43,7 @@ CODES = {
     415: "unsupported_media_type",
     429: "throttled",
     500: "server_error",
+    501: "not_implemented",
     502: "bad_gateway",
     503: "service_unavailable",
     504: "gateway_timeout",

@@ -12,6 +12,7 @@ server name for SNI, the Host header and certificate verification.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -30,6 +31,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from legacy_bridge.tests.backend import read_websocket_frame, websocket_frame
 from tests.reliability.workers import database_env
 from tests.sshd import free_port
 
@@ -186,6 +188,11 @@ class Gateway:
         self.context = ssl.create_default_context(cafile=str(self.cert))
 
     # --- talking to it ----------------------------------------------------------------------
+    @property
+    def public_host(self) -> str:
+        """The Host a browser sends for the gateway's (non-default) HTTPS port."""
+        return f"{SERVER_NAME}:{self.https_port}"
+
     def connection(self, timeout: float = 10.0) -> http.client.HTTPSConnection:
         return _GatewayConnection(self.https_port, self.context, timeout)
 
@@ -233,6 +240,59 @@ class Gateway:
                 self.process.wait()
         for web in [*self.web, *([self.streams] if self.streams else [])]:
             web.stop()
+
+
+class WebSocket:
+    """A client of RFC 6455 over the gateway's TLS: the handshake, text messages, close."""
+
+    def __init__(self, gateway: Gateway, path: str):
+        self.key = base64.b64encode(os.urandom(16)).decode()
+        raw = socket.create_connection(("127.0.0.1", gateway.https_port), timeout=10)
+        self.sock = gateway.context.wrap_socket(raw, server_hostname=SERVER_NAME)
+        self.sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {gateway.public_host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {self.key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: https://{gateway.public_host}\r\n\r\n"
+            ).encode()
+        )
+        self.buffer = b""
+        head = self._until(b"\r\n\r\n").decode("latin-1")
+        status_line, *lines = head.split("\r\n")
+        self.status = int(status_line.split()[1])
+        self.headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines if x)}
+
+    def _until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError(f"closed before {marker!r}: {self.buffer!r}")
+            self.buffer += data
+        head, _, self.buffer = self.buffer.partition(marker)
+        return head
+
+    def read(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            self.buffer += data
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def body(self) -> bytes:
+        """The body of a refusal (not 101), by its Content-Length."""
+        return self.read(int(self.headers["content-length"]))
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(websocket_frame(text.encode(), masked=True))
+
+    def receive(self) -> tuple[int, bytes]:
+        return read_websocket_frame(self.read)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class _GatewayConnection(http.client.HTTPSConnection):
@@ -300,10 +360,18 @@ def nginx_command(nginx: str, base: Path) -> list[str]:
             "-c", str(base / "nginx.conf"), "-g", "daemon off;"]  # fmt: skip
 
 
-def start_gateway(nginx: str, *, web_count: int = 2, streams: bool = True) -> Gateway:
+def start_gateway(
+    nginx: str,
+    *,
+    web_count: int = 2,
+    streams: bool = True,
+    web_extra: dict | None = None,
+    render_extra: dict | None = None,
+) -> Gateway:
     """nginx in front of ``web_count`` web processes and (``streams``) one streams process;
     without it the web processes serve the live streams, as the gateway does when
-    OC_STREAM_SERVERS is not set."""
+    OC_STREAM_SERVERS is not set. ``web_extra`` is added to the web processes' environment,
+    ``render_extra`` to render.sh's (e.g. OC_LEGACY_BACKEND)."""
     # nginx's workers drop to an unprivileged user when started as root: everything they read
     # (static files) must be readable by it, so the gateway gets a world-readable directory
     base = Path(tempfile.mkdtemp(prefix="oc-gateway-"))
@@ -319,7 +387,7 @@ def start_gateway(nginx: str, *, web_count: int = 2, streams: bool = True) -> Ga
         port = free_port()
         var_dir = base / f"web{index}"
         var_dir.mkdir()
-        env = web_env(port, var_dir, https_port)
+        env = {**web_env(port, var_dir, https_port), **(web_extra or {})}
         web.append(WebProcess(port=port, env=env, log=base / f"web{index}.log").start())
     streams_process = None
     if streams:
@@ -342,6 +410,7 @@ def start_gateway(nginx: str, *, web_count: int = 2, streams: bool = True) -> Ga
         "OC_ACME_ROOT": str(base / "acme"),
         "OC_ACCESS_LOG": str(access_log),
         "OC_CORS_ORIGINS": ALLOWED_ORIGIN,
+        **(render_extra or {}),
     }
     # the documented layout: render.sh writes into conf.d/, which the stock nginx.conf includes
     subprocess.run(

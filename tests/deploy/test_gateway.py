@@ -21,7 +21,13 @@ from django.db import connection, connections
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.execution.models import Run, RunEvent, RunStatus, RunTarget, TargetStatus
-from tests.deploy.gateway import ALLOWED_ORIGIN, SERVER_NAME, nginx_binary, start_gateway
+from tests.deploy.gateway import (
+    ALLOWED_ORIGIN,
+    SERVER_NAME,
+    WebSocket,
+    nginx_binary,
+    start_gateway,
+)
 from tests.fixtures import wait_for
 
 pytestmark = [pytest.mark.nginx, pytest.mark.once]
@@ -154,6 +160,24 @@ def test_request_id_is_generated_or_passed_through_and_logged_as_json(gateway):
     assert entry["status"] == 401 and entry["method"] == "GET" and entry["uri"] == "/api/v1/me/"
     assert entry["tls"] in {"TLSv1.2", "TLSv1.3"}
     assert entry["upstream"].startswith("127.0.0.1:")
+
+
+def test_the_legacy_url_space_reaches_the_bridge_with_or_without_the_slash(gateway):
+    """No legacy backend here (neither LEGACY_BACKEND_URL nor OC_LEGACY_BACKEND): every path of
+    the legacy URL space gets the bridge's answer, a WebSocket the reason it is not carried
+    (the gateway without OC_LEGACY_BACKEND leaves WebSockets to the bridge, which cannot)."""
+    for method, path in [("POST", "/api/schedules"), ("GET", "/api/v3"), ("PUT", "/api/v3/x/")]:
+        status, headers, body = gateway.https(method, path, body=b"{}")
+        assert status == 502 and headers["X-Legacy-Bridge"] == "proxy", (method, path)
+        assert "LEGACY_BACKEND_URL" in json.loads(body)["detail"]
+    ws = WebSocket(gateway, "/api/v3/websocket/connect/a-legacy-token")
+    try:
+        assert ws.status == 501
+        assert "OC_LEGACY_BACKEND" in json.loads(ws.body())["detail"]
+    finally:
+        ws.close()
+    (entry,) = gateway.logged(lambda e: e["request_id"] == ws.headers["x-request-id"])
+    assert entry["uri"] == "/api/v3/websocket/connect/***"  # the token kept out of the log
 
 
 def test_cors_only_for_the_configured_origins(gateway):

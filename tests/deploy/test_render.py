@@ -37,7 +37,7 @@ def test_placeholders_are_filled_and_nginx_variables_left_alone(tmp_path):
     assert "${OC_" not in conf
     assert "server_name ops.example.com;" in conf
     assert "return 301 https://ops.example.com$request_uri;" in conf  # port 443: no :443
-    assert "proxy_set_header Host $host;" in conf and "$binary_remote_addr" in conf
+    assert "proxy_set_header Host $oc_host;" in conf and "$binary_remote_addr" in conf
     assert f"include {out}/opsconductor-upstreams.list;" in conf
     assert f"include {out}/opsconductor-streams.list;" in conf
     # the live streams go to the streams processes, everything else to the web processes
@@ -89,4 +89,46 @@ def test_a_cors_entry_that_is_not_an_origin_is_refused(tmp_path, origin):
     result = render(tmp_path, **REQUIRED, OC_CORS_ORIGINS=origin)
     assert result.returncode == 2
     assert f"'{origin}' is not an origin" in result.stderr
+    assert not (tmp_path / "out" / "opsconductor.conf").exists()
+
+
+def test_with_a_legacy_backend_websockets_are_carried_to_it(tmp_path):
+    result = render(tmp_path, **REQUIRED, OC_LEGACY_BACKEND="http://10.0.0.30:8000/")
+    assert result.returncode == 0, result.stderr
+    assert "legacy WebSockets to http://10.0.0.30:8000" in result.stdout
+    conf = (tmp_path / "out" / "opsconductor.conf").read_text()
+    assert "${OC_" not in conf
+    websocket = conf[conf.index("location @oc_legacy_websocket {") :].split("\n    }", 1)[0]
+    assert "proxy_pass http://10.0.0.30:8000;" in websocket  # the trailing slash taken off
+    assert "auth_request /_oc/legacy-websocket-check;" in websocket
+    assert "error_page 418 = @oc_legacy_websocket;" in conf
+    legacy = conf[conf.index("location ~ ^/api/(v3|schedules)(/|$) {") :].split("\n    }", 1)[0]
+    assert "if ($oc_websocket) { return 418; }" in legacy
+    # the same files as ever
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "opsconductor-cors.map",
+        "opsconductor-streams.list",
+        "opsconductor-upstreams.list",
+        "opsconductor.conf",
+    ]
+
+
+def test_without_a_legacy_backend_the_websocket_regions_are_left_out_and_it_says_so(tmp_path):
+    result = render(tmp_path, **REQUIRED)
+    assert result.returncode == 0, result.stderr
+    assert "OC_LEGACY_BACKEND is not set" in result.stderr
+    conf = (tmp_path / "out" / "opsconductor.conf").read_text()
+    for gone in ("@oc_legacy_websocket", "auth_request", "legacy-websocket", "return 418"):
+        assert gone not in conf, gone
+    # the legacy URL space itself is served as ever, with and without the slash
+    assert "location ~ ^/api/(v3|schedules)(/|$) {" in conf
+
+
+@pytest.mark.parametrize(
+    "value", ["10.0.0.30:8000", "http://10.0.0.30:8000/legacy", "ws://10.0.0.30", "http://a b"]
+)
+def test_a_legacy_backend_that_is_not_an_origin_is_refused(tmp_path, value):
+    result = render(tmp_path, **REQUIRED, OC_LEGACY_BACKEND=value)
+    assert result.returncode == 2
+    assert f"OC_LEGACY_BACKEND: '{value}'" in result.stderr
     assert not (tmp_path / "out" / "opsconductor.conf").exists()
