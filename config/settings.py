@@ -214,16 +214,20 @@ def _pool(alias: str) -> dict | None:
     max_size = DATABASE_POOL_MAX_SIZES[alias]
     if max_size <= 0:
         return None
+    from opsconductor.db.pooling import connection_class
+
     return {
         "name": alias,
         "min_size": min(DATABASE_POOL_MIN_SIZE, max_size),
         "max_size": max_size,
         "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
         "max_idle": DATABASE_POOL_MAX_IDLE_SECONDS,
-        # a lost connection is replaced in the background, with backoff, as long as a thread
-        # may be waiting for it; after that the next thread that needs one connects anew (after
-        # a long outage, no backoff grown to minutes delays the recovery)
-        "reconnect_timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+        # a lost connection is replaced in the background, with backoff, for 2 s; then by the
+        # next thread that needs one (after a long outage no backoff grown to a minute delays
+        # the recovery: opsconductor.db.pooling)
+        "reconnect_timeout": 2.0,
+        # while the database refuses connections a thread waits 1.5 s at most, not the timeout
+        "connection_class": connection_class(alias, DATABASE_POOL_TIMEOUT_SECONDS),
     }
 
 
