@@ -222,10 +222,11 @@ def _pool(alias: str) -> dict | None:
         "max_size": max_size,
         "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
         "max_idle": DATABASE_POOL_MAX_IDLE_SECONDS,
-        # a lost connection is replaced in the background, with backoff, for 2 s; then by the
-        # next thread that needs one (after a long outage no backoff grown to a minute delays
-        # the recovery: opsconductor.db.pooling)
-        "reconnect_timeout": 2.0,
+        # a connection the pool cannot make is tried once more, not again and again in the
+        # background: the next thread that needs one tries (opsconductor.db.pooling), so while
+        # the database is away each checkout is one attempt that fails at once, and the first
+        # after it is back succeeds
+        "reconnect_timeout": 0.0,
         # while the database refuses connections a thread waits 1.5 s at most, not the timeout
         "connection_class": connection_class(alias, DATABASE_POOL_TIMEOUT_SECONDS),
     }

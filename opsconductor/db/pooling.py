@@ -10,8 +10,10 @@ before its 503, a writer would take that long to notice the outage.
 to connect. After a failed one the threads waiting for the alias's pool are told at once (as
 without a pool: the database refuses), and the pool waits ``UNREACHABLE_TIMEOUT_SECONDS`` at
 most (long enough for a connection freed or made meanwhile); after a successful one, its
-configured timeout again. A waiting thread asks the pool to grow, so each checkout while the
-database is away is also an attempt to reconnect: the first that succeeds ends the short waits.
+configured timeout again. The pool does not retry in the background (``reconnect_timeout``
+0, config/settings.py): a waiting thread asks the pool to grow, so each checkout while the
+database is away is one attempt to connect, failed at once, and the first checkout after it is
+back connects (no backoff grown to a minute delays the recovery).
 (Telling the waiting threads uses psycopg_pool's queue of waiting clients, ``_waiting``, and
 ``WaitingClient.fail``, which its own ``close()`` uses; without them the threads wait out
 their timeout.)
@@ -26,12 +28,10 @@ from psycopg_pool.base import AttemptWithBackoff
 
 # how long a thread waits for a connection while the pool's last attempt to connect failed
 UNREACHABLE_TIMEOUT_SECONDS = 1.5
-# psycopg_pool waits this long, doubling, between attempts to replace a lost connection (for
-# reconnect_timeout, config/settings.py: 2 s; then the next checkout tries at once) and between
-# the dead connections a checkout finds in the pool after a restart. Its default, 1 s, made a
-# checkout right after a restart sleep a second per dead connection, and the first checkout
-# after a short outage wait up to 2 s for the next try. A class attribute of psycopg_pool
-# (pinned in requirements.txt), for every pool of the process.
+# psycopg_pool sleeps this long (doubling) between the dead connections a checkout finds in the
+# pool after a restart, one at a time: its default, 1 s, made a checkout right after a restart
+# sleep a second per dead connection. A class attribute of psycopg_pool (pinned in
+# requirements.txt), for every pool of the process.
 AttemptWithBackoff.INITIAL_DELAY = 0.1
 
 
