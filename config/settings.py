@@ -182,6 +182,9 @@ DATABASE_POOL_ROLE_SIZES: dict[str, dict[str, int]] = {
     # no app alias's pool smaller than default's, no request ever waits for an app alias while
     # holding another (ADR 0018)
     "web": {"*": 2},
+    # the live-stream process (ASGI): requests answered one at a time, and one poller on
+    # "execution"
+    "streams": {"*": 1, "execution": 2},
     # slices, the writer, the housekeeping thread and the reaper share "execution"
     "worker": {"*": 2, "execution": 4},
     "beat": {"*": 1},  # one thread, on "scheduling"

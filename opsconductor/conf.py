@@ -90,13 +90,14 @@ def redact_url(url: str) -> str:
 # --- Database connection budget (docs/deploy.md, "Database connections") ---------------------
 
 # The processes the image runs (deploy/entrypoint.sh), told apart by their command line.
-PROCESS_ROLES = ("web", "worker", "beat", "migrate", "other")
+PROCESS_ROLES = ("web", "streams", "worker", "beat", "migrate", "other")
 
 
 def process_role(argv: Sequence[str]) -> str:
-    """What this process is: ``web`` (gunicorn, runserver), ``worker`` and ``beat`` (Celery),
-    ``migrate`` (``manage.py migrate``/``migrate_all``), else ``other`` (shells, one-off
-    commands, the test suite). Only defaults depend on it (the connection budget)."""
+    """What this process is: ``web`` (gunicorn, runserver), ``streams`` (an ASGI server: the
+    live-stream process), ``worker`` and ``beat`` (Celery), ``migrate`` (``manage.py
+    migrate``/``migrate_all``), else ``other`` (shells, one-off commands, the test suite). Only
+    defaults depend on it (the connection budget)."""
     if not argv:
         return "other"
     program = Path(argv[0])
@@ -105,6 +106,8 @@ def process_role(argv: Sequence[str]) -> str:
     args = list(argv[1:])
     if name.startswith("gunicorn"):
         return "web"
+    if name.startswith(("uvicorn", "daphne", "hypercorn")):
+        return "streams"
     if name.startswith("celery"):
         return next((word for word in args if word in {"worker", "beat"}), "other")
     if name in {"manage.py", "django-admin"}:

@@ -161,7 +161,9 @@ def test_the_systemd_units_run_entrypoint_commands_with_variables_the_code_reads
 
 # -- the connection budgets add up (docs/deploy.md, "Database connections"; ADR 0018) ----------
 
-STREAMS_BUDGET = 10  # the streams process: (1 + STREAMS_AUTH_THREADS) x 2 aliases
+# the streams process as docs/deploy.md counts it: (1 + STREAMS_AUTH_THREADS) per alias it
+# touches (default, execution), more than its pools' default sizes
+STREAMS_BUDGET = 10
 
 
 def process_budget(role: str, environment: dict) -> int:
@@ -196,6 +198,7 @@ def test_the_default_deployment_stays_below_postgresql_default_limit():
         "streams": STREAMS_BUDGET,
         "migrate": process_budget("migrate", {}),
     }
+    assert process_budget("streams", {}) <= STREAMS_BUDGET
     total = sum(processes.values())
     assert total <= 100 - 15, processes  # psql, monitoring, the superuser reserve
     docs = (ROOT / "docs" / "deploy.md").read_text()

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         (["/srv/venv/bin/gunicorn", "config.wsgi:application", "--threads", "16"], "web"),
         (["/srv/venv/lib/python3.11/site-packages/gunicorn/__main__.py", "config.wsgi"], "web"),
+        (["/srv/venv/bin/uvicorn", "config.asgi:application", "--port", "8001"], "streams"),
         (["/srv/venv/bin/celery", "-A", "config", "worker", "-Q", "execution"], "worker"),
         (
             ["/srv/venv/lib/python3.11/site-packages/celery/__main__.py", "-A", "config", "worker"],
@@ -95,6 +96,8 @@ def test_every_role_has_a_budget_and_the_operator_can_set_it():
 
     worker = settings_of(["/v/bin/celery", "-A", "config", "worker"], DATABASE_URL=PG)
     assert sum(worker["sizes"].values()) == 14 and worker["sizes"]["execution"] == 4
+    streams = settings_of(["/v/bin/uvicorn", "config.asgi:application"], DATABASE_URL=PG)
+    assert sum(streams["sizes"].values()) == 7 and streams["sizes"]["execution"] == 2
     beat = settings_of(["/v/bin/celery", "-A", "config", "beat"], DATABASE_URL=PG)
     assert set(beat["sizes"].values()) == {1}
 
