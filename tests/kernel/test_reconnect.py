@@ -228,5 +228,6 @@ def test_with_a_pool_an_outage_fails_checkouts_fast_and_a_retried_unit_goes_thro
         time.sleep(1.5)  # allowed again 1.5 s into the retries
     thread.join(15)
     assert result == {"value": 1}
-    assert len(calls) >= 3 and time.monotonic() - started < 10
+    # tried during the outage (a checkout fails within 1.5 s), then through once it is back
+    assert len(calls) >= 2 and time.monotonic() - started < 10
     assert connection.pool.timeout == settings.DATABASE_POOL_TIMEOUT_SECONDS  # waits as usual
