@@ -26,7 +26,11 @@ def pytest_sessionstart(session):
 @pytest.fixture(scope="session", autouse=True)
 def _close_connections_before_test_databases_are_dropped(django_db_setup, django_db_blocker):
     # Several aliases share one test database in single mode; Django closes only the first
-    # alias's connection before dropping it, so close them all first.
+    # alias's connection (and pool) before dropping it, so close them all first: this thread's
+    # connections, then every alias's pool (a pool keeps the connections given back to it open).
     yield
     with django_db_blocker.unblock():
         connections.close_all()
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()

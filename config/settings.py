@@ -8,6 +8,7 @@ filesystem broker under ``var/``, secrets generated into ``var/keys/``) or ``pro
 from __future__ import annotations
 
 import ipaddress
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from opsconductor.conf import (
     is_fernet_key,
     new_django_secret,
     new_fernet_key,
+    parse_alias_sizes,
+    process_role,
     read_or_create_secret,
     store_identity,
 )
@@ -165,6 +168,75 @@ SQLITE_OPTIONS = {
 }
 
 
+# A connection budget per process (docs/deploy.md, "Database connections"; ADR 0018): every
+# PostgreSQL alias has a pool in each process (psycopg_pool, through Django). A thread takes a
+# connection at its first query of a unit of work (a request, a task, a loop's tick) and gives it
+# back at the unit's end, so a process never holds more than the sum of its pools' sizes. A
+# thread waits up to DATABASE_POOL_TIMEOUT_SECONDS for one (then the API answers 503, a task runs
+# again); an idle pool closes one unused connection every DATABASE_POOL_MAX_IDLE_SECONDS.
+# The sizes per alias default by the process's role (its command line; measured, ADR 0018);
+# DATABASE_POOL_MAX_SIZE sets every alias's instead, DATABASE_POOL_MAX_SIZES ("execution=6,
+# audit=1") single aliases. A size of 0: no pool, a persistent connection per thread and alias
+# (DATABASE_CONN_MAX_AGE), as before pooling (e.g. behind a pooler of your own).
+PROCESS_ROLE = process_role(sys.argv)
+DATABASE_POOL_ROLE_SIZES: dict[str, dict[str, int]] = {
+    # every authenticated request takes "default" (the user) first and holds it to its end: with
+    # no app alias's pool smaller than default's, no request ever waits for an app alias while
+    # holding another (ADR 0018)
+    "web": {"*": 2},
+    # the live-stream process (ASGI): requests answered one at a time, and one poller on
+    # "execution"
+    "streams": {"*": 1, "execution": 2},
+    # slices, the writer, the housekeeping thread and the reaper share "execution"
+    "worker": {"*": 2, "execution": 4},
+    "beat": {"*": 1},  # one thread, on "scheduling"
+    "migrate": {"*": 1},  # one thread
+    "other": {"*": 4},  # commands, shells, the test suite
+}
+_role_sizes = DATABASE_POOL_ROLE_SIZES[PROCESS_ROLE]
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=-1)  # -1: the role's sizes
+DATABASE_POOL_MAX_SIZES = {
+    alias: (
+        DATABASE_POOL_MAX_SIZE
+        if DATABASE_POOL_MAX_SIZE >= 0
+        else _role_sizes.get(alias, _role_sizes["*"])
+    )
+    for alias in ALIAS_ENV_VARS
+}
+DATABASE_POOL_MAX_SIZES.update(
+    parse_alias_sizes(
+        env.str("DATABASE_POOL_MAX_SIZES", default=""),
+        ALIAS_ENV_VARS,
+        variable="DATABASE_POOL_MAX_SIZES",
+    )
+)
+DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=0)
+DATABASE_POOL_TIMEOUT_SECONDS = env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0)
+DATABASE_POOL_MAX_IDLE_SECONDS = env.float("DATABASE_POOL_MAX_IDLE_SECONDS", default=10.0)
+
+
+def _pool(alias: str) -> dict | None:
+    max_size = DATABASE_POOL_MAX_SIZES[alias]
+    if max_size <= 0:
+        return None
+    from opsconductor.db.pooling import connection_class
+
+    return {
+        "name": alias,
+        "min_size": min(DATABASE_POOL_MIN_SIZE, max_size),
+        "max_size": max_size,
+        "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+        "max_idle": DATABASE_POOL_MAX_IDLE_SECONDS,
+        # a connection the pool cannot make is tried once more, not again and again in the
+        # background: the next thread that needs one tries (opsconductor.db.pooling), so while
+        # the database is away each checkout is one attempt that fails at once, and the first
+        # after it is back succeeds
+        "reconnect_timeout": 0.0,
+        # while the database refuses connections a thread waits 1.5 s at most, not the timeout
+        "connection_class": connection_class(alias, DATABASE_POOL_TIMEOUT_SECONDS),
+    }
+
+
 def _database(alias: str) -> dict:
     url = env.str(ALIAS_ENV_VARS[alias], default="") or env.str("DATABASE_URL", default="")
     if not url:
@@ -181,7 +253,16 @@ def _database(alias: str) -> dict:
             )
         config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     else:
-        config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        options = config.setdefault("OPTIONS", {})
+        # pg_stat_activity tells the processes' connections apart: role and alias
+        options.setdefault("application_name", f"opsconductor-{PROCESS_ROLE}:{alias}")
+        pool = _pool(alias)
+        if pool is not None:
+            options["pool"] = pool
+            config["CONN_MAX_AGE"] = 0  # the pool keeps the connections (Django requires 0)
+        else:
+            config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        # with a pool: a connection is checked when taken from it (a dead one is replaced)
         config["CONN_HEALTH_CHECKS"] = True
     # no alias waits for "default" to be set up first: a test using one app's alias only
     # (SQLite: a file per alias) runs on its own
@@ -486,7 +567,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_context": {"()": "opsconductor.observability.logging.RequestContextFilter"}
+        "request_context": {"()": "opsconductor.observability.logging.RequestContextFilter"},
+        "driver_detail": {"()": "opsconductor.observability.logging.DriverDetailFilter"},
     },
     "formatters": {
         "json": {"()": "opsconductor.observability.logging.JsonFormatter"},
@@ -505,6 +587,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        # the connection pools' own warnings, without host or database names
+        "psycopg.pool": {"filters": ["driver_detail"]},
     },
 }
 
@@ -613,10 +697,12 @@ EXECUTION_WRITER_RETRY_SECONDS = env.float("EXECUTION_WRITER_RETRY_SECONDS", def
 # The live stream polls the run's log this often.
 EXECUTION_STREAM_POLL_SECONDS = env.float("EXECUTION_STREAM_POLL_SECONDS", default=0.25)
 # Celery's Django fix-up closes every database connection before and after each task unless
-# this is set; a worker thread then reconnects to every database it touches for every target
-# of a run (measured: most of a warm run's time). The fix-up then closes them only every
-# 2 x this many tasks of the process; opsconductor.db.reconnect checks them before and after
-# every task instead (a dead one is closed, CONN_MAX_AGE and CONN_HEALTH_CHECKS apply).
+# this is set; without a pool a worker thread then reconnects to every database it touches for
+# every target of a run (measured: most of a warm run's time). The fix-up then closes them only
+# every 2 x this many tasks of the process; opsconductor.db.reconnect refreshes them before and
+# after every task instead: with a pool (the default) that gives them back to the pool after
+# every task, which costs nothing; without one a dead one is closed, CONN_MAX_AGE and
+# CONN_HEALTH_CHECKS apply.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # How long a unit of database work (a task, a write of the execution writer) is retried when
 # the database connection is lost or refused (a restart, a failover), with backoff from 0.2 s

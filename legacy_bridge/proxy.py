@@ -34,6 +34,7 @@ from urllib3.exceptions import (
 from urllib3.util import SKIP_HEADER
 
 from legacy_bridge.breaker import breaker_for
+from opsconductor.db.reconnect import release_connections
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +245,10 @@ def forward(request) -> Forwarded:
             f"(retry in {retry_after} s).",
             retry_after=retry_after,
         )
+    # reading the client's body and waiting for the backend need no database: the request's
+    # connections go back to the pools meanwhile (a slow backend must not hold the web
+    # process's connection budget; ADR 0018)
+    release_connections()
     body, chunked = _body(request)
     started = time.perf_counter()
     try:
@@ -299,6 +304,9 @@ def forward(request) -> Forwarded:
 
 def _stream(upstream, path: str) -> Iterator[bytes]:
     finished = False
+    # a stream may last long and needs no database: whatever the request took again after
+    # forward() goes back to the pools now, not when the stream ends (ADR 0018)
+    release_connections()
     try:
         if upstream.chunked and upstream.supports_chunked_reads():
             for piece in upstream.read_chunked(decode_content=False):

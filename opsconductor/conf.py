@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,3 +85,52 @@ def redact_url(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return parts._replace(netloc=netloc).geturl()
     return url
+
+
+# --- Database connection budget (docs/deploy.md, "Database connections") ---------------------
+
+# The processes the image runs (deploy/entrypoint.sh), told apart by their command line.
+PROCESS_ROLES = ("web", "streams", "worker", "beat", "migrate", "other")
+
+
+def process_role(argv: Sequence[str]) -> str:
+    """What this process is: ``web`` (gunicorn, runserver), ``streams`` (an ASGI server: the
+    live-stream process), ``worker`` and ``beat`` (Celery), ``migrate`` (``manage.py
+    migrate``/``migrate_all``), else ``other`` (shells, one-off commands, the test suite). Only
+    defaults depend on it (the connection budget)."""
+    if not argv:
+        return "other"
+    program = Path(argv[0])
+    # ``python -m gunicorn`` / ``python -m celery`` run the package's __main__.py
+    name = program.parent.name if program.name == "__main__.py" else program.name
+    args = list(argv[1:])
+    if name.startswith("gunicorn"):
+        return "web"
+    if name.startswith(("uvicorn", "daphne", "hypercorn")):
+        return "streams"
+    if name.startswith("celery"):
+        return next((word for word in args if word in {"worker", "beat"}), "other")
+    if name in {"manage.py", "django-admin"}:
+        command = next((word for word in args if not word.startswith("-")), "")
+        if command in {"migrate", "migrate_all"}:
+            return "migrate"
+        if command == "runserver":
+            return "web"
+    return "other"
+
+
+def parse_alias_sizes(value: str, aliases: Iterable[str], *, variable: str) -> dict[str, int]:
+    """``"default=4,execution=6"`` -> ``{"default": 4, "execution": 6}`` (aliases checked)."""
+    known = set(aliases)
+    sizes: dict[str, int] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        alias, sep, number = (piece.strip() for piece in item.partition("="))
+        if not sep or alias not in known or not number.isdigit():
+            raise ConfigurationError(
+                f"{variable}: expected alias=size pairs with aliases among {sorted(known)}, "
+                f"got {item!r}"
+            )
+        sizes[alias] = int(number)
+    return sizes

@@ -52,10 +52,24 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+# A probe waits this long at most for a connection from a pool (each alias in turn): it must
+# answer before the load balancer gives up, even while the database is unreachable.
+READINESS_POOL_TIMEOUT_SECONDS = 2.0
+
+
 def _check_database(alias: str) -> str | None:
+    connection = connections[alias]
+    pool = getattr(connection, "pool", None)
     try:
-        with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT 1")
+        if pool is not None:
+            # a connection of the process's pool (a dead one is replaced), given back at once:
+            # a probe holds no alias while it checks the next (ADR 0018)
+            pool.open()
+            with pool.connection(timeout=min(READINESS_POOL_TIMEOUT_SECONDS, pool.timeout)) as db:
+                db.execute("SELECT 1")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
     except Exception as exc:
         logger.warning("readiness: database %s unreachable: %s", alias, type(exc).__name__)
         return f"unreachable ({type(exc).__name__})"

@@ -59,7 +59,7 @@ from apps.targets.interface import (
     report_host_key_refused,
     report_scope_refusal,
 )
-from opsconductor.db.reconnect import call_with_retry
+from opsconductor.db.reconnect import call_with_retry, release_connections
 from opsconductor.events import Actor
 from opsconductor.sealing import SealError, unseal
 
@@ -139,6 +139,10 @@ def execute(run_target_ids: list[uuid.UUID], runtime: WorkerRuntime) -> dict[str
             item.failure = item.failure or Outcome(
                 TargetStatus.FAILED, f"internal error in the worker ({type(exc).__name__})"
             )
+    # the database work of the slice is done: its connections go back to the pools before it
+    # waits for its targets (minutes, maybe), whose step starts the writer must write, on a
+    # connection of the same pool (ADR 0018)
+    release_connections()
     threads = []
     for item in prepared:
         if item.failure is not None:

@@ -81,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 2000  # operations written in one transaction at most
 START_TIMEOUT_SECONDS = 60  # a step whose start cannot be recorded by then is not run
-IDLE_CLOSE_SECONDS = 2.0  # an idle writer closes its database connection after this long
+IDLE_CLOSE_SECONDS = 2.0  # an idle writer gives its database connection back after this long
 
 
 class WriteFailed(Exception):

@@ -49,6 +49,7 @@ from apps.scheduling.models import (
     NotificationChannel,
     NotificationDelivery,
 )
+from opsconductor.db.reconnect import release_connections
 from opsconductor.sealing import SealError, unseal
 
 logger = logging.getLogger(__name__)
@@ -330,6 +331,9 @@ def _deliver(delivery_id: uuid.UUID, due_by: datetime | None = None) -> tuple[bo
         return False, claimed
     delivery, channel = claimed
 
+    # the attempt waits on the network (up to its timeout) and needs no database meanwhile:
+    # the thread's connections go back to the pools (ADR 0018)
+    release_connections()
     response_status: int | None = None
     try:
         if channel.kind == NotificationChannel.ChannelKind.WEBHOOK:

@@ -9,20 +9,35 @@ Celery's Django fix-up closes a worker's connections only every ``2 * CELERY_DB_
 tasks, and a thread of our own (the execution writer, the worker's housekeeping) is no request
 at all: there a dead connection stays dead, and every later query fails on it.
 
+With connection pools (the default on PostgreSQL: config/settings.py, ADR 0018) a thread's
+connection is taken from its alias's pool at the first query of a unit of work and given back
+when Django "closes" it (``CONN_MAX_AGE`` is 0 with a pool), so every boundary below returns the
+thread's connections to the pools; the pool checks a connection when it hands it out (a dead one
+is replaced), and a thread waits for one at most ``DATABASE_POOL_TIMEOUT_SECONDS``.
+
 This module is what those places use:
 
 - ``is_connection_error(exc)``: the connection died or could not be opened (as opposed to a
   bad query): an ``InterfaceError``, or an ``OperationalError`` from the driver with no SQLSTATE
-  (a connection that failed, closed, or could not be made), a connection-exception class
-  (``08*``) or an operator intervention that ends the session (``57P01``-``57P03``).
+  (a connection that failed, closed, or could not be made; the pool's ``PoolTimeout``, no
+  connection within its timeout, is one of them: during an outage that is how a checkout
+  fails), a connection-exception class (``08*``) or an operator intervention that ends the
+  session (``57P01``-``57P03``).
+- ``is_pool_timeout(exc)``: of those, the pool's timeout (the process's budget was in use, or
+  the database was unreachable for that long).
 - ``refresh_connections()``: at a unit-of-work boundary (a task, a loop's tick), do what Django
   does at a request boundary: close the connections of this thread that had an error and fail a
-  ``SELECT 1``, or outlived ``CONN_MAX_AGE``, and arm the ``CONN_HEALTH_CHECKS`` check for the
-  next use of the others.
+  ``SELECT 1``, or outlived ``CONN_MAX_AGE`` (with a pool: every one, i.e. give it back), and
+  arm the ``CONN_HEALTH_CHECKS`` check for the next use of the others.
+- ``release_connections()``: give this thread's pooled connections back now, outside a
+  transaction (a unit of work about to wait for something else than the database: a slice
+  waiting for its targets, a streamed response); without a pool, nothing (reconnecting costs).
 - ``close_broken_connections()``: after an error, close this thread's connections that had an
   error and are unusable (the next query opens a new one).
 - ``retry_on_disconnect``: run a unit of database work; on a connection error close the broken
-  connections and run it again, with backoff, for ``DATABASE_RETRY_SECONDS`` at most. Never
+  connections (and give the pooled ones back: a thread waiting for a connection of one alias
+  while holding another's could be what another thread waits for) and run it again, with
+  backoff, for ``DATABASE_RETRY_SECONDS`` at most. Never
   inside a transaction (the work done so far is lost with the connection: only the caller can
   start over), so a unit must be safe to run again (every task is: ADR 0008, docs/execution.md).
 - ``db_unit()``: a context manager for a long-lived loop's tick that needs no retry (it runs
@@ -43,7 +58,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -81,6 +96,21 @@ def is_connection_error(exc: BaseException) -> bool:
             return isinstance(sqlstate, str) and (
                 sqlstate.startswith("08") or sqlstate in _SESSION_ENDED
             )
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def is_pool_timeout(exc: BaseException) -> bool:
+    """``exc`` (or what it wraps) is a connection pool's ``PoolTimeout`` (or ``TooManyRequests``):
+    no connection could be had from the pool in time."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__module__ == "psycopg_pool" and type(current).__name__ in {
+            "PoolTimeout", "TooManyRequests"
+        }:  # fmt: skip
+            return True
         current = current.__cause__ or current.__context__
     return False
 
@@ -124,6 +154,27 @@ def refresh_connections() -> None:
             connection.close_if_unusable_or_obsolete()
         except DatabaseError:
             _close_quietly(connection)
+
+
+def _pooled(connection) -> bool:
+    return getattr(connection, "pool", None) is not None
+
+
+def release_connections(aliases: Iterable[str] | None = None) -> None:
+    """Give this thread's pooled connections (of ``aliases``, default: all) back to their pools,
+    except one in a transaction (it is taken again at the next query). Connections without a
+    pool are kept."""
+    only = None if aliases is None else set(aliases)
+    for connection in _initialized():
+        if connection.connection is None or connection.in_atomic_block:
+            continue
+        if only is not None and connection.alias not in only:
+            continue
+        if _pooled(connection):
+            try:
+                connection.close()
+            except DatabaseError:
+                _close_quietly(connection)
 
 
 def close_broken_connections() -> None:
@@ -179,6 +230,9 @@ def call_with_retry(
             if _in_transaction():
                 raise
             close_broken_connections()
+            # hold no connection while waiting to try again: one this thread holds may be what
+            # another thread waits for (and a pool's timeout may have been that wait)
+            release_connections()
             attempt += 1
             left = deadline - time.monotonic()
             if left <= 0:
@@ -291,8 +345,10 @@ __all__ = [
     "describe",
     "install_celery_hooks",
     "is_connection_error",
+    "is_pool_timeout",
     "note_connection_loss",
     "refresh_connections",
+    "release_connections",
     "retry_on_disconnect",
     "seconds_since_connection_loss",
 ]

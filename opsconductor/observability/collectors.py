@@ -15,6 +15,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from opsconductor.db.reconnect import release_connections
 from opsconductor.events.models import FailedDelivery, OutboxCounter, OutboxEvent
 from opsconductor.events.outbox import RELAYED, distinct_database_aliases
 from opsconductor.observability.metrics import register_collector
@@ -62,6 +63,7 @@ def outbox_metrics() -> Iterator[Metric]:
         )
         relayed.add_metric([alias], total or 0)
         failed.add_metric([alias], FailedDelivery.objects.using(alias).count())
+        release_connections([alias])  # one alias's connection at a time (ADR 0018)
     yield from (pending, oldest, relayed, failed)
 
 

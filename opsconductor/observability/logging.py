@@ -31,6 +31,29 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+class DriverDetailFilter(logging.Filter):
+    """For the connection pool's logger (``psycopg.pool``): its warnings carry the driver's
+    messages ("connection to server at <host>, port <port> failed: ... database <name> ...")
+    and connections' reprs (host, user, database), which the logs never show (ADR 0016). They
+    keep what happened, with the error's class and SQLSTATE."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_driver_detail(arg) for arg in record.args)
+        elif record.args:
+            record.args = _without_driver_detail(record.args)
+        return True
+
+
+def _without_driver_detail(value):
+    if isinstance(value, BaseException):
+        sqlstate = getattr(value, "sqlstate", None)
+        return f"{type(value).__name__}{f' {sqlstate}' if sqlstate else ''}"
+    if type(value).__module__.startswith(("psycopg", "psycopg_pool")):
+        return type(value).__name__  # a connection: its repr names host, user and database
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: the production log format."""
 

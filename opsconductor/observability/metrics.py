@@ -44,6 +44,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from opsconductor.db.reconnect import release_connections
+
 logger = logging.getLogger(__name__)
 
 CollectorFunction = Callable[[], Iterable[Metric]]
@@ -103,6 +105,10 @@ class _RegisteredCollectors(Collector):
                 families, ok = [], 0
             else:
                 ok = 1
+            finally:
+                # a scrape holds one collector's connections at a time, not every alias's at
+                # once (ADR 0018: no thread waits for one pool while holding another's)
+                release_connections()
             up.add_metric([name], ok)
             took.add_metric([name], time.perf_counter() - started)
             yield from families

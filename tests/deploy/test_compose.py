@@ -157,3 +157,70 @@ def test_the_systemd_units_run_entrypoint_commands_with_variables_the_code_reads
     for name in re.findall(r"^Environment=([A-Z_]+)=", text, flags=re.MULTILINE):
         assert name in known, f"{unit.name} sets {name}, which nothing reads"
     assert "User=opsconductor" in text
+
+
+# -- the connection budgets add up (docs/deploy.md, "Database connections"; ADR 0018) ----------
+
+# the streams process as docs/deploy.md counts it: (1 + STREAMS_AUTH_THREADS) per alias it
+# touches (default, execution), more than its pools' default sizes
+STREAMS_BUDGET = 10
+
+
+def process_budget(role: str, environment: dict) -> int:
+    """The connections a process of ``role`` can hold at most with ``environment``."""
+    from django.conf import settings
+
+    from opsconductor.conf import ALIAS_ENV_VARS, parse_alias_sizes
+
+    sizes = settings.DATABASE_POOL_ROLE_SIZES[role]
+    every = int(environment.get("DATABASE_POOL_MAX_SIZE", -1))
+    per_alias = {a: every if every >= 0 else sizes.get(a, sizes["*"]) for a in ALIAS_ENV_VARS}
+    per_alias |= parse_alias_sizes(
+        environment.get("DATABASE_POOL_MAX_SIZES", ""), ALIAS_ENV_VARS, variable="sizes"
+    )
+    assert all(size > 0 for size in per_alias.values()), "a pool of 0 has no budget"
+    if role == "web":  # no request waits for an app alias while holding another (ADR 0018)
+        assert all(size >= per_alias["default"] for size in per_alias.values()), per_alias
+    return sum(per_alias.values())
+
+
+def entrypoint_default(variable: str) -> int:
+    return int(re.search(rf"\$\{{{variable}:-(\d+)\}}", ENTRYPOINT).group(1))
+
+
+def test_the_default_deployment_stays_below_postgresql_default_limit():
+    """entrypoint.sh's defaults: WEB_WORKERS web processes, one worker, one beat, the streams
+    process and a migration during a deploy; the total docs/deploy.md states."""
+    processes = {
+        "web": entrypoint_default("WEB_WORKERS") * process_budget("web", {}),
+        "worker": process_budget("worker", {}),
+        "beat": process_budget("beat", {}),
+        "streams": STREAMS_BUDGET,
+        "migrate": process_budget("migrate", {}),
+    }
+    assert process_budget("streams", {}) <= STREAMS_BUDGET
+    total = sum(processes.values())
+    assert total <= 100 - 15, processes  # psql, monitoring, the superuser reserve
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    assert f"| **total** | **{total}** of 100" in docs, (total, processes)
+    for role, budget in processes.items():
+        assert f"| {budget} |" in docs, (role, budget)
+
+
+def test_the_compose_processes_stay_below_its_postgresql_limit(compose):
+    services = app_services(compose)
+    roles = {"web": "web", "worker": "worker", "beat": "beat", "migrate": "migrate"}
+    total = STREAMS_BUDGET
+    for service in services.values():
+        role = roles.get(service["command"][0])
+        if role is None:
+            continue  # collectstatic: no database
+        environment = service["environment"]
+        count = int(environment.get("WEB_WORKERS", entrypoint_default("WEB_WORKERS")))
+        total += (count if role == "web" else 1) * process_budget(role, environment)
+    command = compose["services"]["postgres"].get("command", [])
+    limits = [int(c.split("=")[1]) for c in command if c.startswith("max_connections=")]
+    limit = limits[0] if limits else 100
+    assert total <= limit - 15, (total, limit)
+    stated = re.search(r"hold at most (\d+)", (DEPLOY / "compose.yaml").read_text())
+    assert stated and int(stated.group(1)) == total, total

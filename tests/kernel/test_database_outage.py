@@ -35,11 +35,14 @@ handler500 = "opsconductor.api.errors.handler500"  # the product's, as config.ur
 
 @pytest.fixture
 def reused_connections():
-    """Production's connection reuse in this process (the suite closes them after every
-    request): a connection killed by the outage is then reused unless something checks it."""
+    """Production's connection reuse in this process: its pools (the suite runs with them; a
+    connection killed by the outage waits in the pool for the next request), or, for an alias
+    without a pool (``DATABASE_POOL_MAX_SIZE=0``), a persistent connection per thread, reused
+    unless something checks it."""
     saved = {alias: connections[alias].settings_dict["CONN_MAX_AGE"] for alias in connections}
     for alias in connections:
-        connections[alias].settings_dict["CONN_MAX_AGE"] = 600
+        if connections[alias].pool is None:
+            connections[alias].settings_dict["CONN_MAX_AGE"] = 600
     connections.close_all()
     yield
     for alias, value in saved.items():

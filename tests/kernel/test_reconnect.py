@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 
 from opsconductor.db import reconnect
@@ -19,12 +20,24 @@ pytestmark = [pytest.mark.once, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def reused():
-    """Production's reuse on ``default`` (the suite closes connections after each request)."""
-    saved = connection.settings_dict["CONN_MAX_AGE"]
-    connection.settings_dict["CONN_MAX_AGE"] = 600
+    """Persistent connections on ``default``, as without a pool (``DATABASE_POOL_MAX_SIZE=0``,
+    ``DATABASE_CONN_MAX_AGE``): a thread keeps its connection between units of work."""
+    saved = dict(connection.settings_dict)
+    connection.close()
+    options = {k: v for k, v in connection.settings_dict["OPTIONS"].items() if k != "pool"}
+    connection.settings_dict.update(OPTIONS=options, CONN_MAX_AGE=600)
+    assert connection.pool is None
+    yield connection
+    connection.close()
+    connection.settings_dict.update(OPTIONS=saved["OPTIONS"], CONN_MAX_AGE=saved["CONN_MAX_AGE"])
+
+
+@pytest.fixture
+def pooled():
+    """``default`` with its pool, as production runs it."""
+    assert connection.pool is not None and connection.settings_dict["CONN_MAX_AGE"] == 0
     connection.close()
     yield connection
-    connection.settings_dict["CONN_MAX_AGE"] = saved
     connection.close()
 
 
@@ -72,7 +85,8 @@ def test_a_killed_or_refused_connection_is_a_connection_error_and_a_bad_query_is
             cursor.execute("SELECT pg_sleep(1)")
 
     assert not reconnect.is_connection_error(error_of(timeout))  # 57014: a query, not a session
-    assert reconnect.describe(refused) == "OperationalError"  # never the host or the database
+    # never the host or the database (with a pool: no connection could be had from it)
+    assert reconnect.describe(refused) in {"OperationalError", "PoolTimeout"}
 
 
 def test_without_a_check_a_reused_connection_stays_dead_and_refresh_replaces_it(reused):
@@ -171,3 +185,49 @@ def test_a_task_sees_its_own_request_and_is_retried_through_an_outage(reused):
     assert result == {"id": "probe-1", "retries": 2}
     assert len(calls) == 2
     assert probe.run.__name__ == "probe"
+
+
+# -- with the pool (production's default, ADR 0018) -----------------------------------------------
+
+
+def test_with_a_pool_a_unit_of_work_after_a_restart_gets_a_live_connection(pooled):
+    select_one()
+    reconnect.refresh_connections()  # the unit's end: back to the pool
+    assert connection.connection is None
+    kill_my_backends()  # the pool's idle connections die with the restart
+    assert select_one() == 1  # checked when taken from the pool: a dead one is replaced
+    kill_my_backends()  # and one that dies in a unit's hands is closed after the error
+    assert reconnect.is_connection_error(error_of(select_one))
+    reconnect.refresh_connections()
+    assert select_one() == 1
+
+
+def test_with_a_pool_an_outage_fails_checkouts_fast_and_a_retried_unit_goes_through(pooled):
+    select_one()
+    reconnect.refresh_connections()
+    calls = []
+
+    def work():
+        calls.append(time.monotonic())
+        return select_one()
+
+    with database_outage(connection.settings_dict["NAME"]):
+        # the pool finds the database refusing: the waiting thread is told at once, the next
+        # ones wait 1.5 s at most, not the pool's timeout (10 s)
+        started = time.monotonic()
+        assert reconnect.is_connection_error(error_of(select_one))
+        assert time.monotonic() - started < 3
+        started = time.monotonic()
+        assert reconnect.is_pool_timeout(error_of(select_one))
+        assert time.monotonic() - started < 2
+        started = time.monotonic()
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(value=reconnect.call_with_retry(
+            work, seconds=10)))  # fmt: skip
+        thread.start()
+        time.sleep(1.5)  # allowed again 1.5 s into the retries
+    thread.join(15)
+    assert result == {"value": 1}
+    # tried during the outage (a checkout fails within 1.5 s), then through once it is back
+    assert len(calls) >= 2 and time.monotonic() - started < 10
+    assert connection.pool.timeout == settings.DATABASE_POOL_TIMEOUT_SECONDS  # waits as usual

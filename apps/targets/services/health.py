@@ -23,6 +23,7 @@ from apps.targets.probes import ProbeResult, SeenHostKey, probe
 from apps.targets.scope import publish_scope_refused
 from apps.targets.selectors import connection_params, primary_method
 from apps.targets.services.hostkeys import record_seen
+from opsconductor.db.reconnect import release_connections
 from opsconductor.events import SYSTEM, Actor, publish
 from opsconductor.sealing import SealError
 
@@ -41,6 +42,10 @@ def _probe(method: ConnectionMethod | None) -> ProbeResult:
             message="the credential cannot be unsealed with the configured keys "
             "(OPSCONDUCTOR_SEAL_KEYS); write it again or restore the key",
         )
+    # the probe waits on the network for up to its timeout and needs no database meanwhile:
+    # the thread's connections go back to the pools (many probes at once must not hold the
+    # process's connection budget; ADR 0018)
+    release_connections()
     try:
         return probe(params, timeout=settings.TARGET_HEALTH_TIMEOUT_SECONDS)
     except Exception as exc:  # probes do not raise; a missing or broken one must not either
