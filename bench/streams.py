@@ -487,7 +487,7 @@ def product_env(args, database_env: dict, var_dir: Path) -> dict:
             **database_env,
         }
     )
-    return env  # PGAPPNAME is left to the entrypoint: opsconductor-<role>
+    return env  # each connection names its role and alias (opsconductor-<role>:<alias>)
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -584,8 +584,10 @@ class Sampler:
                 print(f"  (sampler: {exc})", flush=True)
 
     def _once(self) -> None:
+        # application_name is opsconductor-<role>:<alias> (ADR 0018): counted by role
         rows = self.conn.execute(
-            "SELECT application_name, count(*), count(*) FILTER (WHERE state <> 'idle') "
+            "SELECT split_part(application_name, ':', 1), count(*), "
+            "count(*) FILTER (WHERE state <> 'idle') "
             "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY 1",
             (self.dbname,),
         ).fetchall()

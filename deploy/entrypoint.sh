@@ -13,9 +13,6 @@
 set -e
 cmd=${1:-web}
 [ $# -gt 0 ] && shift
-# Each role's database connections carry its name (pg_stat_activity.application_name), so an
-# operator sees who holds them (docs/deploy.md, "Database connections").
-export PGAPPNAME="${PGAPPNAME:-opsconductor-$cmd}"
 
 # The role of the container's main process, for the health check (which runs beside it).
 main_role() {
