@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
+from legacy_bridge import execution_numbers
 from legacy_bridge.importing.engine import (
     DB,
     Context,
@@ -214,6 +215,8 @@ def _import_execution(ctx, row, rows, jobs, job_names, scheduled, interface) -> 
             )
             result = interface.run_import_history(run=spec, actor=ctx.actor)
             ctx.mapping.write(EXECUTIONS, row["id"], result.run_id, digest)
+            # the legacy UI names it by its job and number: it keeps its legacy number
+            execution_numbers.record_imported(job_id, result.run_id, row["execution_number"])
     except Exception as exc:
         executions.fail(row["id"], describe_error(exc))
         if rows:
