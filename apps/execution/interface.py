@@ -398,7 +398,7 @@ def run_step_results(run_id: uuid.UUID) -> list[StepResult]:
         .select_related("run_target")
         .order_by("index", "run_target__position")
     )
-    text: dict[tuple[uuid.UUID, int, str], list[str]] = {}
+    text: dict[tuple[uuid.UUID, int | None, str], list[str]] = {}
     for target_id, index, stream, data in (
         RunEvent.objects.using("execution")
         .filter(run_id=run_id, kind=RunEvent.Kind.OUTPUT, step_index__isnull=False)

@@ -216,10 +216,10 @@ def job_infos(job_ids: list[uuid.UUID] | None = None) -> dict[uuid.UUID, JobInfo
     (``archived`` says so), keyed by id, in two queries."""
     from apps.jobs.models import Job, JobStep
 
-    jobs = Job.objects.using("jobs").all()
+    queryset = Job.objects.using("jobs").all()
     if job_ids is not None:
-        jobs = jobs.filter(pk__in=list(job_ids))
-    jobs = {job.pk: job for job in jobs}
+        queryset = queryset.filter(pk__in=list(job_ids))
+    jobs = {job.pk: job for job in queryset}
     steps: dict[uuid.UUID, list[JobStepInfo]] = {}
     for step in (
         JobStep.objects.using("jobs").filter(job_id__in=list(jobs)).order_by("job_id", "position")
