@@ -147,3 +147,27 @@ class LegacySession(models.Model):
 
     def __str__(self) -> str:
         return f"legacy session {self.session_id} ({self.origin})"
+
+
+class ExecutionNumber(models.Model):
+    """The legacy ``execution_number`` of a run: 1, 2, 3 ... per job, never renumbered.
+
+    An imported execution keeps its legacy number (the importer writes it); a run of the new
+    system gets the job's next number the first time an adapter shows it, runs numbered in
+    the order they were created. Rows are never deleted, so a number is never reused."""
+
+    id = models.BigAutoField(primary_key=True)
+    job_id = models.UUIDField()  # a job of the jobs app (a reference, not a relation)
+    run_id = models.UUIDField(unique=True)  # a run of the execution app
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=10)  # "imported" or "allocated"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("job_id", "number")
+        constraints = [
+            models.UniqueConstraint(fields=("job_id", "number"), name="execution_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: execution {self.number} of job {self.job_id}"

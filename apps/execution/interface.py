@@ -285,3 +285,241 @@ def run_import_history(*, run: ImportedRun, actor: Actor) -> ImportedRunResult:
 
     run_id, created = run_import(spec=run, actor=actor)
     return ImportedRunResult(run_id=run_id, created=created)
+
+
+# -- runs as other callers show them (the legacy bridge) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run's state for display: ``counts`` is target status -> how many; ``started_any``
+    says whether any target has left the queue (a worker took it); ``target_names`` in the
+    run's order."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    target_count: int
+    counts: dict[str, int]
+    started_any: bool
+    target_names: tuple[str, ...]
+    imported: bool
+    legacy_ref: str
+
+
+def run_ids_of_jobs(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each job's runs (ids), oldest first, in one query; a job without runs is left out."""
+    from apps.execution.models import Run
+
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    rows = (
+        Run.objects.using("execution")
+        .filter(job_id__in=list(job_ids))
+        .order_by("created_at", "id")
+        .values_list("job_id", "id")
+    )
+    for job_id, run_id in rows:
+        found.setdefault(job_id, []).append(run_id)
+    return found
+
+
+def run_infos(run_ids: list[uuid.UUID]) -> dict[uuid.UUID, RunInfo]:
+    """The runs among ``run_ids`` that exist, keyed by id, in two queries."""
+    from apps.execution.models import Run, RunTarget, TargetStatus
+
+    runs = {run.id: run for run in Run.objects.using("execution").filter(pk__in=list(run_ids))}
+    names: dict[uuid.UUID, list[str]] = {}
+    started: set[uuid.UUID] = set()
+    waiting = (TargetStatus.PENDING, TargetStatus.QUEUED)
+    for run_id, name, status in (
+        RunTarget.objects.using("execution")
+        .filter(run_id__in=list(runs))
+        .order_by("run_id", "position")
+        .values_list("run_id", "target_name", "status")
+    ):
+        names.setdefault(run_id, []).append(name)
+        if status not in waiting:
+            started.add(run_id)
+    return {
+        run.id: RunInfo(
+            id=run.id,
+            job_id=run.job_id,
+            status=run.status,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            target_count=run.target_count,
+            counts=dict(run.counts or {}),
+            started_any=run.id in started,
+            target_names=tuple(names.get(run.id, ())),
+            imported=run.imported,
+            legacy_ref=run.legacy_ref or "",
+        )
+        for run in runs.values()
+    }
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step on one target of a run: ``index`` 0-based in the job, ``position`` the target's
+    place in the run; ``output`` and ``error`` its stdout and stderr (masked as stored, within
+    the run's output limit); ``reason`` why it failed or was skipped."""
+
+    id: uuid.UUID
+    target_id: uuid.UUID
+    target_name: str
+    position: int
+    index: int
+    name: str
+    kind: str
+    status: str
+    exit_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    command: str
+    output: str
+    error: str
+    reason: str
+
+
+def run_step_results(run_id: uuid.UUID) -> list[StepResult]:
+    """Every step of every target of the run that has begun (not ``pending``), by step then
+    target order, with its output, in three queries."""
+    from apps.execution.models import RunEvent, RunStep, StepStatus
+
+    steps = list(
+        RunStep.objects.using("execution")
+        .filter(run_target__run_id=run_id)
+        .exclude(status=StepStatus.PENDING)
+        .select_related("run_target")
+        .order_by("index", "run_target__position")
+    )
+    text: dict[tuple[uuid.UUID, int | None, str], list[str]] = {}
+    for target_id, index, stream, data in (
+        RunEvent.objects.using("execution")
+        .filter(run_id=run_id, kind=RunEvent.Kind.OUTPUT, step_index__isnull=False)
+        .order_by("seq")
+        .values_list("run_target_id", "step_index", "stream", "data")
+    ):
+        text.setdefault((target_id, index, stream), []).append(data)
+    return [
+        StepResult(
+            id=step.id,
+            target_id=step.run_target.target_id,
+            target_name=step.run_target.target_name,
+            position=step.run_target.position,
+            index=step.index,
+            name=step.name,
+            kind=step.kind,
+            status=step.status,
+            exit_code=step.exit_code,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+            duration_ms=step.duration_ms,
+            command=step.command,
+            output="".join(text.get((step.run_target_id, step.index, "stdout"), ())),
+            error="".join(text.get((step.run_target_id, step.index, "stderr"), ())),
+            reason=step.reason,
+        )
+        for step in steps
+    ]
+
+
+def run_start_as(*, job_id: uuid.UUID, actor: Actor, selector: str | None = None) -> RunRef:
+    """Start a run of the job's latest version as ``actor`` (a person, or an API token), as
+    ``POST /api/v1/runs/`` does: on ``selector`` (None: the job's default). Raises
+    ``rest_framework.exceptions.ValidationError`` keyed by field (``job``, ``selector``,
+    ``parameters.<name>``)."""
+    from apps.execution.models import Trigger
+    from apps.execution.services import run_create
+
+    run = run_create(
+        job_id=job_id,
+        selector=selector,
+        trigger=Trigger.API_TOKEN if actor.kind == "token" else Trigger.MANUAL,
+        actor=actor,
+        requested_by_user_id=actor.user_id,
+    )
+    return _ref(run)
+
+
+def run_cancel_as(*, run_id: uuid.UUID, actor: Actor, reason: str = "") -> bool:
+    """Cancel the run as ``actor`` (``execution.run.cancel_requested``; idempotent), with
+    ``reason`` in its status reason. False when there is nothing to cancel: no such run,
+    finished, or imported history."""
+    from apps.execution.models import Run
+    from apps.execution.services import run_cancel
+
+    run = Run.objects.using("execution").filter(pk=run_id).first()
+    if run is None or run.imported or run.is_finished:
+        return False
+    run_cancel(run=run, actor=actor, reason=reason)
+    return True
+
+
+@dataclass(frozen=True)
+class ExecutionHealth:
+    """What the reaper watches, now: runs going and waiting, targets running without a
+    heartbeat for longer than ``lost_after_seconds`` (the reaper marks them lost or queues
+    them again) and queued longer than ``requeue_after_seconds`` (sent again)."""
+
+    runs_running: int
+    runs_pending: int
+    targets_running: int
+    targets_queued: int
+    stale_running_targets: int
+    long_queued_targets: int
+    runs_past_deadline: int
+    oldest_running_run_started_at: datetime | None
+    lost_after_seconds: int
+    requeue_after_seconds: int
+
+
+def execution_health() -> ExecutionHealth:
+    """The reaper's facts (a few counting queries)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from apps.execution.models import Run, RunStatus, RunTarget, TargetStatus
+
+    now = timezone.now()
+    lost = settings.EXECUTION_LOST_AFTER_SECONDS
+    requeue = settings.EXECUTION_REQUEUE_AFTER_SECONDS
+    runs = Run.objects.using("execution")
+    targets = RunTarget.objects.using("execution")
+    running = runs.filter(status=RunStatus.RUNNING)
+    return ExecutionHealth(
+        runs_running=running.count(),
+        runs_pending=runs.filter(status=RunStatus.PENDING).count(),
+        targets_running=targets.filter(status=TargetStatus.RUNNING).count(),
+        targets_queued=targets.filter(status=TargetStatus.QUEUED).count(),
+        stale_running_targets=targets.filter(
+            status=TargetStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=lost)
+        ).count(),
+        long_queued_targets=targets.filter(
+            status=TargetStatus.QUEUED, queued_at__lt=now - timedelta(seconds=requeue)
+        ).count(),
+        runs_past_deadline=running.filter(
+            deadline_at__lte=now, cancel_requested_at__isnull=True
+        ).count(),
+        oldest_running_run_started_at=running.aggregate(first=Min("started_at"))["first"],
+        lost_after_seconds=int(lost),
+        requeue_after_seconds=int(requeue),
+    )
+
+
+def reap_now() -> dict[str, int]:
+    """Run the reaper once, now (what the periodic task does): targets whose worker vanished
+    marked ``lost`` or queued again, long-queued ones sent again, runs past their deadline or
+    with nothing left advanced. What it did, counted (``lost``, ``requeued``, ``resent``,
+    ``advanced``, ``held``)."""
+    from apps.execution.services import run_reap
+
+    return run_reap()

@@ -763,10 +763,10 @@ def run_target_finished(run_id: uuid.UUID) -> None:
         run_advance_safely(run_id)
 
 
-def run_cancel(*, run: Run, actor: Actor = SYSTEM) -> Run:
+def run_cancel(*, run: Run, actor: Actor = SYSTEM, reason: str = "") -> Run:
     """Stop ``run``: no new target starts, running steps are interrupted by their workers
     (within about a second) and marked ``canceled``. Idempotent. An imported run is history:
-    409."""
+    409. ``reason`` (optional, what the person said) is added to the run's status reason."""
     if run.imported:
         raise Conflict(IMPORTED_READ_ONLY.format(ref=run.legacy_ref, what="canceled"))
     with transaction.atomic(using=DB):
@@ -778,7 +778,7 @@ def run_cancel(*, run: Run, actor: Actor = SYSTEM) -> Run:
             locked,
             kind=STOP_CANCEL,
             actor_dict=actor.as_dict(),
-            reason=f"canceled by {actor.label}",
+            reason=f"canceled by {actor.label}" + (f": {reason[:300]}" if reason else ""),
             entries=entries,
             now=timezone.now(),
         )

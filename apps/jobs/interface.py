@@ -175,3 +175,142 @@ def job_snapshots(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, JobSnapshot]:
         job_id__in=list(jobs), number=F("job__latest_version")
     )
     return {row.job_id: _snapshot(jobs[row.job_id], row) for row in versions}
+
+
+# -- jobs as other callers show and edit them (the legacy bridge) ----------------------------------
+
+
+@dataclass(frozen=True)
+class JobStepInfo:
+    """One step of a job's current definition (1-based ``position``). ``command`` /
+    ``script`` / ``path`` / ``content`` are the stored texts (templates as written)."""
+
+    position: int
+    name: str
+    kind: str
+    command: str = ""
+    interpreter: str = ""
+    script: str = ""
+    path: str = ""
+    mode: str = ""
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A job as other apps show it: its current definition's display fields and steps."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    labels: dict[str, str]
+    default_selector: str
+    steps: tuple[JobStepInfo, ...]
+    created_at: datetime
+    updated_at: datetime
+    archived: bool
+
+
+def job_infos(job_ids: list[uuid.UUID] | None = None) -> dict[uuid.UUID, JobInfo]:
+    """The jobs among ``job_ids`` (None: every job) that exist, archived ones included
+    (``archived`` says so), keyed by id, in two queries."""
+    from apps.jobs.models import Job, JobStep
+
+    queryset = Job.objects.using("jobs").all()
+    if job_ids is not None:
+        queryset = queryset.filter(pk__in=list(job_ids))
+    jobs = {job.pk: job for job in queryset}
+    steps: dict[uuid.UUID, list[JobStepInfo]] = {}
+    for step in (
+        JobStep.objects.using("jobs").filter(job_id__in=list(jobs)).order_by("job_id", "position")
+    ):
+        steps.setdefault(step.job_id, []).append(
+            JobStepInfo(
+                position=step.position + 1,
+                name=step.name,
+                kind=step.kind,
+                command=step.command,
+                interpreter=step.interpreter,
+                script=step.script,
+                path=step.path,
+                mode=step.mode,
+                content=step.content,
+            )
+        )
+    return {
+        job.pk: JobInfo(
+            id=job.pk,
+            name=job.name,
+            description=job.description,
+            labels=dict(job.labels or {}),
+            default_selector=job.default_selector,
+            steps=tuple(steps.get(job.pk, ())),
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            archived=job.is_archived,
+        )
+        for job in jobs.values()
+    }
+
+
+def job_write_as(
+    *,
+    actor: Actor,
+    name: str,
+    description: str,
+    default_selector: str,
+    steps: list[dict[str, Any]],
+    job_id: uuid.UUID | None = None,
+    labels: dict[str, str] | None = None,
+    message: str = "",
+) -> uuid.UUID:
+    """Create (``job_id`` None) or change a job as ``actor``, through the API's services (the
+    same validation, a new version for a change, ``jobs.job.created`` / ``.updated``).
+    ``steps`` are step definitions (docs/jobs.md). A change keeps the job's labels (``labels``
+    set on top), policy and parameters and replaces name, description, default selector and
+    steps. Raises ``rest_framework.exceptions.ValidationError`` keyed by field (``name``,
+    ``steps.0.command``, ``default_selector``, ...), ``LookupError`` for an unknown job and
+    ``opsconductor.api.errors.Conflict`` for an archived one."""
+    from apps.jobs import services
+    from apps.jobs.models import Job
+
+    data: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "default_selector": default_selector,
+        "steps": steps,
+    }
+    if job_id is None:
+        data["labels"] = dict(labels or {})
+        return services.job_create(data=data, actor=actor, message=message).pk
+    job = Job.objects.using("jobs").filter(pk=job_id).first()
+    if job is None:
+        raise LookupError(job_id)
+    current = services.current_definition(job)
+    data = {
+        **current,
+        **data,
+        "labels": {**current.get("labels", {}), **(labels or {})},
+    }
+    services.job_update(job=job, data=data, actor=actor, message=message)
+    return job.pk
+
+
+def job_remove_as(*, job_id: uuid.UUID, actor: Actor) -> str:
+    """Remove a job as ``actor``: deleted when it never ran and no schedule runs it
+    (``jobs.job.deleted``), else archived (``jobs.job.archived``: its runs keep their
+    history). Returns ``"deleted"`` or ``"archived"``; raises ``LookupError`` for an unknown
+    or already archived job."""
+    from apps.execution.interface import job_has_runs
+    from apps.jobs import services
+    from apps.jobs.models import Job
+    from apps.scheduling.interface import schedules_of_job
+
+    job = Job.objects.using("jobs").filter(pk=job_id, archived_at__isnull=True).first()
+    if job is None:
+        raise LookupError(job_id)
+    if not job_has_runs(job.pk) and not schedules_of_job(job.pk):
+        services.job_delete(job=job, actor=actor)
+        return "deleted"
+    services.job_set_archived(job=job, archived=True, actor=actor)
+    return "archived"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from opsconductor.events import Actor
@@ -165,3 +165,123 @@ def schedule_spec_fire_times(
     if spec.max_firings is not None:
         count = min(count, max(spec.max_firings - spec.firings_made, 0))
     return timing.fire_times(definition, after, count)
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """A schedule as other apps show it (the fields of the schedules API)."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    name: str
+    kind: str
+    enabled: bool
+    timezone: str
+    cron: str
+    interval_every: int | None
+    interval_unit: str
+    frequency: str
+    every: int | None
+    time_of_day: time | None
+    days_of_week: tuple[int, ...]
+    day_of_month: int | None
+    run_at: datetime | None
+    end_at: datetime | None
+    max_firings: int | None
+    fired_count: int
+    next_fire_at: datetime | None
+    last_fired_at: datetime | None
+    created_at: datetime
+
+
+def schedules_info_of_jobs(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ScheduleInfo]]:
+    """The schedules of each job among ``job_ids`` (enabled or paused), oldest first, in one
+    query; a job without schedules is left out."""
+    from apps.scheduling.models import Schedule
+
+    found: dict[uuid.UUID, list[ScheduleInfo]] = {}
+    for s in (
+        Schedule.objects.using("scheduling")
+        .filter(job_id__in=list(job_ids))
+        .order_by("created_at", "id")
+    ):
+        found.setdefault(s.job_id, []).append(
+            ScheduleInfo(
+                id=s.id,
+                job_id=s.job_id,
+                name=s.name,
+                kind=s.kind,
+                enabled=s.enabled,
+                timezone=s.timezone,
+                cron=s.cron,
+                interval_every=s.interval_every,
+                interval_unit=s.interval_unit,
+                frequency=s.frequency,
+                every=s.every,
+                time_of_day=s.time_of_day,
+                days_of_week=tuple(s.days_of_week or ()),
+                day_of_month=s.day_of_month,
+                run_at=s.run_at,
+                end_at=s.end_at,
+                max_firings=s.max_firings,
+                fired_count=s.fired_count,
+                next_fire_at=s.next_fire_at,
+                last_fired_at=s.last_fired_at,
+                created_at=s.created_at,
+            )
+        )
+    return found
+
+
+def schedule_once_as(
+    *, job_id: uuid.UUID, run_at: datetime, actor: Actor, description: str = ""
+) -> tuple[uuid.UUID, bool]:
+    """A one-time schedule of the job at ``run_at`` (aware), created as ``actor`` through the
+    API's service (validation, ``scheduling.schedule.created``), on the job's default
+    selector. Idempotent: when the job already has a one-time schedule at that instant, that
+    one is returned. Returns (id, created). Raises
+    ``rest_framework.exceptions.ValidationError`` keyed by field (``job``, ``run_at``,
+    ``selector``)."""
+    from apps.jobs.interface import job_snapshot
+    from apps.scheduling import services
+    from apps.scheduling.models import Kind, Schedule
+
+    existing = (
+        Schedule.objects.using("scheduling")
+        .filter(job_id=job_id, kind=Kind.ONCE, run_at=run_at)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    snapshot = job_snapshot(job_id)
+    job_name = snapshot.name if snapshot else str(job_id)
+    name = f"{job_name[:50]} once at {run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if Schedule.objects.using("scheduling").filter(name=name).exists():
+        name = f"{name[:88]} {uuid.uuid4().hex[:8]}"
+    made = services.schedule_create(
+        data={
+            "name": name,
+            "description": description,
+            "enabled": True,
+            "job": job_id,
+            "kind": Kind.ONCE,
+            "run_at": run_at,
+            "timezone": "UTC",
+        },
+        actor=actor,
+    )
+    return made.id, True
+
+
+def schedules_pause_of_job(*, job_id: uuid.UUID, actor: Actor) -> int:
+    """Pause every enabled schedule of the job as ``actor`` (``scheduling.schedule.paused``
+    each); how many were paused."""
+    from apps.scheduling import services
+    from apps.scheduling.models import Schedule
+
+    paused = 0
+    for schedule in Schedule.objects.using("scheduling").filter(job_id=job_id, enabled=True):
+        services.schedule_set_enabled(schedule=schedule, enabled=False, actor=actor)
+        paused += 1
+    return paused

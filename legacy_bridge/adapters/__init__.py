@@ -1,10 +1,10 @@
 """Adapters: migrated legacy routes answered by the new system in the legacy JSON shape.
 
 One module per legacy area (docs/legacy-bridge.md, "Adapters"): ``auth`` (sign-in and the
-session calls), ``users``, ``targets``, ``system`` (health). The machinery (registration,
-matching, declared access) is in ``registry``; shared helpers (legacy ids, body parsing, the
-legacy error shapes) in ``common``. Adapters read and write the new system through the apps'
-``interface.py`` only.
+session calls), ``users``, ``targets``, ``jobs`` (jobs and executions), ``system``
+(health). The machinery (registration, matching, declared access) is in ``registry``; shared
+helpers (legacy ids, body parsing, the legacy error shapes) in ``common``. Adapters read and
+write the new system through the apps' ``interface.py`` only.
 """
 
 from legacy_bridge.adapters.registry import (
@@ -24,6 +24,7 @@ from legacy_bridge.adapters import system  # noqa: F401  isort: skip
 from legacy_bridge.adapters import auth  # noqa: F401  isort: skip
 from legacy_bridge.adapters import users  # noqa: F401  isort: skip
 from legacy_bridge.adapters import targets  # noqa: F401  isort: skip
+from legacy_bridge.adapters import jobs  # noqa: F401  isort: skip
 
 __all__ = [
     "Adapter",

@@ -5,6 +5,9 @@ times, exit codes, output, error text, the command that ran) is stored in one tr
 the execution app (``run_import_history``). Executions are streamed in batches and each batch's
 results are read with one query, so memory holds one batch, never the whole table.
 
+The legacy UI names an execution by its job and ``execution_number``: the number is kept with
+the run (``legacy_bridge.execution_numbers``), so the jobs adapter shows it unchanged.
+
 Who: the legacy database records no requester per execution. A run started by a legacy
 schedule (``schedule_executions``) shows that schedule; any other shows the job's creator,
 which is what the legacy UI showed. A legacy execution still ``scheduled`` or ``running`` can
@@ -18,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
+from legacy_bridge import execution_numbers
 from legacy_bridge.importing.engine import (
     DB,
     Context,
@@ -214,6 +218,8 @@ def _import_execution(ctx, row, rows, jobs, job_names, scheduled, interface) -> 
             )
             result = interface.run_import_history(run=spec, actor=ctx.actor)
             ctx.mapping.write(EXECUTIONS, row["id"], result.run_id, digest)
+            # the legacy UI names it by its job and number: it keeps its legacy number
+            execution_numbers.record_imported(job_id, result.run_id, row["execution_number"])
     except Exception as exc:
         executions.fail(row["id"], describe_error(exc))
         if rows:

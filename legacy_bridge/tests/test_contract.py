@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 RECORDINGS = Path(__file__).parent / "recordings"
 INDEX = json.loads((RECORDINGS / "index.json").read_text())["recordings"]
-AREAS = ("auth", "users", "targets")
+AREAS = ("auth", "users", "targets", "jobs")
 ENTRIES = [e for e in INDEX if e["file"].split("/")[0] in AREAS]
 PLACEHOLDER = "<legacy-access-token>"
 HEADERS_THAT_MATTER = ("content-type", "www-authenticate", "allow", "location")
@@ -214,6 +214,85 @@ NEW_TARGET_IN_LIST = {
     "created_at": None,
     "updated_at": None,
 }
+JOB_2_SCHEDULED = (
+    "job 2 has enabled schedules (a one-time run on 2027-01-15 among them): its status is "
+    "derived from our data, 'scheduled', and scheduled_at is that one-time run; the legacy "
+    "backend showed a stored 'draft' and null that never followed its schedules"
+)
+JOB_2_IN_LIST = {"[2].status": "scheduled", "[2].scheduled_at": "2027-01-15T10:00:00Z"}
+NEW_JOB_EXECUTION = {
+    "response.body.id": "new legacy id",
+    "response.body.job_id": "new legacy id",
+    "response.body.created_at": "clock",
+}
+RUN_TARGETS = (
+    "target_names lists the run's targets (the legacy backend listed only targets with "
+    "results: none before a worker ran); ids of runs and jobs made here come from the "
+    "bridge's range"
+)
+ONE_ACTION = [
+    {
+        "id": 1,
+        "action_order": 1,
+        "action_name": "hostname",
+        "action_type": "command",
+        "action_parameters": {"command": "hostname", "captureOutput": True},
+    }
+]
+ONCE_2027 = {
+    "scheduleType": "once",
+    "enabled": True,
+    "executeAt": "2027-01-15T10:00:00Z",
+    "recurringType": None,
+    "interval": 1,
+    "time": None,
+    "daysOfWeek": None,
+    "dayOfMonth": None,
+    "cronExpression": None,
+    "timezone": "UTC",
+    "nextRun": "2027-01-15T10:00:00Z",
+}
+SCHEDULED_JOB_4 = {
+    "id": 4,
+    "name": "legacy recorded job (edited)",
+    "description": "edited",
+    "status": "scheduled",
+    "created_at": None,
+    "scheduled_at": "2027-01-15T10:00:00Z",
+    "started_at": None,
+    "completed_at": None,
+    "last_execution": {
+        "id": 0,
+        "execution_number": 1,
+        "status": "scheduled",
+        "started_at": None,
+        "completed_at": None,
+        "total_targets": 2,
+        "successful_targets": 0,
+        "failed_targets": 0,
+    },
+    "actions": ONE_ACTION,
+    "targets": [{"id": 1, "name": "legacy-web-1"}, {"id": 2, "name": "legacy-web-2"}],
+    "schedule_config": ONCE_2027,
+}
+SAFETY_COUNTS = "count (what the reaper found in this database)"
+
+
+def _job_4_after_changes(body: list) -> list:
+    """Job 4 after J12 (a one-time run) and J13 (its execution cancelled)."""
+    return [
+        {
+            **job,
+            "status": "cancelled",
+            "scheduled_at": "2027-01-15T10:00:00Z",
+            "last_execution": {**job["last_execution"], "status": "cancelled"},
+        }
+        if job["id"] == 4
+        else job
+        for job in body
+    ]
+
+
 DIFFERENCES = {
     "auth/me_200.json": Difference(
         "session_id is the caller's session (the legacy backend always answered null)",
@@ -368,12 +447,155 @@ DIFFERENCES = {
         status=200,
         body={"message": "Communication method deleted successfully"},
     ),
+    "jobs/list_200.json": Difference(JOB_2_SCHEDULED, patch=JOB_2_IN_LIST),
+    "jobs/list_as_guest_200.json": Difference(JOB_2_SCHEDULED, patch=JOB_2_IN_LIST),
+    "jobs/get_1_200.json": Difference(
+        "the schedule is the imported one: in UTC, where the legacy scheduler fired it "
+        "whatever its declared zone, and nextRun is its real next firing (the recording's was "
+        "in the past)",
+        patch={"schedule_config.timezone": "UTC"},
+        volatile={"response.body.schedule_config.nextRun": "clock"},
+    ),
+    "jobs/execution_results_1_1_200.json": Difference(
+        "result ids of imported history come from the bridge's range (the importer keeps "
+        "executions' ids, not results')",
+        volatile={"response.body[*].id": "new legacy id"},
+    ),
+    "jobs/create_200.json": Difference(
+        "a job created here gets a legacy id from the bridge's range",
+        volatile={"response.body.id": "new legacy id"},
+        creates=("jobs", 4),
+    ),
+    "jobs/update_same_targets_200.json": Difference(
+        "action ids are the step's place in the job (steps have no ids of their own here); "
+        "the legacy backend re-created its actions with new ids on every edit",
+        patch={"actions[6].id": 1},
+    ),
+    "jobs/update_new_targets_200.json": Difference(
+        "action ids are the step's place in the job (steps have no ids of their own here); "
+        "the legacy backend re-created its actions with new ids on every edit",
+        patch={"actions[7].id": 1},
+    ),
+    "jobs/execute_200.json": Difference(
+        RUN_TARGETS,
+        patch={"target_names": ["legacy-web-1", "legacy-web-2"]},
+        volatile=NEW_JOB_EXECUTION,
+    ),
+    "jobs/execute_not_found_500.json": Difference(
+        "an unknown job is a 404 (the legacy backend answered 500)",
+        status=404,
+        body={"detail": "Job not found"},
+    ),
+    "jobs/executions_new_job_200.json": Difference(
+        RUN_TARGETS,
+        patch={"[2].target_names": ["legacy-web-1", "legacy-web-2"]},
+        volatile={
+            "response.body[*].id": "new legacy id",
+            "response.body[*].job_id": "new legacy id",
+            "response.body[*].created_at": "clock",
+        },
+    ),
+    "jobs/execution_new_job_200.json": Difference(
+        RUN_TARGETS,
+        patch={"target_names": ["legacy-web-1", "legacy-web-2"]},
+        volatile=NEW_JOB_EXECUTION,
+    ),
+    "jobs/schedule_404.json": Difference(
+        "the legacy backend had no route (the UI's 'Schedule Job' failed): the job runs once at "
+        "scheduled_at (a one-time schedule); 200 with the job",
+        status=200,
+        body=SCHEDULED_JOB_4,
+        volatile={
+            "response.body.created_at": "clock",
+            "response.body.last_execution.id": "new legacy id",
+        },
+    ),
+    "jobs/terminate_404.json": Difference(
+        "the legacy backend had no route (the UI's stop button failed): the job's waiting and "
+        "running executions are cancelled",
+        status=200,
+        body={"message": "Job terminated successfully", "terminated_executions": [0]},
+        volatile={"response.body.terminated_executions[*]": "new legacy id"},
+    ),
+    "jobs/safety_cleanup_stale_404.json": Difference(
+        "the legacy backend had no route: the reaper runs now and says what it did",
+        status=200,
+        body={
+            "success": True,
+            "message": "Cleaned up 0 stale target(s)",
+            "data": {
+                "lost_targets": 0,
+                "requeued_targets": 0,
+                "resent_targets": 0,
+                "advanced_executions": 0,
+                "held_targets": 0,
+            },
+        },
+        volatile={
+            "response.body.message": SAFETY_COUNTS,
+            **{
+                f"response.body.data.{name}": SAFETY_COUNTS
+                for name in ("lost_targets", "requeued_targets", "resent_targets",
+                             "advanced_executions", "held_targets")
+            },
+        },
+    ),
+    "jobs/safety_health_404.json": Difference(
+        "the legacy backend had no route: the reaper's facts",
+        status=200,
+        body={
+            "success": True,
+            "data": {
+                "status": "healthy",
+                "running_executions": 0,
+                "waiting_executions": 0,
+                "running_targets": 0,
+                "queued_targets": 0,
+                "stale_running_targets": 0,
+                "long_queued_targets": 0,
+                "executions_past_deadline": 0,
+                "oldest_running_started_at": None,
+                "lost_after_seconds": 0,
+                "requeue_after_seconds": 0,
+                "timestamp": None,
+            },
+        },
+        volatile={
+            **{
+                f"response.body.data.{name}": SAFETY_COUNTS
+                for name in ("status", "running_executions", "waiting_executions",
+                             "running_targets", "queued_targets", "stale_running_targets",
+                             "long_queued_targets", "executions_past_deadline",
+                             "lost_after_seconds", "requeue_after_seconds")
+            },
+            "response.body.data.oldest_running_started_at": "clock",
+            "response.body.data.timestamp": "clock",
+        },
+    ),
+    "jobs/list_after_changes_200.json": Difference(
+        JOB_2_SCHEDULED + "; job 4's execution was cancelled by J13 and it runs once on "
+        "2027-01-15 (J12), which the legacy backend could not do",
+        patch=JOB_2_IN_LIST,
+        adjust=_job_4_after_changes,
+        volatile={
+            "response.body[*].id": "legacy id",
+            "response.body[*].last_execution.id": "legacy id",
+            "response.body[*].last_execution.started_at": "clock",
+            "response.body[*].last_execution.completed_at": "clock",
+        },
+    ),
 }  # fmt: skip
 # Fields the adapters add to what the legacy backend returned, because the legacy UI reads them.
 EXTRA_FIELDS = {
     "targets/list": {"description"},
     "targets/get": {"encrypted_credentials"},
     "auth/refresh": {"refresh_token"},
+    "jobs/list": {"job_serial", "job_type"},
+    "jobs/get_1": {"job_serial", "job_type"},
+    "jobs/create_200": {"job_serial", "job_type"},
+    "jobs/update_new": {"job_serial", "job_type"},
+    "jobs/update_same": {"job_serial", "job_type"},
+    "jobs/schedule_404": {"job_serial", "job_type"},
 }
 HEADER_DIFFERENCES = {
     # FastAPI listed the one method of the path it found; the adapter lists them all
@@ -432,13 +654,18 @@ def compare(expected, actual, volatile: dict, where: str, extras: set, problems:
             problems.append(f"{where}: expected {len(expected)} items, got {actual!r}"[:300])
             return
         if reason and reason.startswith("order"):
-            expected = sorted(expected, key=lambda item: json.dumps(item.get("id")))
-            actual = sorted(actual, key=lambda item: json.dumps(item.get("id")))
+            expected = sorted(expected, key=_order_key)
+            actual = sorted(actual, key=_order_key)
         for left, right in zip(expected, actual, strict=True):
             compare(left, right, volatile, f"{where}[*]", extras, problems)
         return
     if expected != actual:
         problems.append(f"{where}: expected {expected!r}, got {actual!r}")
+
+
+def _order_key(item) -> str:
+    """Lists built from a set: objects by their id, anything else by its value."""
+    return json.dumps(item.get("id") if isinstance(item, dict) else item, sort_keys=True)
 
 
 def apply_patch(body, patch: dict):

@@ -326,7 +326,7 @@ def test_the_legacy_recordings_of_refusals_are_answered_the_same(client, legacy)
     set_routes(
         {
             f"/api/v3/{area}": {"mode": Mode.MIGRATED, "adapter": f"legacy-{area}"}
-            for area in ("auth", "users", "targets")
+            for area in ("auth", "users", "targets", "jobs")
         }
     )
     replayed = 0

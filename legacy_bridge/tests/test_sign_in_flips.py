@@ -344,3 +344,37 @@ def test_the_legacy_backend_switched_off(client, fake_legacy, settings):
     )
     at_legacy.refused_everywhere()
     at_bridge.refused_everywhere()
+
+
+def test_run_a_job_and_read_its_results_signed_in_at_either_side(client, fake_legacy):
+    """The jobs page migrated while the sign-in still lives at the legacy backend, then at
+    the bridge: the same token lists the jobs, opens one, runs it (as the signed-in user),
+    reads the history and an execution's results, and stops the run."""
+    from opsconductor.events.models import OutboxEvent
+
+    seed()
+    for auth in ("proxy", "migrated"):
+        route(auth=auth, targets="migrated", users="proxy", jobs="migrated")
+        ui = LegacyUi(client)
+        ui.sign_in()
+        jobs = ui.call("GET", "/api/v3/jobs/")
+        assert [(j["id"], j["name"]) for j in jobs][:1] == [(1, "legacy whoami")]
+        job = ui.call("GET", "/api/v3/jobs/1")
+        assert [t["id"] for t in job["targets"]] == [1, 2, 3]
+        started = ui.call("POST", "/api/v3/jobs/1/execute", {"target_ids": None})
+        assert started["status"] == "scheduled"
+        history = ui.call("GET", "/api/v3/jobs/1/executions")
+        assert [e["execution_number"] for e in history][-1] == 1  # the imported one, kept
+        assert history[0]["id"] == started["id"]
+        results = ui.call("GET", "/api/v3/jobs/1/executions/1/results")
+        assert [r["output_text"] for r in results] == ["fleet\n"] * 3 + ["legacy-ok\n"] * 3
+        stopped = ui.call("POST", "/api/v3/jobs/1/terminate", {"reason": "Manual termination"})
+        assert stopped["terminated_executions"] == [started["id"]]
+        assert ui.served_by.count("adapter") >= 6
+        event = (
+            OutboxEvent.objects.using("execution")
+            .filter(event_type="execution.run.requested")
+            .latest("occurred_at")
+        )
+        assert (event.actor["kind"], event.actor["name"]) == ("user", "ladmin")
+    assert "/api/v3/auth/login" in fake_legacy.served  # the first sign-in was the legacy one's

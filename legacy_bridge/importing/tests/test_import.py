@@ -708,7 +708,7 @@ def add_executions(legacy, s):
     )
     s.executions["manual"] = legacy.add_execution(
         s.jobs["everywhere"],
-        number=1,
+        number=3,  # its first two were deleted in legacy: the legacy UI knows it as number 3
         status="running",
         started_at=start,
         created_at=start,
@@ -785,6 +785,11 @@ def test_history_becomes_read_only_imported_runs(seeded, legacy, run_import, adm
     assert manual["requested_by"]["name"] == "alice"
     # read only: an imported run cannot be retried
     assert admin_api.post(f"/api/v1/runs/{nightly['id']}/retry/").status_code == 409
+    # the legacy UI names executions by job and number: each keeps its legacy number
+    from legacy_bridge.models import ExecutionNumber
+
+    numbers = {str(row.run_id): (row.number, row.source) for row in ExecutionNumber.objects.all()}
+    assert numbers == {nightly["id"]: (1, "imported"), manual["id"]: (3, "imported")}
 
     again = run_import()
     assert table(again, "job_executions").imported == 0
