@@ -6,6 +6,11 @@ so the legacy id registry finds them the way it finds imported objects).
 
 Target 5's only method is SNMP, which the importer skips (not a remote-execution method): it
 has no connection method here.
+
+Jobs 1 (``legacy whoami``, on targets 1-3) and 2 (``legacy disk report``, every target) and
+the schedules 1-6 of the recording fixture (cron, once, daily, weekly, monthly, a disabled
+cron), imported as the importer does (``schedule_conversion.convert``, in UTC where the legacy
+scheduler fired them, the legacy definition kept for the legacy routes).
 """
 
 from __future__ import annotations
@@ -53,10 +58,42 @@ TARGETS = (
 )  # fmt: skip
 
 
+JOBS = (
+    # legacy id, name, description, legacy targets (none: every target), [(step, command)]
+    (1, "legacy whoami", "two commands", (1, 2, 3), (("who", "id -un"), ("mark", "echo legacy-ok"))),
+    (2, "legacy disk report", "", (), (("df", "df -h /"),)),
+)  # fmt: skip
+
+SCHEDULES = (
+    # the legacy rows of job_schedules, as the recording fixture had them
+    {"id": 1, "job_id": 1, "schedule_type": "cron", "enabled": True,
+     "timezone": "America/New_York", "description": "weekday 03:15 NY",
+     "cron_expression": "15 3 * * 1-5", "next_run": "2025-09-02T03:15:00+00:00"},
+    {"id": 2, "job_id": 2, "schedule_type": "once", "enabled": True, "timezone": "UTC",
+     "description": "once", "execute_at": "2027-01-15T10:00:00+00:00",
+     "next_run": "2027-01-15T10:00:00+00:00"},
+    {"id": 3, "job_id": 1, "schedule_type": "recurring", "enabled": True,
+     "timezone": "Europe/Berlin", "description": "daily Berlin", "recurring_type": "daily",
+     "interval": 1, "time": "06:30", "next_run": "2025-09-02T06:30:00+00:00"},
+    {"id": 4, "job_id": 2, "schedule_type": "recurring", "enabled": True,
+     "timezone": "Asia/Tokyo", "description": "Mon Wed Fri Tokyo", "recurring_type": "weekly",
+     "interval": 1, "time": "22:00", "days_of_week": "0,2,4",
+     "next_run": "2025-09-01T22:00:00+00:00"},
+    {"id": 5, "job_id": 2, "schedule_type": "recurring", "enabled": True, "timezone": "UTC",
+     "description": "15th monthly", "recurring_type": "monthly", "interval": 1, "time": "09:00",
+     "day_of_month": 15, "next_run": "2025-09-15T09:00:00+00:00"},
+    {"id": 6, "job_id": 1, "schedule_type": "cron", "enabled": False, "timezone": "UTC",
+     "description": "disabled hourly", "cron_expression": "0 * * * *",
+     "next_run": "2025-09-01T13:00:00+00:00"},
+)  # fmt: skip
+
+
 @dataclass
 class Fixture:
     users: dict[str, uuid.UUID] = field(default_factory=dict)
     targets: dict[int, uuid.UUID] = field(default_factory=dict)
+    jobs: dict[int, uuid.UUID] = field(default_factory=dict)
+    schedules: dict[int, uuid.UUID] = field(default_factory=dict)
 
 
 def private_key() -> str:
@@ -144,4 +181,60 @@ def seed() -> Fixture:
         if method is not None:
             (created,) = target_details([target_id])[target_id].methods
             legacy_ids.register("methods", method[3], created.id)
+    seed_jobs(fixture)
+    seed_schedules(fixture)
     return fixture
+
+
+def _mapped(table: str, legacy_id: int) -> uuid.UUID | None:
+    row = ImportedRecord.objects.filter(legacy_table=table, legacy_id=str(legacy_id)).first()
+    return row.new_id if row is not None else None
+
+
+def seed_jobs(fixture: Fixture) -> None:
+    """Jobs 1 and 2 (kept when another part of the fixture imported them already)."""
+    from apps.jobs.interface import job_import
+
+    for legacy_id, name, description, targets, steps in JOBS:
+        job_id = _mapped("jobs", legacy_id)
+        if job_id is None:
+            job_id = uuid.uuid4()
+            ids = [str(fixture.targets[t]) for t in targets]
+            job_import(
+                job_id=job_id,
+                definition={
+                    "name": name,
+                    "description": description,
+                    "labels": {"legacy.id": str(legacy_id)},
+                    "default_selector": f"id in ({', '.join(ids)})" if ids else "all",
+                    "parameters": [],
+                    "steps": [
+                        {"name": step, "kind": "command", "command": command}
+                        for step, command in steps
+                    ],
+                },
+                actor=ACTOR,
+            )
+            _mapping("jobs", legacy_id, job_id)
+        fixture.jobs[legacy_id] = job_id
+
+
+def seed_schedules(fixture: Fixture) -> None:
+    from datetime import UTC, datetime
+
+    from apps.scheduling.interface import schedule_import
+    from legacy_bridge.importing.schedule_conversion import convert, with_planned_run
+    from legacy_bridge.legacy_schedules import remember
+
+    now = datetime.now(UTC)
+    for legacy in SCHEDULES:
+        row = {"interval": 1, "execution_count": 0, "created_at": now, **legacy}
+        for column in ("next_run", "execute_at"):
+            if row.get(column):
+                row[column] = datetime.fromisoformat(row[column])
+        spec = convert(with_planned_run(row, now), job_id=fixture.jobs[row["job_id"]])
+        schedule_id = uuid.uuid4()
+        schedule_import(spec=spec, actor=ACTOR, schedule_id=schedule_id, now=now)
+        remember(schedule_id, row)
+        _mapping("job_schedules", row["id"], schedule_id)
+        fixture.schedules[row["id"]] = schedule_id
