@@ -55,6 +55,7 @@ from legacy_bridge.importing.schedule_conversion import (
     ConversionError,
     conversion_notes,
     convert,
+    declared_zone,
     legacy_next_run,
     verify,
     with_planned_run,
@@ -337,7 +338,7 @@ def _row(values: dict, legacy_id: int, now: datetime) -> dict:
     row.update(
         id=legacy_id,
         enabled=values.get("enabled", True),
-        interval=values.get("interval") or 1,
+        interval=1 if values.get("interval") is None else values["interval"],
         timezone=values.get("timezone") or "UTC",
         execution_count=0,
         last_run=None,
@@ -355,6 +356,7 @@ def _spec(values: dict, job_id: uuid.UUID, legacy_id: int, now: datetime, sent_a
     description; and the row."""
     try:
         row = _row(values, legacy_id, now)
+        declared_zone(row)  # a zone the legacy scheduler ignored, but a zone all the same
         spec = convert(row, job_id=job_id, zones=EFFECTIVE)
         notes = conversion_notes(row, spec, EFFECTIVE, now)
         problems = verify(row, spec, now, 20)

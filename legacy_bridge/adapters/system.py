@@ -27,6 +27,7 @@ import platform
 import shutil
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
@@ -90,7 +91,7 @@ def _version() -> str:
 
 def _memory() -> dict | None:
     try:
-        with open("/proc/meminfo") as meminfo:
+        with Path("/proc/meminfo").open() as meminfo:
             values = {
                 line.split(":")[0]: int(line.split()[1]) * 1024 for line in meminfo if ":" in line
             }
@@ -147,6 +148,10 @@ def _broker_ok() -> bool:
     from opsconductor.health import _check_broker
 
     return _check_broker() is None
+
+
+def _states(databases: dict[str, bool]) -> dict[str, str]:
+    return {alias: "healthy" if up else "unhealthy" for alias, up in databases.items()}
 
 
 def _check(healthy: bool, status: str, details=None, *, error: str | None = None) -> dict:
@@ -212,7 +217,7 @@ def health_overview() -> JsonResponse:
         "database": _check(
             database_ok,
             "connected" if database_ok else "error",
-            {"databases": {alias: "healthy" if ok else "unhealthy" for alias, ok in databases.items()}},
+            {"databases": _states(databases)},
         ),
         "redis": _check(cache_ok, "connected" if cache_ok else "error"),
         "system": _check(
@@ -299,7 +304,7 @@ def health_database() -> JsonResponse:
         {
             "status": "healthy" if ok else "unhealthy",
             "connections": connections_open,
-            "databases": {alias: "healthy" if up else "unhealthy" for alias, up in databases.items()},
+            "databases": _states(databases),
             "response_time_ms": elapsed,
         },
         status=200 if ok else 503,
@@ -407,9 +412,7 @@ def info(request):
 
 @functools.cache
 def _zones() -> dict[str, str]:
-    return {
-        name: name.replace("_", " ") for name in sorted(available_timezones() - NOT_ZONES)
-    }
+    return {name: name.replace("_", " ") for name in sorted(available_timezones() - NOT_ZONES)}
 
 
 @area.endpoint("GET", r"/timezones", calls="Y4", example="/timezones", role=Role.VIEWER)
@@ -596,8 +599,7 @@ def settings_put(request):
                 errors.append(
                     field_error(
                         ("body", key),
-                        f"Set by the deployment ({name}: {read()!r}); it cannot be changed "
-                        "here.",
+                        f"Set by the deployment ({name}: {read()!r}); it cannot be changed here.",
                         "read_only",
                         input=value,
                     )

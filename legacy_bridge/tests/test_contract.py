@@ -812,9 +812,7 @@ def test_migrated_adapters_answer_every_recording(client, legacy_fixture, entry)
             got, value = urlsplit(got or "").path, urlsplit(value).path
         if got != value:
             problems.append(f"header {name}: {got!r}, expected {value!r}")
-    content = (
-        b"".join(response.streaming_content) if response.streaming else response.content
-    )
+    content = b"".join(response.streaming_content) if response.streaming else response.content
     difference = DIFFERENCES.get(entry["file"])
     if difference is not None and difference.check is not None:
         assert difference.check(content.decode()), (entry["file"], content[:600])
