@@ -289,18 +289,26 @@ def schedule_create_as(
 def schedule_update_as(
     *, schedule_id: uuid.UUID, spec: ScheduleSpec, actor: Actor, now: datetime | None = None
 ) -> bool:
-    """Replace the definition of a schedule by ``spec`` (as ``PUT /api/v1/schedules/{id}/``
-    does: ``scheduling.schedule.updated``, the next due time recomputed). False when it does
-    not exist. Raises ``ValidationError`` keyed by field."""
+    """Replace when a schedule fires (its timing), its name, description, ``enabled``,
+    ``max_firings`` and, when ``spec.job_id`` is given, its job, by those of ``spec`` (as
+    ``PATCH /api/v1/schedules/{id}/`` does: ``scheduling.schedule.updated``, the next due time
+    recomputed); its parameters, selector and policies stay. False when it does not exist.
+    Raises ``ValidationError`` keyed by field."""
     from apps.scheduling import services
     from apps.scheduling.models import Schedule
 
     schedule = Schedule.objects.using("scheduling").filter(pk=schedule_id).first()
     if schedule is None:
         return False
-    values = _values_of_spec(spec)
-    if spec.job_id is None:
-        values.pop("job")
+    values = {
+        **_definition(spec),
+        "name": spec.name,
+        "description": spec.description,
+        "enabled": spec.enabled,
+        "max_firings": spec.max_firings,
+    }
+    if spec.job_id is not None:
+        values["job"] = spec.job_id
     services.schedule_update(schedule=schedule, data=values, actor=actor, now=now)
     return True
 
