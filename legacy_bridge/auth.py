@@ -17,7 +17,8 @@ recorded):
   credentials``;
 - a token that does not authenticate (malformed, expired, revoked; an inactive user): 401
   ``Invalid or expired session`` with ``WWW-Authenticate: Bearer``;
-- an authenticated user below the declared role: 403 (``Administrator access required`` where
+- an authenticated user below the declared role (an endpoint declared ``auditor=True`` also
+  lets auditors in: the audit trail's readers): 403 (``Administrator access required`` where
   the role is admin, as the legacy backend words it), recorded for the audit trail as a 403 of
   the API is.
 
@@ -37,7 +38,7 @@ from apps.accounts.interface import actor_for_request
 from legacy_bridge import sessions
 from legacy_bridge.responses import legacy_error
 from opsconductor.api.errors import record_denial
-from opsconductor.roles import Role, has_role, role_of
+from opsconductor.roles import Role, can_read_audit, has_role, role_of
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ def refusal(request, adapter) -> HttpResponse | None:
     if role_of(request.user) is None:  # inactive, or no role the system knows
         return legacy_error(401, INVALID_SESSION, headers={"WWW-Authenticate": "Bearer"})
     # an Adapter is public or has a role (Adapter.__post_init__); None here refuses anyway
-    if adapter.role is None or not has_role(request.user, adapter.role):
+    auditors = getattr(adapter, "auditor", False) and can_read_audit(request.user)
+    if adapter.role is None or not (has_role(request.user, adapter.role) or auditors):
         detail = ADMIN_REQUIRED if adapter.role == Role.ADMIN else ROLE_TOO_LOW
         record_denial(request, detail)
         return legacy_error(403, detail)

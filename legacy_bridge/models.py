@@ -171,3 +171,34 @@ class ExecutionNumber(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id}: execution {self.number} of job {self.job_id}"
+
+
+class LegacyScheduleDefinition(models.Model):
+    """A schedule's definition as the legacy UI wrote it (``job_schedules``' columns:
+    ``schedule_type``, ``recurring_type``, ``interval``, ``time``, ``days_of_week``,
+    ``day_of_month``, ``cron_expression``, ``execute_at``, ``end_date``, ``max_executions``,
+    and the declared ``timezone``, which the legacy scheduler ignored), kept so the legacy
+    routes answer what was sent. Written by the schedules adapter and by the importer; the
+    schedule itself (``schedule_id``, of the scheduling app: a reference, not a relation) is
+    what fires."""
+
+    schedule_id = models.UUIDField(primary_key=True)
+    definition = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"legacy definition of schedule {self.schedule_id}"
+
+
+class LegacySetting(models.Model):
+    """A value of the legacy settings page (``PUT /api/v3/system/settings``) that the new
+    system has no setting for: kept for the page, with no effect (docs/legacy-bridge.md,
+    "System"). Keys the new system does have are its deployment's settings, never stored here."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    value = models.JSONField(null=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.JSONField(default=dict)  # the Actor
+
+    def __str__(self) -> str:
+        return self.key

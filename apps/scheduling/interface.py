@@ -285,3 +285,162 @@ def schedules_pause_of_job(*, job_id: uuid.UUID, actor: Actor) -> int:
         services.schedule_set_enabled(schedule=schedule, enabled=False, actor=actor)
         paused += 1
     return paused
+
+
+# -- schedules for the legacy bridge (reads and writes as the caller) ------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleDetails:
+    """A schedule as data: its definition (the fields of ``ScheduleSpec``) and its state
+    (``next_fire_at``: the next due time, None when nothing is due; ``fired_count``)."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    job_id: uuid.UUID
+    kind: str
+    timezone: str
+    cron: str
+    interval_every: int | None
+    interval_unit: str
+    frequency: str
+    every: int | None
+    time_of_day: time | None
+    days_of_week: tuple[int, ...]
+    day_of_month: int | None
+    run_at: datetime | None
+    start_at: datetime | None
+    end_at: datetime | None
+    max_firings: int | None
+    enabled: bool
+    next_fire_at: datetime | None
+    fired_count: int
+    last_fired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def schedule_ids(*, job_ids: list[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    """Ids of every schedule (of the jobs ``job_ids`` when given), oldest first."""
+    from apps.scheduling import selectors
+
+    rows = selectors.schedules()
+    if job_ids is not None:
+        rows = rows.filter(job_id__in=list(job_ids))
+    return list(rows.order_by("created_at", "id").values_list("id", flat=True))
+
+
+def schedule_details(schedule_ids: list[uuid.UUID]) -> dict[uuid.UUID, ScheduleDetails]:
+    """The schedules among ``schedule_ids`` that exist, by id (one query)."""
+    from apps.scheduling import selectors
+
+    return {
+        s.id: ScheduleDetails(
+            id=s.id,
+            name=s.name,
+            description=s.description,
+            job_id=s.job_id,
+            kind=s.kind,
+            timezone=s.timezone,
+            cron=s.cron,
+            interval_every=s.interval_every,
+            interval_unit=s.interval_unit,
+            frequency=s.frequency,
+            every=s.every,
+            time_of_day=s.time_of_day,
+            days_of_week=tuple(s.days_of_week or ()),
+            day_of_month=s.day_of_month,
+            run_at=s.run_at,
+            start_at=s.start_at,
+            end_at=s.end_at,
+            max_firings=s.max_firings,
+            enabled=s.enabled,
+            next_fire_at=s.next_fire_at,
+            fired_count=s.fired_count,
+            last_fired_at=s.last_fired_at,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+        for s in selectors.schedules().filter(pk__in=list(schedule_ids))
+    }
+
+
+def _values_of_spec(spec: ScheduleSpec) -> dict[str, Any]:
+    return {
+        **_definition(spec),
+        "name": spec.name,
+        "description": spec.description,
+        "enabled": spec.enabled,
+        "job": spec.job_id,
+        "max_firings": spec.max_firings,
+        "misfire_policy": spec.misfire_policy,
+        "selector": spec.selector,
+        "parameters": dict(spec.parameters),
+    }
+
+
+def schedule_create_as(
+    *,
+    spec: ScheduleSpec,
+    actor: Actor,
+    schedule_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> uuid.UUID:
+    """Create a schedule for ``actor`` (its creator), validated as the API does, with
+    ``scheduling.schedule.created``; ``schedule_id`` chooses its id. Raises
+    ``rest_framework.exceptions.ValidationError`` keyed by field (``job``, ``cron``, ...)."""
+    from apps.scheduling import services
+
+    if spec.job_id is None:
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"job": ["Required: the job this schedule runs."]})
+    made, _ = services.schedule_import(
+        values=_values_of_spec(spec),
+        actor=actor,
+        schedule_id=schedule_id,
+        publish_event=True,
+        now=now,
+    )
+    return made
+
+
+def schedule_update_as(
+    *, schedule_id: uuid.UUID, spec: ScheduleSpec, actor: Actor, now: datetime | None = None
+) -> bool:
+    """Replace when a schedule fires (its timing), its name, description, ``enabled``,
+    ``max_firings`` and, when ``spec.job_id`` is given, its job, by those of ``spec`` (as
+    ``PATCH /api/v1/schedules/{id}/`` does: ``scheduling.schedule.updated``, the next due time
+    recomputed); its parameters, selector and policies stay. False when it does not exist.
+    Raises ``ValidationError`` keyed by field."""
+    from apps.scheduling import services
+    from apps.scheduling.models import Schedule
+
+    schedule = Schedule.objects.using("scheduling").filter(pk=schedule_id).first()
+    if schedule is None:
+        return False
+    values = {
+        **_definition(spec),
+        "name": spec.name,
+        "description": spec.description,
+        "enabled": spec.enabled,
+        "max_firings": spec.max_firings,
+    }
+    if spec.job_id is not None:
+        values["job"] = spec.job_id
+    services.schedule_update(schedule=schedule, data=values, actor=actor, now=now)
+    return True
+
+
+def schedule_delete_as(*, schedule_id: uuid.UUID, actor: Actor) -> bool:
+    """Delete a schedule and its firing history (its runs stay), with
+    ``scheduling.schedule.deleted``. False when it does not exist."""
+    from apps.scheduling import services
+    from apps.scheduling.models import Schedule
+
+    schedule = Schedule.objects.using("scheduling").filter(pk=schedule_id).first()
+    if schedule is None:
+        return False
+    services.schedule_delete(schedule=schedule, actor=actor)
+    return True

@@ -7,7 +7,8 @@ Two kinds of adapters, both named on a route (``Route.adapter``):
   request to an endpoint first, as FastAPI routes before it authenticates: a path of the area
   no endpoint serves is the legacy ``404 Not Found``, a known path with another method the
   legacy ``405 Method Not Allowed`` (with ``Allow``), the area's root without its trailing slash
-  the legacy ``307`` to it. A path outside the area's root is not the adapter's (``None``: the
+  the legacy ``307`` to it (unless an endpoint's pattern matches the empty path: then the root
+  itself is served). A path outside the area's root is not the adapter's (``None``: the
   pointer answers).
 - a **function** (``register_adapter``): ``(request, rule) -> HttpResponse | None`` for every
   request of the route, ``None`` meaning "not this one".
@@ -43,6 +44,9 @@ def _check_access(what: str, role: Role | None, public: bool) -> None:
         raise TypeError(f"{what}: role must be an opsconductor.roles.Role")
 
 
+AUDITORS = "admin or auditor"
+
+
 def _access_name(role: Role | None, public: bool) -> str:
     return "public" if public else str(role.value if role else "")
 
@@ -60,15 +64,19 @@ class Endpoint:
     example: str  # a path below the root that reaches it (the sweep tests call it)
     role: Role | None = None
     public: bool = False
+    # with role=Role.ADMIN: auditors (the audit-reading capability, opsconductor.roles) too
+    auditor: bool = False
     regex: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_access(f"endpoint {self.method} {self.pattern}", self.role, self.public)
+        if self.auditor and self.role != Role.ADMIN:
+            raise TypeError(f"endpoint {self.method} {self.pattern}: auditor=True needs role=ADMIN")
         object.__setattr__(self, "regex", re.compile(self.pattern))
 
     @property
     def access(self) -> str:
-        return _access_name(self.role, self.public)
+        return AUDITORS if self.auditor else _access_name(self.role, self.public)
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ class Adapter:
         by_access: dict[str, list[str]] = {}
         for endpoint in self.endpoints:
             by_access.setdefault(endpoint.access, []).append(endpoint.calls)
-        order = ["public", *(r.value for r in Role)]
+        order = ["public", *(r.value for r in Role), AUDITORS]
         return "; ".join(
             f"{access}: {', '.join(dict.fromkeys(by_access[access]))}"
             for access in order
@@ -122,7 +130,7 @@ class Adapter:
         if path != self.root and not path.startswith(self.root + "/"):
             return None
         rest = path[len(self.root) :]
-        if rest == "":
+        if rest == "" and not any(e.regex.fullmatch("") for e in self.endpoints):
             query = request.META.get("QUERY_STRING", "")
             response = HttpResponse(status=307)
             response["Location"] = self.root + "/" + (f"?{query}" if query else "")
@@ -189,6 +197,7 @@ class Area:
         example: str,
         role: Role | None = None,
         public: bool = False,
+        auditor: bool = False,
     ):
         def decorate(function: AdapterFunction) -> AdapterFunction:
             self.endpoints.append(
@@ -200,6 +209,7 @@ class Area:
                     example=example,
                     role=role,
                     public=public,
+                    auditor=auditor,
                 )
             )
             return function

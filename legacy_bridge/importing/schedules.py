@@ -70,6 +70,7 @@ def run(ctx: Context) -> None:
         with_planned_run,
         zone_move,
     )
+    from legacy_bridge.legacy_schedules import remember
 
     zones = ctx.options.schedule_zones
     table = ctx.report.table(SCHEDULES)
@@ -143,6 +144,8 @@ def run(ctx: Context) -> None:
                         + "; ".join(problems[:5])
                     )
                 schedule_import(spec=spec, actor=ctx.actor, schedule_id=new_id, now=now)
+                # the legacy routes answer the schedule as it was defined (declared zone too)
+                remember(new_id, row)
                 made.update(move=move, notes=notes, dormant=dormant)
                 return True
 

@@ -9,8 +9,10 @@ has no connection method here.
 
 Jobs (``seed_jobs``), through the importer's own conversions: job 1 ``legacy whoami`` (two
 command actions on targets 1-3, one completed execution with six results), job 2 ``legacy
-disk report`` (no targets: every active target), job 3 deleted (archived here); the six
-schedules of jobs 1 and 2, converted as the importer converts them (in UTC).
+disk report`` (no targets: every active target), job 3 deleted (archived here). The schedules
+1-6 of jobs 1 and 2 (``seed_schedules``: cron, once, daily, weekly, monthly, a disabled cron),
+imported as the importer does (``schedule_conversion.convert``, in UTC where the legacy
+scheduler fired them, the legacy definition kept for the legacy routes).
 """
 
 from __future__ import annotations
@@ -59,12 +61,37 @@ TARGETS = (
 )  # fmt: skip
 
 
+SCHEDULES = (
+    # the legacy rows of job_schedules, as the recording fixture had them
+    {"id": 1, "job_id": 1, "schedule_type": "cron", "enabled": True,
+     "timezone": "America/New_York", "description": "weekday 03:15 NY",
+     "cron_expression": "15 3 * * 1-5", "next_run": "2025-09-02T03:15:00+00:00"},
+    {"id": 2, "job_id": 2, "schedule_type": "once", "enabled": True, "timezone": "UTC",
+     "description": "once", "execute_at": "2027-01-15T10:00:00+00:00",
+     "next_run": "2027-01-15T10:00:00+00:00"},
+    {"id": 3, "job_id": 1, "schedule_type": "recurring", "enabled": True,
+     "timezone": "Europe/Berlin", "description": "daily Berlin", "recurring_type": "daily",
+     "interval": 1, "time": "06:30", "next_run": "2025-09-02T06:30:00+00:00"},
+    {"id": 4, "job_id": 2, "schedule_type": "recurring", "enabled": True,
+     "timezone": "Asia/Tokyo", "description": "Mon Wed Fri Tokyo", "recurring_type": "weekly",
+     "interval": 1, "time": "22:00", "days_of_week": "0,2,4",
+     "next_run": "2025-09-01T22:00:00+00:00"},
+    {"id": 5, "job_id": 2, "schedule_type": "recurring", "enabled": True, "timezone": "UTC",
+     "description": "15th monthly", "recurring_type": "monthly", "interval": 1, "time": "09:00",
+     "day_of_month": 15, "next_run": "2025-09-15T09:00:00+00:00"},
+    {"id": 6, "job_id": 1, "schedule_type": "cron", "enabled": False, "timezone": "UTC",
+     "description": "disabled hourly", "cron_expression": "0 * * * *",
+     "next_run": "2025-09-01T13:00:00+00:00"},
+)  # fmt: skip
+
+
 @dataclass
 class Fixture:
     users: dict[str, uuid.UUID] = field(default_factory=dict)
     targets: dict[int, uuid.UUID] = field(default_factory=dict)
     jobs: dict[int, uuid.UUID] = field(default_factory=dict)
     executions: dict[int, uuid.UUID] = field(default_factory=dict)
+    schedules: dict[int, uuid.UUID] = field(default_factory=dict)
 
 
 def private_key() -> str:
@@ -153,6 +180,7 @@ def seed() -> Fixture:
             (created,) = target_details([target_id])[target_id].methods
             legacy_ids.register("methods", method[3], created.id)
     seed_jobs(fixture)
+    seed_schedules(fixture)
     return fixture
 
 
@@ -189,25 +217,6 @@ RESULTS = [
         (5, 3, 1, "who", "id -un", "fleet\n"), (6, 3, 2, "mark", "echo legacy-ok", "legacy-ok\n"),
     )
 ]  # fmt: skip
-SCHEDULE_COLUMNS = (
-    "id", "job_id", "schedule_type", "enabled", "timezone", "description", "execute_at",
-    "recurring_type", "interval", "time", "days_of_week", "day_of_month", "cron_expression",
-    "next_run",
-)  # fmt: skip
-SCHEDULES = (
-    (1, 1, "cron", True, "America/New_York", "weekday 03:15 NY", None, None, 1, None, None,
-     None, "15 3 * * 1-5", "2025-09-02T03:15:00+00:00"),
-    (2, 2, "once", True, "UTC", "once", "2027-01-15T10:00:00+00:00", None, 1, None, None, None,
-     None, "2027-01-15T10:00:00+00:00"),
-    (3, 1, "recurring", True, "Europe/Berlin", "daily Berlin", None, "daily", 1, "06:30", None,
-     None, None, "2025-09-02T06:30:00+00:00"),
-    (4, 2, "recurring", True, "Asia/Tokyo", "Mon Wed Fri Tokyo", None, "weekly", 1, "22:00",
-     "0,2,4", None, None, "2025-09-01T22:00:00+00:00"),
-    (5, 2, "recurring", True, "UTC", "15th monthly", None, "monthly", 1, "09:00", None, 15, None,
-     "2025-09-15T09:00:00+00:00"),
-    (6, 1, "cron", False, "UTC", "disabled hourly", None, None, 1, None, None, None, "0 * * * *",
-     "2025-09-01T13:00:00+00:00"),
-)  # fmt: skip
 
 
 def seed_jobs(fixture: Fixture) -> None:
@@ -217,11 +226,9 @@ def seed_jobs(fixture: Fixture) -> None:
 
     from apps.execution import interface as execution
     from apps.jobs.interface import job_import
-    from apps.scheduling.interface import schedule_import
     from legacy_bridge import execution_numbers
     from legacy_bridge.importing.history import build_run
     from legacy_bridge.importing.jobs import definition_for, selector_for
-    from legacy_bridge.importing.schedule_conversion import convert
 
     owner = Actor(kind="user", id=str(fixture.users["ladmin"]), name="ladmin")
     for legacy_id, job_uuid, name, description, deleted, targets, actions in JOBS:
@@ -259,17 +266,24 @@ def seed_jobs(fixture: Fixture) -> None:
     _mapping("job_executions", EXECUTION["id"], run_id)
     execution_numbers.record_imported(job_id, run_id, EXECUTION["execution_number"])
     fixture.executions[EXECUTION["id"]] = run_id
-    for values in SCHEDULES:
-        row = dict(zip(SCHEDULE_COLUMNS, values, strict=True))
-        row.update(
-            execute_at=_at(row["execute_at"]), next_run=_at(row["next_run"]), max_executions=None,
-            execution_count=0, end_date=None, last_run=None, schedule_uuid=None,
-            created_at=datetime(2025, 9, 1, tzinfo=UTC),
-        )  # fmt: skip
-        spec = convert(
-            row,
-            job_id=fixture.jobs[row["job_id"]],
-            created_by_user_id=fixture.users["ladmin"],
-        )
-        schedule_id = schedule_import(spec=spec, actor=ACTOR)
+
+
+def seed_schedules(fixture: Fixture) -> None:
+    from datetime import UTC, datetime
+
+    from apps.scheduling.interface import schedule_import
+    from legacy_bridge.importing.schedule_conversion import convert, with_planned_run
+    from legacy_bridge.legacy_schedules import remember
+
+    now = datetime.now(UTC)
+    for legacy in SCHEDULES:
+        row = {"interval": 1, "execution_count": 0, "created_at": now, **legacy}
+        for column in ("next_run", "execute_at"):
+            if row.get(column):
+                row[column] = datetime.fromisoformat(row[column])
+        spec = convert(with_planned_run(row, now), job_id=fixture.jobs[row["job_id"]])
+        schedule_id = uuid.uuid4()
+        schedule_import(spec=spec, actor=ACTOR, schedule_id=schedule_id, now=now)
+        remember(schedule_id, row)
         _mapping("job_schedules", row["id"], schedule_id)
+        fixture.schedules[row["id"]] = schedule_id

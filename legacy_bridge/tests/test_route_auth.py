@@ -44,6 +44,17 @@ RECORDINGS = Path(__file__).parent / "recordings"
 # refresh answer their own 401 to a request without a token (not the 403 of a protected route).
 PUBLIC_IN_LEGACY = {
     "system-health": ("system_health_no_token_200.json", "system_health_bad_token_200.json"),
+    # the legacy backend serves every /api/v3/system/health* route without a token (Y7, Y10-Y13;
+    # recorded with an empty header and a bad token for /health/, with the UI's token for the
+    # others, which the bridge replays as a token it does not know)
+    "legacy-system:GET /health/": (
+        "system/health_no_token_200.json",
+        "system/health_bad_token_200.json",
+    ),
+    "legacy-system:GET /health": ("system/health_200.json",),
+    "legacy-system:GET /health/system": ("system/health_system_200.json",),
+    "legacy-system:GET /health/database": ("system/health_database_200.json",),
+    "legacy-system:GET /health/application": ("system/health_application_200.json",),
     "legacy-auth:POST /login": ("auth/login_bad_password_401.json",),
     "legacy-auth:POST /refresh": ("auth/refresh_bad_token_401.json",),
 }
@@ -325,8 +336,11 @@ def _request(method: str, path: str):
 def test_the_legacy_recordings_of_refusals_are_answered_the_same(client, legacy):
     set_routes(
         {
-            f"/api/v3/{area}": {"mode": Mode.MIGRATED, "adapter": f"legacy-{area}"}
-            for area in ("auth", "users", "targets", "jobs")
+            **{
+                f"/api/v3/{area}": {"mode": Mode.MIGRATED, "adapter": f"legacy-{area}"}
+                for area in ("auth", "users", "targets", "jobs", "schedules", "system", "audit")
+            },
+            "/api/schedules": {"mode": Mode.MIGRATED, "adapter": "legacy-api-schedules"},
         }
     )
     replayed = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -355,6 +356,17 @@ def test_schedules_fire_when_they_fired_before(seeded, run_import, admin_api, le
             assert at[0] == rows[legacy_id]["next_run"], key
     at, _ = next_times(admin_api, imported[seeded.schedules["cron"]])
     assert {t.time() for t in at} == {time(2, 30)}  # 02:30 UTC, not Berlin time
+    # the legacy routes answer each schedule as it was defined, the declared zone included
+    from legacy_bridge.legacy_schedules import definitions
+
+    kept = definitions([uuid.UUID(s["id"]) for s in imported.values()])
+    cron = kept[uuid.UUID(imported[seeded.schedules["cron"]]["id"])]
+    legacy_cron = rows[seeded.schedules["cron"]]
+    assert (cron["timezone"], cron["cron_expression"]) == (
+        legacy_cron["timezone"],
+        legacy_cron["cron_expression"],
+    )
+    assert len(kept) == 9
     at, _ = next_times(admin_api, imported[seeded.schedules["daily"]])
     assert {t.time() for t in at} == {time(6, 15)}  # 06:15 UTC, summer and winter
     # the legacy scheduler ignored "every other week" on several days: every week
