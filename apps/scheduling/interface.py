@@ -167,69 +167,15 @@ def schedule_spec_fire_times(
     return timing.fire_times(definition, after, count)
 
 
-@dataclass(frozen=True)
-class ScheduleInfo:
-    """A schedule as other apps show it (the fields of the schedules API)."""
-
-    id: uuid.UUID
-    job_id: uuid.UUID
-    name: str
-    kind: str
-    enabled: bool
-    timezone: str
-    cron: str
-    interval_every: int | None
-    interval_unit: str
-    frequency: str
-    every: int | None
-    time_of_day: time | None
-    days_of_week: tuple[int, ...]
-    day_of_month: int | None
-    run_at: datetime | None
-    end_at: datetime | None
-    max_firings: int | None
-    fired_count: int
-    next_fire_at: datetime | None
-    last_fired_at: datetime | None
-    created_at: datetime
-
-
-def schedules_info_of_jobs(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ScheduleInfo]]:
+def schedules_info_of_jobs(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ScheduleDetails]]:
     """The schedules of each job among ``job_ids`` (enabled or paused), oldest first, in one
     query; a job without schedules is left out."""
-    from apps.scheduling.models import Schedule
+    from apps.scheduling import selectors
 
-    found: dict[uuid.UUID, list[ScheduleInfo]] = {}
-    for s in (
-        Schedule.objects.using("scheduling")
-        .filter(job_id__in=list(job_ids))
-        .order_by("created_at", "id")
-    ):
-        found.setdefault(s.job_id, []).append(
-            ScheduleInfo(
-                id=s.id,
-                job_id=s.job_id,
-                name=s.name,
-                kind=s.kind,
-                enabled=s.enabled,
-                timezone=s.timezone,
-                cron=s.cron,
-                interval_every=s.interval_every,
-                interval_unit=s.interval_unit,
-                frequency=s.frequency,
-                every=s.every,
-                time_of_day=s.time_of_day,
-                days_of_week=tuple(s.days_of_week or ()),
-                day_of_month=s.day_of_month,
-                run_at=s.run_at,
-                end_at=s.end_at,
-                max_firings=s.max_firings,
-                fired_count=s.fired_count,
-                next_fire_at=s.next_fire_at,
-                last_fired_at=s.last_fired_at,
-                created_at=s.created_at,
-            )
-        )
+    found: dict[uuid.UUID, list[ScheduleDetails]] = {}
+    rows = selectors.schedules().filter(job_id__in=list(job_ids)).order_by("created_at", "id")
+    for schedule in rows:
+        found.setdefault(schedule.job_id, []).append(_details(schedule))
     return found
 
 
@@ -336,34 +282,38 @@ def schedule_details(schedule_ids: list[uuid.UUID]) -> dict[uuid.UUID, ScheduleD
     from apps.scheduling import selectors
 
     return {
-        s.id: ScheduleDetails(
-            id=s.id,
-            name=s.name,
-            description=s.description,
-            job_id=s.job_id,
-            kind=s.kind,
-            timezone=s.timezone,
-            cron=s.cron,
-            interval_every=s.interval_every,
-            interval_unit=s.interval_unit,
-            frequency=s.frequency,
-            every=s.every,
-            time_of_day=s.time_of_day,
-            days_of_week=tuple(s.days_of_week or ()),
-            day_of_month=s.day_of_month,
-            run_at=s.run_at,
-            start_at=s.start_at,
-            end_at=s.end_at,
-            max_firings=s.max_firings,
-            enabled=s.enabled,
-            next_fire_at=s.next_fire_at,
-            fired_count=s.fired_count,
-            last_fired_at=s.last_fired_at,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
-        )
-        for s in selectors.schedules().filter(pk__in=list(schedule_ids))
+        schedule.id: _details(schedule)
+        for schedule in selectors.schedules().filter(pk__in=list(schedule_ids))
     }
+
+
+def _details(s) -> ScheduleDetails:
+    return ScheduleDetails(
+        id=s.id,
+        name=s.name,
+        description=s.description,
+        job_id=s.job_id,
+        kind=s.kind,
+        timezone=s.timezone,
+        cron=s.cron,
+        interval_every=s.interval_every,
+        interval_unit=s.interval_unit,
+        frequency=s.frequency,
+        every=s.every,
+        time_of_day=s.time_of_day,
+        days_of_week=tuple(s.days_of_week or ()),
+        day_of_month=s.day_of_month,
+        run_at=s.run_at,
+        start_at=s.start_at,
+        end_at=s.end_at,
+        max_firings=s.max_firings,
+        enabled=s.enabled,
+        next_fire_at=s.next_fire_at,
+        fired_count=s.fired_count,
+        last_fired_at=s.last_fired_at,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+    )
 
 
 def _values_of_spec(spec: ScheduleSpec) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from apps.execution.interface import (
 )
 from apps.jobs.interface import JobInfo, job_infos, job_remove_as, job_write_as
 from apps.scheduling.interface import (
-    ScheduleInfo,
+    ScheduleDetails,
     schedule_once_as,
     schedules_info_of_jobs,
     schedules_pause_of_job,
@@ -107,7 +107,7 @@ def execution_status(run: RunInfo) -> str:
     return "running" if run.status == "running" and run.started_any else "scheduled"
 
 
-def job_status(last: RunInfo | None, schedules: list[ScheduleInfo]) -> str:
+def job_status(last: RunInfo | None, schedules: list[ScheduleDetails]) -> str:
     if last is not None:
         return execution_status(last)
     if any(s.enabled and s.next_fire_at for s in schedules):
@@ -117,13 +117,13 @@ def job_status(last: RunInfo | None, schedules: list[ScheduleInfo]) -> str:
     return "draft"
 
 
-def scheduled_at(schedules: list[ScheduleInfo]) -> str | None:
+def scheduled_at(schedules: list[ScheduleDetails]) -> str | None:
     """The next one-time run of the job (a ``once`` schedule still due)."""
     due = [s.next_fire_at for s in schedules if s.kind == "once" and s.enabled and s.next_fire_at]
     return when(min(due)) if due else None
 
 
-def schedule_config(schedules: list[ScheduleInfo]) -> dict | None:
+def schedule_config(schedules: list[ScheduleDetails]) -> dict | None:
     """One of the job's schedules (the newest enabled one, else the newest) in the legacy
     UI's camelCase shape."""
     if not schedules:
