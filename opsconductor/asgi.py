@@ -7,8 +7,8 @@ docs/adr/0019-live-streams.md). It is Django's ASGI handler, with one difference
 synchronous part of every request (middleware, authentication, the view up to the start of its
 answer) runs in one thread of the process, one request after the other, instead of a thread per
 request. A stream's answer is then a coroutine of the event loop, fed by the process's stream
-hub (``apps.execution.streaming``). So the process holds two threads and at most one database
-connection per alias whatever the number of open streams: the request thread's, and the hub's.
+hub (``apps.execution.streaming``). So neither the process's threads nor its database
+connections (the request thread's, and the hub's) grow with the number of open streams.
 
 It answers only the URLs of ``STREAMS_URLCONF`` (config/urls_streams.py: the streams, health,
 readiness, metrics; a 404 for anything else), so a route sent here by mistake is not served
