@@ -679,6 +679,70 @@ def targets_check_health_as(*, target_ids: list[uuid.UUID], actor: Actor) -> uui
     return health.targets_check_health(target_ids=target_ids, actor=actor)
 
 
+@dataclass(frozen=True)
+class MethodCheck:
+    """How checking one connection method went: what may be shown, never a secret."""
+
+    ok: bool  # status == "healthy"
+    status: str  # a health value: healthy, unreachable, auth_failed, host_key_unknown, ...
+    message: str  # what a user can act on (no secret: the probes scrub it)
+    host: str
+    port: int
+    protocol: str  # ssh, winrm
+    username: str  # the method's, else its credential's ("" when none)
+    credential_kind: str | None  # password, ssh_key, winrm; None without a credential
+    duration_ms: int  # from the start of the check to its outcome
+    # SSH, when the host presented a key: the verdict (connection.HostKeyVerdict value:
+    # trusted, trust_on_first_use, unknown, changed, rejected) and the key's fingerprint
+    host_key_verdict: str | None
+    host_key_fingerprint: str | None
+    check_id: uuid.UUID  # the HealthCheck row recording it
+    checked_at: Any
+
+
+def connection_method_check_as(
+    *, target_id: uuid.UUID, method_id: uuid.UUID, actor: Actor
+) -> MethodCheck:
+    """Check the connection method ``method_id`` of the target ``target_id`` now, as
+    ``actor``, the way a health check (``POST /api/v1/targets/{id}/check/``, operators) checks
+    a target: the same probe, host-key policy and verdict recording, credential scope,
+    ``HealthCheck`` row and events. The target's health follows only when it is its primary
+    method. Synchronous: it takes up to ``TARGET_HEALTH_TIMEOUT_SECONDS``. Raises
+    ``LookupError`` when there is no such target, or no such method of that target."""
+    from apps.targets.models import ConnectionMethod, Target
+    from apps.targets.services import health
+
+    method = (
+        ConnectionMethod.objects.using("targets")
+        .select_related("credential")
+        .filter(pk=method_id, target_id=target_id)
+        .first()
+    )
+    if method is None:
+        raise LookupError(method_id)
+    credential = method.credential
+    try:
+        check, result = health.method_check_health(method=method, actor=actor)
+    except Target.DoesNotExist:
+        raise LookupError(target_id) from None
+    seen = result.host_key
+    return MethodCheck(
+        ok=result.status == Target.Health.HEALTHY,
+        status=result.status,
+        message=result.message,
+        host=method.host,
+        port=method.port,
+        protocol=method.protocol,
+        username=method.username or (credential.username if credential else ""),
+        credential_kind=credential.kind if credential else None,
+        duration_ms=max(0, round((check.finished_at - check.started_at).total_seconds() * 1000)),
+        host_key_verdict=result.host_key_verdict,
+        host_key_fingerprint=seen.fingerprint if seen else None,
+        check_id=check.id,
+        checked_at=check.finished_at,
+    )
+
+
 def _credential_name(base: str) -> str:
     import re
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from apps.targets.interface import (
+    MethodCheck,
     TargetDetails,
+    connection_method_check_as,
     connection_method_delete_as,
     connection_method_write_as,
     normalise_host,
@@ -603,6 +605,69 @@ def method_delete(request, target_id, method_id):
     ):
         return method_not_found(method_number)
     return answer({"message": "Communication method deleted successfully"})
+
+
+# --- T7: test one saved method ---------------------------------------------------------------
+
+
+def _test_result(check: MethodCheck) -> dict:
+    """A method check in the shape the legacy UI reads (its test dialogs show ``message``,
+    ``method_type``, ``host``:``port``, ``username``, ``credential_type``, ``test_duration``
+    followed by "ms", ``debug_info`` as text and ``details`` as JSON). Never a secret."""
+    host_key = None
+    if check.host_key_verdict is not None:
+        host_key = {"state": check.host_key_verdict, "fingerprint": check.host_key_fingerprint}
+    return {
+        "success": check.ok,
+        "message": check.message,
+        "host": check.host,
+        "port": check.port,
+        "method_type": check.protocol,
+        "test_duration": check.duration_ms,
+        "details": {
+            "status": check.status,
+            "host_key": host_key,
+            "health_check_id": str(check.check_id),
+            "checked_at": when(check.checked_at),
+        },
+        "username": check.username or None,
+        "credential_type": (
+            CREDENTIAL_TYPES.get(check.credential_kind, check.credential_kind)
+            if check.credential_kind
+            else None
+        ),
+        "debug_info": (
+            f"health check {check.check_id}: {check.status} "
+            f"({check.protocol} {check.host}:{check.port}, "
+            f"host key {check.host_key_verdict or 'not checked'})"
+        ),
+    }
+
+
+@area.endpoint(
+    "POST",
+    r"/(?P<target_id>[^/]+)/communication-methods/(?P<method_id>[^/]+)/test",
+    calls="T7",
+    example="/1/communication-methods/1/test",
+    role=Role.OPERATOR,  # who may run a health check (POST /api/v1/targets/{id}/check/)
+)
+@endpoint
+def method_test(request, target_id, method_id):
+    """Check this one saved method now, as a health check does (the UI's ``?cache=`` is
+    ignored). A failed check is still a 200 with ``success: false``: the UI reads ``success``
+    and shows ``message``."""
+    number, target, method_number, method_uuid = _visible_method(target_id, method_id)
+    if target is None:
+        return not_found(number)
+    if method_uuid is None:
+        return method_not_found(method_number)
+    try:
+        check = connection_method_check_as(
+            target_id=target.id, method_id=method_uuid, actor=actor(request)
+        )
+    except LookupError:  # deleted meanwhile
+        return method_not_found(method_number)
+    return answer(_test_result(check))
 
 
 area.register()

@@ -379,13 +379,15 @@ DIFFERENCES = {
     "targets/list_200.json": Difference(SNMP_NOT_MIGRATED, patch=TARGET_5_IN_LIST),
     "targets/list_as_guest_200.json": Difference(SNMP_NOT_MIGRATED, patch=TARGET_5_IN_LIST),
     "targets/list_after_delete_200.json": Difference(
-        SNMP_NOT_MIGRATED + "; and the target created (T4) and changed (T5, T8-T10) above, "
-        "which the legacy backend could not do, are in the list",
+        SNMP_NOT_MIGRATED + "; and the target created (T4) and changed (T5, T7-T10) above, "
+        "which the legacy backend could not do, are in the list: target 1 is critical since "
+        "T7 checked its primary method, which T5 had moved to an unroutable address",
         patch=TARGET_5_IN_LIST,
         adjust=lambda body: [
             {**NEW_TARGET_IN_LIST},
             *[
-                {**t, "environment": "development", "ip_address": "127.0.0.1"}
+                {**t, "environment": "development", "ip_address": "127.0.0.1",
+                 "health_status": "critical"}
                 if t["id"] == 1 else t
                 for t in body
             ],
@@ -432,6 +434,38 @@ DIFFERENCES = {
         "not served yet by the adapter either (T6): 405 for the path's other methods",
         status=405,
         body={"detail": "Method Not Allowed"},
+    ),
+    "targets/test_method_404.json": Difference(
+        "the legacy backend had no route (the UI's Test button failed): the method is checked "
+        "now, as a health check; target 1's method, moved by T5 to an unroutable documentation "
+        "address, fails, which is a 200 with success false (the UI reads success). How it "
+        "fails (no route, a timeout) depends on the network: message and status by type",
+        status=200,
+        body={
+            "success": False,
+            "message": "",
+            "host": "192.0.2.40",
+            "port": 22,
+            "method_type": "ssh",
+            "test_duration": 0,
+            "details": {
+                "status": "",
+                "host_key": None,  # no handshake: nothing presented
+                "health_check_id": "",
+                "checked_at": None,
+            },
+            "username": "fleet",
+            "credential_type": "password",
+            "debug_info": "",
+        },
+        volatile={
+            "response.body.message": "environment (how the address fails to answer)",
+            "response.body.test_duration": "environment (milliseconds)",
+            "response.body.details.status": "environment (unreachable, or error)",
+            "response.body.details.health_check_id": "uuid",
+            "response.body.details.checked_at": "clock",
+            "response.body.debug_info": "environment",
+        },
     ),
     "targets/add_method_404.json": Difference(
         "the legacy backend had no route: the method is added",
@@ -1007,7 +1041,10 @@ def _extras(entry: dict, status: int) -> set:
 
 
 @pytest.fixture
-def legacy_fixture(db):
+def legacy_fixture(db, settings):
+    # T7 really checks target 1's method (an unroutable address by then), and is replayed
+    # before every later targets recording: a second is enough to fail
+    settings.TARGET_HEALTH_TIMEOUT_SECONDS = 1.0
     return seed()
 
 

@@ -578,7 +578,7 @@ def test_the_adapters_api_shows_who_may_call_each(api):
     assert response.status_code == 200
     access = {a["name"]: a["access"] for a in response.json()}
     assert access["system-health"] == "public"
-    assert access["legacy-targets"].startswith("viewer: T1, T2; operator: T11; manager: T3")
+    assert access["legacy-targets"].startswith("viewer: T1, T2; operator: T11, T7; manager: T3")
     assert access["legacy-auth"].startswith("public: A1, A7; viewer: A2")
     assert access["legacy-users"] == "admin: U1, U2, -, U3, U4"
     assert set(access) == set(adapters.adapter_names())

@@ -1,4 +1,5 @@
-"""Health of targets: probe one now, or many in parallel on the workers (queue ``targets``).
+"""Health of targets: probe one now, or many in parallel on the workers (queue ``targets``),
+or one given connection method of a target now (``method_check_health``).
 
 A check connects the way a job would (TCP, handshake, host-key verdict, authentication, a
 harmless command), stores the outcome as a ``HealthCheck`` row and on the target, records the
@@ -279,7 +280,44 @@ def target_check_health(
         check = HealthCheck(target=target, batch_id=batch_id, requested_by_id=actor.user_id)
     check.started_at = started_at
 
-    method = primary_method(target=target)
+    _probe_and_record(
+        target_id=target_id, check=check, method=primary_method(target=target), actor=actor
+    )
+    return check
+
+
+def method_check_health(
+    *, method: ConnectionMethod, actor: Actor = SYSTEM
+) -> tuple[HealthCheck, ProbeResult]:
+    """Check one connection method of a target now (synchronously), whichever it is.
+
+    The probe, the host-key verdict and its recording, the credential's scope, the
+    ``HealthCheck`` row (``method`` set, ``requested_by`` the actor) and the events are those
+    of ``target_check_health``. The target's own health changes only when ``method`` is the
+    one that health describes (its primary method, the one runs use): checking another method
+    says nothing about how runs reach the target. Returns the stored check and the probe's
+    result (after the host-key verdict was applied); raises ``Target.DoesNotExist`` when the
+    target is gone.
+    """
+    target = Target.objects.using(DB).get(pk=method.target_id)
+    check = HealthCheck(target=target, requested_by_id=actor.user_id)
+    check.started_at = timezone.now()
+    result = _probe_and_record(
+        target_id=target.id, check=check, method=method, actor=actor, only_if_primary=True
+    )
+    return check, result
+
+
+def _probe_and_record(
+    *,
+    target_id: uuid.UUID,
+    check: HealthCheck,
+    method: ConnectionMethod | None,
+    actor: Actor,
+    only_if_primary: bool = False,
+) -> ProbeResult:
+    """Probe ``method`` and record the outcome: host key, ``check``, scope refusal, and the
+    target's health (``only_if_primary``: only when ``method`` is the target's primary one)."""
     result = _probe(method)
     finished_at = timezone.now()
 
@@ -309,22 +347,29 @@ def target_check_health(
                 via="health_check",
                 actor=actor,
             )
-        _set_target_health(
-            target=target,
-            status=result.status,
-            message=result.message,
-            latency_ms=result.latency_ms,
-            at=finished_at,
-            actor=actor,
-        )
+        describes_target = not only_if_primary
+        if only_if_primary and method is not None:
+            primary = primary_method(target=target)
+            describes_target = primary is not None and primary.pk == method.pk
+        if describes_target:
+            _set_target_health(
+                target=target,
+                status=result.status,
+                message=result.message,
+                latency_ms=result.latency_ms,
+                at=finished_at,
+                actor=actor,
+            )
+    through = f" through {method.host}:{method.port}" if method and not describes_target else ""
     logger.info(
-        "health of target %s (%s): %s in %s ms",
+        "health of target %s (%s)%s: %s in %s ms",
         target.name,
         target.id,
+        through,
         result.status,
         result.latency_ms,
     )
-    return check
+    return result
 
 
 def targets_check_health(*, target_ids: list[uuid.UUID], actor: Actor) -> uuid.UUID:

@@ -285,6 +285,84 @@ def test_connection_params_carry_the_unsealed_credential_in_wrappers(sshd_factor
     assert (params.winrm_scheme, params.winrm_transport) == ("http", "ntlm")
 
 
+# --- one given connection method -------------------------------------------------------------
+
+
+@pytest.mark.django_db(databases=[DB])
+def test_one_method_is_checked_and_only_the_primary_sets_the_targets_health(sshd_factory):
+    from apps.targets.interface import connection_method_check_as
+
+    server = sshd_factory()
+    target = ssh_target(server)
+    primary = target.connection_methods.get()
+    closed = ConnectionMethod.objects.using(DB).create(
+        target=target, protocol="ssh", host="127.0.0.1", port=free_port(), priority=5,
+        credential=primary.credential,
+    )  # fmt: skip
+
+    # another method: probed and recorded, but the target's health is its primary method's
+    other = connection_method_check_as(target_id=target.id, method_id=closed.id, actor=ADMIN)
+
+    assert (other.ok, other.status) == (False, Target.Health.UNREACHABLE)
+    assert "refused" in other.message
+    assert (other.host, other.port, other.protocol) == ("127.0.0.1", closed.port, "ssh")
+    assert (other.username, other.credential_kind) == (server.username, "ssh_key")
+    assert other.host_key_verdict is None and other.duration_ms >= 0
+    row = HealthCheck.objects.using(DB).get(pk=other.check_id)
+    assert (row.method_id, row.status, row.requested_by_id) == (
+        closed.id, "unreachable", uuid.UUID(ADMIN.id),
+    )  # fmt: skip
+    target.refresh_from_db()
+    assert (target.health_status, target.health_checked_at) == (Target.Health.UNKNOWN, None)
+    assert events("targets.target.health_changed") == []
+
+    # the primary method: exactly a health check of the target
+    checked = connection_method_check_as(target_id=target.id, method_id=primary.id, actor=ADMIN)
+
+    assert (checked.ok, checked.status) == (True, Target.Health.HEALTHY), checked.message
+    assert checked.host_key_verdict == "trusted"
+    assert checked.host_key_fingerprint == HostKey.objects.using(DB).get().fingerprint
+    target.refresh_from_db()
+    assert target.health_status == Target.Health.HEALTHY
+    assert target.health_checked_at == checked.checked_at
+    [changed] = events("targets.target.health_changed")
+    assert (changed.payload["to"], changed.actor["name"]) == ("healthy", "alice")
+
+
+@pytest.mark.django_db(databases=[DB])
+def test_a_method_check_applies_the_host_key_policy_and_sends_nothing_to_an_unknown_key(
+    sshd_factory,
+):
+    from apps.targets.interface import connection_method_check_as
+
+    server = sshd_factory()
+    target = ssh_target(server, trusted=False)  # strict, the host's key not approved
+    method = target.connection_methods.get()
+
+    checked = connection_method_check_as(target_id=target.id, method_id=method.id, actor=ADMIN)
+
+    assert (checked.ok, checked.status) == (False, Target.Health.HOST_KEY_UNKNOWN)
+    key = HostKey.objects.using(DB).get()
+    assert (key.method_id, key.state) == (method.id, HostKey.State.PENDING)
+    assert checked.host_key_verdict == "unknown"
+    assert checked.host_key_fingerprint == key.fingerprint
+    assert key.fingerprint in checked.message
+    assert_no_auth_attempted(server)
+
+
+@pytest.mark.django_db(databases=[DB])
+def test_a_method_of_another_target_cannot_be_checked():
+    from apps.targets.interface import connection_method_check_as
+
+    mine, other = ssh_target(name="mine"), ssh_target(name="other")
+    method = other.connection_methods.get()
+    for target_id, method_id in ((mine.id, method.id), (uuid.uuid4(), method.id),
+                                 (mine.id, uuid.uuid4())):  # fmt: skip
+        with pytest.raises(LookupError):
+            connection_method_check_as(target_id=target_id, method_id=method_id, actor=ADMIN)
+    assert HealthCheck.objects.using(DB).count() == 0
+
+
 # --- host keys ---------------------------------------------------------------------------------
 
 
