@@ -19,8 +19,11 @@ state is the recorded one.
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import json
 import re
+import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -1038,6 +1041,28 @@ def _extras(entry: dict, status: int) -> set:
     if status >= 400:
         extras |= ERROR_EXTRAS
     return extras
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """The recordings name documentation addresses (192.0.2.x): a replay that would dial one
+    (T7's method test probes the method the T5 replay pointed there) is refused at once, as an
+    unreachable network, so no test traffic leaves loopback."""
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if isinstance(address, tuple):
+            try:
+                allowed = ipaddress.ip_address(address[0]).is_loopback
+            except ValueError:
+                allowed = address[0] == "localhost"
+            if not allowed:
+                raise OSError(
+                    errno.ENETUNREACH, "Network is unreachable (tests dial loopback only)"
+                )
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture
