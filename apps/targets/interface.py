@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from apps.targets.connection import (
@@ -735,12 +736,19 @@ def connection_method_check_as(
         protocol=method.protocol,
         username=method.username or (credential.username if credential else ""),
         credential_kind=credential.kind if credential else None,
-        duration_ms=max(0, round((check.finished_at - check.started_at).total_seconds() * 1000)),
+        duration_ms=_duration_ms(check.started_at, check.finished_at),
         host_key_verdict=result.host_key_verdict,
         host_key_fingerprint=seen.fingerprint if seen else None,
         check_id=check.id,
         checked_at=check.finished_at,
     )
+
+
+def _duration_ms(started: datetime | None, finished: datetime | None) -> int:
+    """A check's length in ms (0 when either end was not recorded)."""
+    if started is None or finished is None:
+        return 0
+    return max(0, round((finished - started).total_seconds() * 1000))
 
 
 def _credential_name(base: str) -> str:
