@@ -143,6 +143,20 @@ def object_body(request) -> dict:
     return data
 
 
+# FastAPI's check and 422 wording for each kind of field (a bool is not an integer there)
+_FIELD_TYPES = {
+    str: (lambda v: isinstance(v, str), "Input should be a valid string", "string_type"),
+    bool: (lambda v: isinstance(v, bool), "Input should be a valid boolean", "bool_type"),
+    int: (
+        lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "Input should be a valid integer",
+        "int_type",
+    ),
+    list: (lambda v: isinstance(v, list), "Input should be a valid list", "list_type"),
+    dict: (lambda v: isinstance(v, dict), "Input should be a valid dictionary", "dict_type"),
+}
+
+
 def fields(data: dict, spec: dict[str, tuple[type, bool]]) -> dict:
     """Check ``data``'s fields against ``{name: (type, required)}``: FastAPI's 422 naming every
     missing field and every value of the wrong type, at once."""
@@ -154,40 +168,9 @@ def fields(data: dict, spec: dict[str, tuple[type, bool]]) -> dict:
                 errors.append(field_error(("body", name), "Field required", "missing", input=data))
             continue
         value = data[name]
-        if kind is str and not isinstance(value, str):
-            errors.append(
-                field_error(
-                    ("body", name), "Input should be a valid string", "string_type", input=value
-                )
-            )
-            continue
-        if kind is bool and not isinstance(value, bool):
-            errors.append(
-                field_error(
-                    ("body", name), "Input should be a valid boolean", "bool_type", input=value
-                )
-            )
-            continue
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            errors.append(
-                field_error(
-                    ("body", name), "Input should be a valid integer", "int_type", input=value
-                )
-            )
-            continue
-        if kind is list and not isinstance(value, list):
-            errors.append(
-                field_error(
-                    ("body", name), "Input should be a valid list", "list_type", input=value
-                )
-            )
-            continue
-        if kind is dict and not isinstance(value, dict):
-            errors.append(
-                field_error(
-                    ("body", name), "Input should be a valid dictionary", "dict_type", input=value
-                )
-            )
+        accepts, message, error_type = _FIELD_TYPES[kind]
+        if not accepts(value):
+            errors.append(field_error(("body", name), message, error_type, input=value))
             continue
         out[name] = value
     if errors:
