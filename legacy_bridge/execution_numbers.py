@@ -60,6 +60,23 @@ def numbers_of_job(job_id: uuid.UUID, run_ids: list[uuid.UUID]) -> dict[uuid.UUI
     return {run_id: known[run_id] for run_id in run_ids if run_id in known}
 
 
+def numbers_of_jobs(runs: dict[uuid.UUID, list[uuid.UUID]]) -> dict[uuid.UUID, int]:
+    """``numbers_of_job`` for several jobs (``{job: its runs, oldest first}``): one query when
+    every run has its number already (a list of jobs), the numbering of the others as there."""
+    known = dict(
+        ExecutionNumber.objects.using(DB)
+        .filter(job_id__in=list(runs))
+        .values_list("run_id", "number")
+    )
+    numbers: dict[uuid.UUID, int] = {}
+    for job_id, run_ids in runs.items():
+        if all(run_id in known for run_id in run_ids):
+            numbers.update((run_id, known[run_id]) for run_id in run_ids)
+        else:
+            numbers.update(numbers_of_job(job_id, run_ids))
+    return numbers
+
+
 def record_imported(job_id: uuid.UUID, run_id: uuid.UUID, number: int) -> bool:
     """Keep a legacy execution's number for its imported run (the importer). False when the
     run has a number already or the job's number is taken (by a run of the new system shown

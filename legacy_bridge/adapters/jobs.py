@@ -175,9 +175,10 @@ class Jobs:
         last = [runs[-1] for runs in self.runs.values() if runs]
         self.last = run_infos(last)
         self.run_legacy = legacy_ids.legacy_ids_for("executions", last)
+        self.numbers = execution_numbers.numbers_of_jobs(self.runs)
 
     def number(self, job_id: uuid.UUID, run_id: uuid.UUID) -> int:
-        return execution_numbers.numbers_of_job(job_id, self.runs[job_id])[run_id]
+        return self.numbers[run_id]
 
     def last_execution(self, job: JobInfo) -> dict | None:
         runs = self.runs.get(job.id)
