@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 
 from apps.execution import streaming
@@ -200,20 +201,34 @@ def test_streams_keep_going_when_the_hubs_connection_is_killed():
     assert reader.ids == [1, 2]
 
 
-def test_nobody_watching_means_no_connection_held():
+def test_nobody_watching_means_no_reading_and_no_connection_held(monkeypatch):
+    """Once the last stream ends, the hub stops querying and hands its connection back (to the
+    process's pool, ADR 0018, which closes it when idle; without a pool, it is closed)."""
     run, _ = _run()
     reader = Reader(run)
     wait_for(lambda: streaming.HUB.watching >= 1, what="the stream subscribed")
+    ticks = []
+    tick = streaming.HUB._tick
+    monkeypatch.setattr(streaming.HUB, "_tick", lambda feeds: ticks.append(1) or tick(feeds))
+    wait_for(lambda: ticks, what="the hub reading the run's log")
     _end(run)
     assert reader.done.wait(10)
+    wait_for(lambda: streaming.HUB.watching == 0, what="the stream unsubscribed")
+    time.sleep(settings.EXECUTION_STREAM_POLL_SECONDS * 2)  # a tick under way when it left ends
+    read = len(ticks)
+    time.sleep(settings.EXECUTION_STREAM_POLL_SECONDS * 6)
+    assert len(ticks) == read, "the hub kept reading with nobody watching"
 
-    def hub_connections() -> int:
+    connections[DB].close()  # this thread's own, given back
+    pool = getattr(connections[DB], "pool", None)
+    if pool is not None:
+        stats = pool.get_stats()
+        assert stats["pool_size"] - stats["pool_available"] == 0, stats
+    else:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND query LIKE %s",
                 ["%event_seq%"],
             )
-            return cursor.fetchone()[0]
-
-    wait_for(lambda: hub_connections() == 0, timeout=10, what="the hub's connection closed")
+            assert cursor.fetchone()[0] == 0
