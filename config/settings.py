@@ -124,6 +124,9 @@ MIDDLEWARE = [
     "opsconductor.observability.middleware.HttpMetricsMiddleware",
     "opsconductor.api.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # static files (the console's bundle, the admin's) from this process, compressed, the
+    # console's hashed files cached for good; the gateway serves /static/ itself when it can
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -309,6 +312,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# The web console's built bundle (console/ -> npm run build -> opsconductor/console/bundle/,
+# committed): /static/console/...
+STATICFILES_DIRS = [("console", BASE_DIR / "opsconductor" / "console" / "bundle")]
+# WhiteNoise serves from the finders too: no collectstatic needed to serve the console or the
+# admin from the web process (`make run`, tests); a deployment may still collect to STATIC_ROOT
+# for the gateway
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# Vite names the console's files by their content hash: cache them for a year
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+[-.][0-9A-Za-z_-]{8,}\.(?:js|css|woff2?|svg|png)$"
 
 # --- Cache (login throttling, token last-used) -------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -549,6 +562,11 @@ METRICS_BROKER_TIMEOUT_SECONDS = env.float("METRICS_BROKER_TIMEOUT_SECONDS", def
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# The console's session (docs/console.md): a cookie scripts cannot read, sent on same-site
+# requests only, ending SESSION_SECONDS after sign-in (12 h by default)
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_SECONDS", default=12 * 3600)
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from opsconductor import health
+from opsconductor.console import views as console
 from opsconductor.observability.views import metrics
 
 api_v1 = [
@@ -29,6 +30,11 @@ urlpatterns = [
     # trailing slash: /api/schedules reaches the bridge (and the legacy backend) as the client
     # sent it, for every method; APPEND_SLASH never redirects it (docs/legacy-bridge.md).
     re_path(r"^api/(?:v3|schedules)(?:/|$)", include("legacy_bridge.urls")),
+    # The web console (docs/console.md): every other path is one of its pages, routed in the
+    # browser. Anything under api/, admin/ or static/ is never the console: unknown API paths
+    # keep their 404 in the API's shape.
+    re_path(r"^(?!api(?:/|$)|admin(?:/|$)|static/|healthz$|readyz$|metrics$)", console.index,
+            name="console"),
 ]
 
 handler400 = "opsconductor.api.errors.handler400"

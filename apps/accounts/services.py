@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, login, logout, password_validation
 from django.contrib.auth.models import update_last_login
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -36,6 +36,7 @@ from opsconductor.api.errors import Conflict
 from opsconductor.db.router import alias_for_app
 from opsconductor.events import SYSTEM, Actor, publish
 from opsconductor.events.actor import ANONYMOUS
+from opsconductor.observability.middleware import client_ip
 from opsconductor.roles import Role
 
 TOKEN_PREFIX = "oct"  # noqa: S105  (the public marker of a token value, not a secret)
@@ -226,6 +227,34 @@ def auth_login(*, username: str, password: str, ip: str | None = None) -> TokenP
         if jwt_settings.UPDATE_LAST_LOGIN:
             update_last_login(None, user)
     return tokens
+
+
+def console_sign_in(*, request, username: str, password: str) -> User:
+    """Sign in to the web console: the credentials checked like the API's sign-in
+    (``auth_authenticate``: throttled, audited with channel ``console``), then a Django session
+    (an HttpOnly cookie) opened on ``request``, with a new session key (no fixation)."""
+    user = auth_authenticate(
+        username=username,
+        password=password,
+        ip=client_ip(request) or None,
+        channel="console",
+        request=request,
+    )
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return user
+
+
+def console_sign_out(*, request, actor: Actor) -> None:
+    """End the console session on ``request`` (its row is deleted, the cookie cleared),
+    audited as ``accounts.logout`` with channel ``console``."""
+    user = request.user
+    logout(request)
+    with transaction.atomic(using=_db()):
+        publish(
+            "accounts.logout",
+            {"user_id": str(user.pk), "username": user.username, "channel": "console"},
+            actor=actor,
+        )
 
 
 def auth_refresh(*, refresh: str) -> TokenPair:

@@ -33,6 +33,10 @@ class LoginSerializer(StrictFieldsMixin, serializers.Serializer):
     password = password_field()
 
 
+class ConsoleSessionStateSerializer(serializers.Serializer):
+    authenticated = serializers.BooleanField(read_only=True)
+
+
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField(
         read_only=True, help_text="Send as `Authorization: Bearer <access>`; lives 15 minutes."

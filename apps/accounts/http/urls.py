@@ -15,6 +15,7 @@ urlpatterns = [
     path("auth/token/", views.LoginView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", views.RefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/session/", views.ConsoleSessionView.as_view(), name="console-session"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/password/", views.PasswordChangeView.as_view(), name="me-password"),
     *router.urls,

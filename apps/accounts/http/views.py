@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 
 import django_filters
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +24,10 @@ from opsconductor.observability.middleware import client_ip
 from opsconductor.roles import Role, has_role
 
 INVALID_CREDENTIALS = "No active account found with the given credentials."
+
+
+class SessionCsrfCheck(SessionAuthentication):
+    """DRF's CSRF check of session writes, for a view that authenticates nobody yet."""
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -99,6 +106,91 @@ class RefreshView(_PublicAuthView):
         except services.TokenRejected as exc:
             raise exceptions.AuthenticationFailed(str(exc), code="token_not_valid") from exc
         return Response(s.TokenPairSerializer(tokens).data)
+
+
+class ConsoleSessionView(APIView):
+    """The web console's session: a Django session cookie (HttpOnly, SameSite=Lax) instead of
+    tokens, so nothing the browser's scripts can read ever holds a credential. Writes need the
+    CSRF token (the ``csrftoken`` cookie sent back as ``X-CSRFToken``), sign-in included."""
+
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST":  # a forged sign-in (into the attacker's account) is refused
+            SessionCsrfCheck().enforce_csrf(request)
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign in to the console (session cookie)",
+        description=(
+            "Check a username and password like `POST /api/v1/auth/token/` (the same lockout, "
+            "429 with `Retry-After`, and the same audit events, with channel `console`) and "
+            "open a session: the answer sets the `sessionid` cookie (HttpOnly) and a new "
+            "`csrftoken`. Requires the CSRF token of `GET /api/v1/auth/session/`. The session "
+            "ends on sign-out, on a password change and when the account is deactivated."
+        ),
+        request=s.LoginSerializer,
+        responses={
+            200: s.MeSerializer,
+            400: _error("Missing username or password."),
+            401: _error("Wrong credentials, or the account is inactive."),
+            403: _error("The CSRF token is missing or wrong."),
+            429: _error("Locked out after too many failures; see the Retry-After header."),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        serializer = s.LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.console_sign_in(
+                request=request._request,
+                username=serializer.validated_data["username"],
+                password=serializer.validated_data["password"],
+            )
+        except services.LoginThrottled as exc:
+            raise exceptions.Throttled(
+                wait=exc.retry_after, detail="Too many failed sign-in attempts."
+            ) from exc
+        except services.LoginFailed as exc:
+            raise exceptions.AuthenticationFailed(
+                INVALID_CREDENTIALS, code="invalid_credentials"
+            ) from exc
+        return Response(s.MeSerializer(user).data)
+
+    @extend_schema(
+        tags=["auth"],
+        summary="The console's CSRF token",
+        description=(
+            "Sets the `csrftoken` cookie the console sends back as `X-CSRFToken` on every "
+            "write, and answers whether a session is open (`authenticated`)."
+        ),
+        responses={200: s.ConsoleSessionStateSerializer},
+        auth=[],
+    )
+    @method_decorator(ensure_csrf_cookie)
+    def get(self, request):
+        return Response({"authenticated": bool(request.user and request.user.is_authenticated)})
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign out of the console",
+        description=(
+            "End the console session (204); audited as `accounts.logout` with channel "
+            "`console`. Without a session: 204 as well, nothing to end."
+        ),
+        request=None,
+        responses={204: None, 403: _error("The CSRF token is missing or wrong.")},
+    )
+    def delete(self, request):
+        if request.user and request.user.is_authenticated:
+            # SessionAuthentication checked the CSRF token when it authenticated the request
+            services.console_sign_out(request=request._request, actor=actor_for_request(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutView(APIView):

@@ -1,0 +1,226 @@
+// The frame of every signed-in page: navigation, the signed-in user and their role, the theme
+// switch, and a visible banner when the server or a live stream is lost.
+import {
+  Alert,
+  AppBar,
+  Box,
+  Chip,
+  Divider,
+  Drawer,
+  IconButton,
+  List,
+  ListItemButton,
+  ListItemIcon,
+  ListItemText,
+  Menu,
+  MenuItem,
+  Toolbar,
+  Tooltip,
+  Typography,
+  ToggleButton,
+  ToggleButtonGroup,
+} from "@mui/material";
+import AccountCircle from "@mui/icons-material/AccountCircle";
+import DarkMode from "@mui/icons-material/DarkMode";
+import Dns from "@mui/icons-material/Dns";
+import History from "@mui/icons-material/History";
+import Key from "@mui/icons-material/Key";
+import LightMode from "@mui/icons-material/LightMode";
+import ListAlt from "@mui/icons-material/ListAlt";
+import MenuIcon from "@mui/icons-material/Menu";
+import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
+import Workspaces from "@mui/icons-material/Workspaces";
+import { Suspense, useState, type ReactNode } from "react";
+import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { useSession } from "../auth/session";
+import { hasRole, type Role } from "../auth/roles";
+import { useConnection } from "./connection";
+import { useThemeChoice, type ThemeChoice } from "./theme";
+import { PageLoading } from "../components/PageLoading";
+
+const DRAWER = 220;
+
+interface NavItem {
+  to: string;
+  label: string;
+  icon: ReactNode;
+  role?: Role;
+}
+
+const NAV: NavItem[] = [
+  { to: "/runs", label: "Runs", icon: <History /> },
+  { to: "/jobs", label: "Jobs", icon: <ListAlt /> },
+  { to: "/targets", label: "Targets", icon: <Dns /> },
+  { to: "/groups", label: "Groups", icon: <Workspaces /> },
+  { to: "/credentials", label: "Credentials", icon: <Key />, role: "admin" },
+];
+
+function Navigation({ onNavigate }: { onNavigate?: () => void }) {
+  const { me } = useSession();
+  const location = useLocation();
+  return (
+    <nav aria-label="Main">
+      <List>
+        {NAV.filter((item) => !item.role || hasRole(me, item.role)).map((item) => {
+          const active = location.pathname === item.to || location.pathname.startsWith(`${item.to}/`);
+          return (
+            <ListItemButton
+              key={item.to}
+              component={NavLink}
+              to={item.to}
+              selected={active}
+              aria-current={active ? "page" : undefined}
+              onClick={onNavigate}
+            >
+              <ListItemIcon>{item.icon}</ListItemIcon>
+              <ListItemText primary={item.label} />
+            </ListItemButton>
+          );
+        })}
+      </List>
+    </nav>
+  );
+}
+
+function UserMenu() {
+  const { me, signOut } = useSession();
+  const { choice, setChoice } = useThemeChoice();
+  const navigate = useNavigate();
+  const [anchor, setAnchor] = useState<HTMLElement | null>(null);
+  if (!me) return null;
+  return (
+    <>
+      <Chip
+        label={me.role}
+        size="small"
+        variant="outlined"
+        sx={{ color: "inherit", borderColor: "currentColor", mr: 1, display: { xs: "none", sm: "flex" } }}
+        aria-label={`Role: ${me.role}`}
+      />
+      <Tooltip title="Account">
+        <IconButton color="inherit" onClick={(event) => setAnchor(event.currentTarget)} aria-label={`Account of ${me.username}`}>
+          <AccountCircle />
+          <Typography sx={{ ml: 1, display: { xs: "none", md: "block" } }}>{me.username}</Typography>
+        </IconButton>
+      </Tooltip>
+      <Menu anchorEl={anchor} open={Boolean(anchor)} onClose={() => setAnchor(null)}>
+        <Box sx={{ px: 2, py: 1 }}>
+          <Typography variant="subtitle2">{me.username}</Typography>
+          <Typography variant="body2" color="text.secondary">
+            Role: {me.role}
+            {me.is_auditor ? " · auditor" : ""}
+          </Typography>
+        </Box>
+        <Divider />
+        <Box sx={{ px: 2, py: 1 }}>
+          <Typography variant="caption" component="div" id="theme-label" sx={{ mb: 0.5 }}>
+            Theme
+          </Typography>
+          <ToggleButtonGroup
+            size="small"
+            exclusive
+            value={choice}
+            aria-labelledby="theme-label"
+            onChange={(_, value: ThemeChoice | null) => value && setChoice(value)}
+          >
+            <ToggleButton value="system" aria-label="Follow the system">
+              <SettingsBrightness fontSize="small" />
+            </ToggleButton>
+            <ToggleButton value="light" aria-label="Light">
+              <LightMode fontSize="small" />
+            </ToggleButton>
+            <ToggleButton value="dark" aria-label="Dark">
+              <DarkMode fontSize="small" />
+            </ToggleButton>
+          </ToggleButtonGroup>
+        </Box>
+        <Divider />
+        <MenuItem
+          onClick={async () => {
+            setAnchor(null);
+            await signOut();
+            navigate("/login", { replace: true });
+          }}
+        >
+          Sign out
+        </MenuItem>
+      </Menu>
+    </>
+  );
+}
+
+function ConnectionBanner() {
+  const { serverReachable, stream } = useConnection();
+  if (!serverReachable) {
+    return (
+      <Alert severity="error" role="status" sx={{ borderRadius: 0 }}>
+        The server cannot be reached. What you see may be out of date; this page reconnects by
+        itself.
+      </Alert>
+    );
+  }
+  if (stream === "reconnecting") {
+    return (
+      <Alert severity="warning" role="status" sx={{ borderRadius: 0 }}>
+        The live stream was lost: reconnecting. Nothing is missed; updates resume where they
+        stopped.
+      </Alert>
+    );
+  }
+  return null;
+}
+
+export function Shell() {
+  const [open, setOpen] = useState(false);
+  return (
+    <Box sx={{ display: "flex", minHeight: "100vh" }}>
+      <AppBar position="fixed" sx={{ zIndex: (theme) => theme.zIndex.drawer + 1 }}>
+        <Toolbar>
+          <IconButton
+            color="inherit"
+            edge="start"
+            onClick={() => setOpen(!open)}
+            sx={{ mr: 1, display: { md: "none" } }}
+            aria-label="Open the navigation"
+          >
+            <MenuIcon />
+          </IconButton>
+          <Typography variant="h6" component={NavLink} to="/" sx={{ color: "inherit", textDecoration: "none", flexGrow: 1 }}>
+            OpsConductor
+          </Typography>
+          <UserMenu />
+        </Toolbar>
+      </AppBar>
+      <Drawer
+        variant="temporary"
+        open={open}
+        onClose={() => setOpen(false)}
+        sx={{ display: { xs: "block", md: "none" }, "& .MuiDrawer-paper": { width: DRAWER } }}
+      >
+        <Toolbar />
+        <Navigation onNavigate={() => setOpen(false)} />
+      </Drawer>
+      <Drawer
+        variant="permanent"
+        sx={{
+          display: { xs: "none", md: "block" },
+          width: DRAWER,
+          flexShrink: 0,
+          "& .MuiDrawer-paper": { width: DRAWER, boxSizing: "border-box" },
+        }}
+      >
+        <Toolbar />
+        <Navigation />
+      </Drawer>
+      <Box sx={{ flexGrow: 1, minWidth: 0 }}>
+        <Toolbar />
+        <ConnectionBanner />
+        <Box component="main" sx={{ p: { xs: 2, md: 3 } }}>
+          <Suspense fallback={<PageLoading />}>
+            <Outlet />
+          </Suspense>
+        </Box>
+      </Box>
+    </Box>
+  );
+}

@@ -1,0 +1,22 @@
+import { Box, CircularProgress } from "@mui/material";
+import { Navigate, Outlet, useLocation } from "react-router";
+import { useSession } from "./session";
+
+/** Pages behind the sign-in: without a session, to /login?next=<this page> (deep links
+ * survive the sign-in). */
+export function RequireSession() {
+  const { me, loading } = useSession();
+  const location = useLocation();
+  if (loading) {
+    return (
+      <Box sx={{ display: "grid", placeItems: "center", minHeight: "100vh" }}>
+        <CircularProgress aria-label="Loading" />
+      </Box>
+    );
+  }
+  if (!me) {
+    const next = encodeURIComponent(location.pathname + location.search + location.hash);
+    return <Navigate to={`/login?next=${next}`} replace />;
+  }
+  return <Outlet />;
+}

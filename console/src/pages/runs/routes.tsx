@@ -1,0 +1,4 @@
+// The runs pages' routes, mounted inside the shell by app/router.tsx (loaded on demand).
+import type { RouteObject } from "react-router";
+
+export const routes: RouteObject[] = [];
