@@ -6,7 +6,10 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
+from opsconductor import broker
 from opsconductor.db.reconnect import install_celery_hooks
+
+broker.register()  # the embedded broker's transport (settings.CELERY_BROKER_URL default)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

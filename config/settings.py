@@ -468,7 +468,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 if not CELERY_BROKER_URL:
     if PRODUCTION:
         raise ConfigurationError("CELERY_BROKER_URL must be set in production (RabbitMQ).")
-    CELERY_BROKER_URL = "filesystem://localhost/"
+    # kombu's filesystem transport, writing each message whole (opsconductor/broker.py)
+    CELERY_BROKER_URL = "ocfilesystem://localhost/"
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
