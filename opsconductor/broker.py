@@ -11,8 +11,8 @@ filesystem: a consumer sees no file or a whole one.
 
 from __future__ import annotations
 
-import os
 import uuid
+from pathlib import Path
 from time import monotonic
 
 from kombu.exceptions import ChannelError
@@ -25,14 +25,13 @@ ALIAS = "ocfilesystem"
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
-        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
-        staging = os.path.join(self.data_folder_out, ".incoming")
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        folder = Path(self.data_folder_out)
         try:
-            os.makedirs(staging, exist_ok=True)
-            partial = os.path.join(staging, name)
-            with open(partial, "wb") as file:
-                file.write(str_to_bytes(dumps(payload)))
-            os.replace(partial, os.path.join(self.data_folder_out, name))
+            (folder / ".incoming").mkdir(exist_ok=True)
+            partial = folder / ".incoming" / name
+            partial.write_bytes(str_to_bytes(dumps(payload)))
+            partial.replace(folder / name)
         except OSError as exc:
             raise ChannelError(f"Cannot add the message {name!r} to the queue folder") from exc
 

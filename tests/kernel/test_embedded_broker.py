@@ -57,7 +57,7 @@ def test_messages_sent_while_a_consumer_reads_arrive_whole_and_once(folder):
                             break
                         continue
                     received.append(message.decode())
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     with _connection(folder) as conn:
