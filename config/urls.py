@@ -33,8 +33,11 @@ urlpatterns = [
     # The web console (docs/console.md): every other path is one of its pages, routed in the
     # browser. Anything under api/, admin/ or static/ is never the console: unknown API paths
     # keep their 404 in the API's shape.
-    re_path(r"^(?!api(?:/|$)|admin(?:/|$)|static/|healthz$|readyz$|metrics$)", console.index,
-            name="console"),
+    re_path(
+        r"^(?!api(?:/|$)|admin(?:/|$)|static/|healthz$|readyz$|metrics$)",
+        console.index,
+        name="console",
+    ),
 ]
 
 handler400 = "opsconductor.api.errors.handler400"

@@ -1,6 +1,6 @@
 // The signed-in user, from GET /api/v1/me/ with the session cookie. A 401 anywhere ends the
 // session in the console too: the user is sent to the sign-in page, and back afterwards.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, type ReactNode } from "react";
 import { api, ApiError, onApiResponse, unwrap } from "../api/client";
 import type { Me } from "./roles";
@@ -22,6 +22,12 @@ async function fetchMe(): Promise<Me | null> {
     if (exc instanceof ApiError && exc.status === 401) return null;
     throw exc;
   }
+}
+
+/** Drop what another session may have cached (not the query of who is signed in, whose
+ * observer must keep seeing it: clearing the whole cache would leave it looking at nothing). */
+function forgetAllBut(client: QueryClient, keep: readonly unknown[]) {
+  client.removeQueries({ predicate: (query) => query.queryKey[0] !== keep[0] });
 }
 
 /** The CSRF cookie is set by the console's page and by GET /api/v1/auth/session/. */
@@ -46,7 +52,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string) => {
       await ensureCsrf();
       const me = await unwrap(api.POST("/api/v1/auth/session/", { body: { username, password } }));
-      client.clear();
+      forgetAllBut(client, ME_KEY);
       client.setQueryData(ME_KEY, me);
       return me;
     },
@@ -57,7 +63,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     try {
       await unwrap(api.DELETE("/api/v1/auth/session/"));
     } finally {
-      client.clear();
+      forgetAllBut(client, ME_KEY);
       client.setQueryData(ME_KEY, null);
     }
   }, [client]);

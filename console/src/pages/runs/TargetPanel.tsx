@@ -1,0 +1,187 @@
+// One target of a run: its steps and its output, the history read from the API page by page,
+// then what the run's stream brings (each chunk once: by its log number).
+import { Box, IconButton, Paper, Stack, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from "@mui/material";
+import Close from "@mui/icons-material/Close";
+import { useQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { api, unwrap } from "../../api/client";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { StatusChip } from "../../components/StatusChip";
+import { formatDuration } from "../../lib/format";
+import type { RunTarget } from "./runCache";
+import type { OutputEvent } from "./runStream";
+
+export interface Chunk {
+  seq: number;
+  step: number | null;
+  stream: string;
+  text: string;
+}
+
+type Listener = (events: OutputEvent[]) => void;
+
+/** Hands the stream's output events to the panel showing their target. */
+export class OutputBus {
+  private listeners = new Map<string, Set<Listener>>();
+  subscribe(runTargetId: string, listener: Listener): () => void {
+    const set = this.listeners.get(runTargetId) ?? new Set();
+    set.add(listener);
+    this.listeners.set(runTargetId, set);
+    return () => set.delete(listener);
+  }
+  publish(events: OutputEvent[]) {
+    const byTarget = new Map<string, OutputEvent[]>();
+    for (const event of events) {
+      if (!this.listeners.has(event.run_target_id)) continue;
+      const list = byTarget.get(event.run_target_id) ?? [];
+      list.push(event);
+      byTarget.set(event.run_target_id, list);
+    }
+    byTarget.forEach((list, target) => this.listeners.get(target)?.forEach((listener) => listener(list)));
+  }
+}
+
+interface OutputPage {
+  chunks: { seq: number; step: number | null; stream: string; text: string }[];
+  next_after: number;
+  complete: boolean;
+}
+
+/** The target's output: history then live, in log order, each chunk once. */
+/** (Mounted once per target: the page keys the panel by the target.) */
+export function useTargetOutput(runId: string, runTargetId: string, bus: OutputBus) {
+  const [chunks, setChunks] = useState<Chunk[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  useEffect(() => {
+    let stopped = false;
+    let last = 0;
+    let historyDone = false;
+    const early: OutputEvent[] = [];
+    const append = (more: Chunk[]) => {
+      const fresh = more.filter((chunk) => chunk.seq > last);
+      if (!fresh.length) return;
+      last = fresh[fresh.length - 1].seq;
+      setChunks((current) => current.concat(fresh));
+    };
+    const fromEvents = (events: OutputEvent[]) =>
+      events.map((event) => ({ seq: event.id, step: event.step, stream: event.stream, text: event.text }));
+    const unsubscribe = bus.subscribe(runTargetId, (events) => {
+      if (historyDone) append(fromEvents(events));
+      else early.push(...events);
+    });
+    (async () => {
+      try {
+        for (;;) {
+          const page = (await unwrap(
+            api.GET("/api/v1/runs/{id}/targets/{target_id}/output/", {
+              params: { path: { id: runId, target_id: runTargetId }, query: { after: last, limit: 1000 } },
+            }),
+          )) as unknown as OutputPage;
+          if (stopped) return;
+          append(page.chunks);
+          if (page.complete || page.chunks.length < 1000) break;
+        }
+        historyDone = true;
+        append(fromEvents(early.sort((a, b) => a.id - b.id)));
+      } catch (exc) {
+        if (!stopped) setError(exc);
+      } finally {
+        if (!stopped) setLoading(false);
+      }
+    })();
+    return () => {
+      stopped = true;
+      unsubscribe();
+    };
+  }, [runId, runTargetId, bus]);
+  return { chunks, error, loading };
+}
+
+export function TargetPanel({
+  runId,
+  runTargetId,
+  bus,
+  live,
+  onClose,
+}: {
+  runId: string;
+  runTargetId: string;
+  bus: OutputBus;
+  live: boolean;
+  onClose: () => void;
+}) {
+  const target = useQuery({
+    queryKey: ["runs", runId, "targets", "one", runTargetId],
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/runs/{id}/targets/{target_id}/", { params: { path: { id: runId, target_id: runTargetId } } })) as Promise<RunTarget>,
+    refetchInterval: live ? 2000 : false,
+  });
+  const output = useTargetOutput(runId, runTargetId, bus);
+  const data = target.data;
+  return (
+    <Paper component="section" variant="outlined" sx={{ p: 2 }} aria-labelledby="target-title">
+      <Stack direction="row" alignItems="center" spacing={1} sx={{ mb: 1 }}>
+        <Typography id="target-title" variant="h6" component="h2" sx={{ flexGrow: 1 }}>
+          {data ? data.target_name : "Target"}
+        </Typography>
+        {data ? <StatusChip state={data.status} /> : null}
+        <Tooltip title="Close">
+          <IconButton onClick={onClose} aria-label="Close the target's output">
+            <Close />
+          </IconButton>
+        </Tooltip>
+      </Stack>
+      {target.error ? <ErrorAlert error={target.error} /> : null}
+      {data?.pending_reason && (data.status === "pending" || data.status === "queued") ? (
+        <Typography sx={{ mb: 1 }}>Waiting: {data.pending_reason}</Typography>
+      ) : null}
+      {data?.reason ? <Typography sx={{ mb: 1 }}>{data.reason}</Typography> : null}
+      {data?.steps.length ? (
+        <Table size="small" aria-label="Steps" sx={{ mb: 2 }}>
+          <TableHead>
+            <TableRow>
+              <TableCell>#</TableCell>
+              <TableCell>Step</TableCell>
+              <TableCell>State</TableCell>
+              <TableCell>Exit</TableCell>
+              <TableCell>Duration</TableCell>
+            </TableRow>
+          </TableHead>
+          <TableBody>
+            {data.steps.map((step) => (
+              <TableRow key={step.index}>
+                <TableCell>{step.index}</TableCell>
+                <TableCell>
+                  {step.name}
+                  {step.reason ? (
+                    <Typography variant="body2" color="text.secondary">
+                      {step.reason}
+                    </Typography>
+                  ) : null}
+                </TableCell>
+                <TableCell>
+                  <StatusChip state={step.status} />
+                </TableCell>
+                <TableCell>{step.exit_code ?? "—"}</TableCell>
+                <TableCell>{formatDuration(step.duration_ms)}</TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      ) : null}
+      {output.error ? <ErrorAlert error={output.error} /> : null}
+      <Box>
+        <OutputPlaceholderUntilMerged chunks={output.chunks} loading={output.loading} />
+      </Box>
+    </Paper>
+  );
+}
+
+function OutputPlaceholderUntilMerged({ chunks, loading }: { chunks: Chunk[]; loading: boolean }) {
+  return (
+    <pre aria-busy={loading} style={{ maxHeight: 400, overflow: "auto" }}>
+      {chunks.map((chunk) => chunk.text).join("")}
+    </pre>
+  );
+}
