@@ -78,15 +78,21 @@ const session: Middleware = {
 export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
 api.use(session);
 
-async function errorOf(response: Response): Promise<ApiError> {
-  let body: ApiErrorBody | undefined;
-  try {
-    body = ((await response.clone().json()) as { error?: ApiErrorBody }).error;
-  } catch {
-    body = undefined;
-  }
+function errorFrom(response: Response, parsed: unknown): ApiError {
+  const body =
+    parsed && typeof parsed === "object" && "error" in parsed ? ((parsed as { error?: ApiErrorBody }).error ?? undefined) : undefined;
   const retry = Number(response.headers.get("Retry-After"));
   return new ApiError(response.status, body, Number.isFinite(retry) && retry > 0 ? retry : undefined);
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let parsed: unknown;
+  try {
+    parsed = await response.json();
+  } catch {
+    parsed = undefined;
+  }
+  return errorFrom(response, parsed);
 }
 
 /** The data of an answer, or an ApiError carrying the API's message and field errors. */
@@ -100,7 +106,8 @@ export async function unwrap<T>(
     if (exc instanceof ApiError) throw exc;
     throw new ApiError(0, { code: "unreachable", message: "The server cannot be reached." });
   }
-  if (!result.response.ok) throw await errorOf(result.response);
+  // openapi-fetch has read the body already: its parsed error is the API's error object
+  if (!result.response.ok) throw errorFrom(result.response, result.error);
   return result.data as T;
 }
 

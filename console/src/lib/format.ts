@@ -2,9 +2,14 @@
 
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+// (dateStyle/timeStyle cannot be combined with timeZoneName: the fields are named)
 const local = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium",
-  timeStyle: "medium",
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
   timeZoneName: "short",
 });
 

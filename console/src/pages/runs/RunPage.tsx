@@ -43,6 +43,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { PageLoading } from "../../components/PageLoading";
 import { StatusChip, stateLabel, TERMINAL_RUN } from "../../components/StatusChip";
 import { Time } from "../../components/Time";
+import { stripAnsi } from "../../lib/ansi";
 import { formatDuration, plural } from "../../lib/format";
 import { useDebouncedParam } from "../../lib/useDebouncedParam";
 import { applyStates, runKey, runTargetsKey, throttle, type RunDetail, type RunTarget, type RunTargetPage } from "./runCache";
@@ -94,9 +95,8 @@ function RunActions({ run }: { run: RunDetail }) {
       unwrap(api.POST("/api/v1/runs/{id}/retry/", { params: { path: { id: run.id } }, body: { only } })),
     onSuccess: (created) => navigate(`/runs/${created.id}`),
   });
-  const notOk = Object.entries(run.summary?.counts ?? {})
-    .filter(([state]) => state !== "succeeded" && state !== "skipped")
-    .reduce((sum, [, count]) => sum + count, 0);
+  // a retry of the failed runs again every target that did not succeed
+  const notOk = run.target_count - (((run.summary?.counts ?? {}) as Record<string, number>).succeeded ?? 0);
   return (
     <>
       <GatedButton
@@ -199,7 +199,7 @@ function SummaryGroups({ run, onPick }: { run: RunDetail; onPick: (state: string
                     component="pre"
                     sx={{ fontFamily: "monospace", whiteSpace: "pre-wrap", wordBreak: "break-all", m: 0, maxHeight: 80, overflow: "hidden", color: "text.secondary" }}
                   >
-                    {group.output_sample.split("\n").slice(0, 3).join("\n")}
+                    {stripAnsi(group.output_sample).split("\n").slice(0, 3).join("\n")}
                   </Typography>
                 ) : null}
                 <Typography variant="caption" color="text.secondary">
@@ -287,16 +287,16 @@ function TargetGrid({
                 <TableRow
                   key={row.id}
                   hover
-                  selected={row.id === target}
-                  onClick={() => update({ target: row.id })}
+                  selected={row.target_id === target}
+                  onClick={() => update({ target: row.target_id })}
                   sx={{ cursor: "pointer" }}
                 >
                   <TableCell>
                     <Link
-                      to={`?${new URLSearchParams({ ...(state ? { state } : {}), ...(host ? { host } : {}), page: String(page), target: row.id })}`}
+                      to={`?${new URLSearchParams({ ...(state ? { state } : {}), ...(host ? { host } : {}), page: String(page), target: row.target_id })}`}
                       onClick={(event) => {
                         event.preventDefault();
-                        update({ target: row.id });
+                        update({ target: row.target_id });
                       }}
                     >
                       {row.target_name}
@@ -414,7 +414,7 @@ export default function RunPage() {
       <SummaryGroups run={data} onPick={(state) => filters.update({ state, page: null })} />
       <TargetGrid runId={id} filters={filters} />
       {filters.target ? (
-        <TargetPanel key={filters.target} runId={id} runTargetId={filters.target} bus={bus} live={live} onClose={() => filters.update({ target: null })} />
+        <TargetPanel key={filters.target} runId={id} targetId={filters.target} bus={bus} live={live} onClose={() => filters.update({ target: null })} />
       ) : (
         <Typography color="text.secondary">Select a target to see its steps and output.</Typography>
       )}

@@ -48,12 +48,14 @@ interface OutputPage {
 }
 
 /** The target's output: history then live, in log order, each chunk once. */
-/** (Mounted once per target: the page keys the panel by the target.) */
-export function useTargetOutput(runId: string, runTargetId: string, bus: OutputBus) {
+/** (Mounted once per target: the page keys the panel by the target. ``runTargetId``, the
+ * target's row in this run, is known once its detail has loaded.) */
+export function useTargetOutput(runId: string, targetId: string, runTargetId: string | undefined, bus: OutputBus) {
   const [chunks, setChunks] = useState<Chunk[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   useEffect(() => {
+    if (!runTargetId) return undefined;
     let stopped = false;
     let last = 0;
     let historyDone = false;
@@ -75,7 +77,7 @@ export function useTargetOutput(runId: string, runTargetId: string, bus: OutputB
         for (;;) {
           const page = (await unwrap(
             api.GET("/api/v1/runs/{id}/targets/{target_id}/output/", {
-              params: { path: { id: runId, target_id: runTargetId }, query: { after: last, limit: 1000 } },
+              params: { path: { id: runId, target_id: targetId }, query: { after: last, limit: 1000 } },
             }),
           )) as unknown as OutputPage;
           if (stopped) return;
@@ -94,31 +96,31 @@ export function useTargetOutput(runId: string, runTargetId: string, bus: OutputB
       stopped = true;
       unsubscribe();
     };
-  }, [runId, runTargetId, bus]);
+  }, [runId, targetId, runTargetId, bus]);
   return { chunks, error, loading };
 }
 
 export function TargetPanel({
   runId,
-  runTargetId,
+  targetId,
   bus,
   live,
   onClose,
 }: {
   runId: string;
-  runTargetId: string;
+  targetId: string;
   bus: OutputBus;
   live: boolean;
   onClose: () => void;
 }) {
   const target = useQuery({
-    queryKey: ["runs", runId, "targets", "one", runTargetId],
+    queryKey: ["runs", runId, "targets", "one", targetId],
     queryFn: () =>
-      unwrap(api.GET("/api/v1/runs/{id}/targets/{target_id}/", { params: { path: { id: runId, target_id: runTargetId } } })) as Promise<RunTarget>,
+      unwrap(api.GET("/api/v1/runs/{id}/targets/{target_id}/", { params: { path: { id: runId, target_id: targetId } } })) as Promise<RunTarget>,
     refetchInterval: live ? 2000 : false,
   });
-  const output = useTargetOutput(runId, runTargetId, bus);
   const data = target.data;
+  const output = useTargetOutput(runId, targetId, data?.id, bus);
   return (
     <Paper component="section" variant="outlined" sx={{ p: 2 }} aria-labelledby="target-title">
       <Stack direction="row" alignItems="center" spacing={1} sx={{ mb: 1 }}>

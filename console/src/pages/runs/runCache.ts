@@ -51,14 +51,15 @@ export function applyStates(client: QueryClient, runId: string, events: RunStrea
     }
   }
   if (changes.size) {
-    client.setQueriesData<RunTargetPage>({ queryKey: runTargetsKey(runId) }, (page) =>
-      page
-        ? {
-            ...page,
-            results: page.results.map((row) => (changes.has(row.id) ? { ...row, ...changes.get(row.id) } : row)),
-          }
-        : page,
-    );
+    // the pages of the grid, and the one target shown in the panel
+    client.setQueriesData<RunTargetPage | RunTarget>({ queryKey: runTargetsKey(runId) }, (data) => {
+      if (!data) return data;
+      if ("results" in data && Array.isArray(data.results)) {
+        return { ...data, results: data.results.map((row) => (changes.has(row.id) ? { ...row, ...changes.get(row.id) } : row)) };
+      }
+      if ("id" in data && changes.has(data.id)) return { ...data, ...changes.get(data.id) } as RunTarget;
+      return data;
+    });
   }
   return runChanged || changes.size > 0 || events.some((event) => event.kind === "state");
 }
