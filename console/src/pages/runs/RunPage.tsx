@@ -350,9 +350,12 @@ export default function RunPage() {
   });
   const live = Boolean(run.data && !TERMINAL_RUN.has(run.data.status));
   const refresh = useRef(
+    // counts and groups: at most every 2 s (200 open run pages are 100 requests a second)
     throttle(() => {
-      client.invalidateQueries({ queryKey: runKey(id) });
-    }, 1000),
+      client.invalidateQueries({ queryKey: runKey(id), exact: true });
+      // the grid's pages too: a filtered page's members change with their states
+      client.invalidateQueries({ queryKey: runTargetsKey(id), predicate: (query) => query.queryKey[3] !== "one" });
+    }, 2000),
   );
   useEffect(() => {
     const throttled = refresh.current;
@@ -364,6 +367,7 @@ export default function RunPage() {
       if (applyStates(client, id, events)) refresh.current.call();
       const output = events.filter((event): event is OutputEvent => event.kind === "output");
       if (output.length) bus.publish(output);
+      bus.changed(events.flatMap((event) => (event.kind === "state" && event.run_target_id ? [event.run_target_id] : [])));
       if (events.some((event) => event.kind === "end")) {
         client.invalidateQueries({ queryKey: runKey(id) });
       }
@@ -414,7 +418,7 @@ export default function RunPage() {
       <SummaryGroups run={data} onPick={(state) => filters.update({ state, page: null })} />
       <TargetGrid runId={id} filters={filters} />
       {filters.target ? (
-        <TargetPanel key={filters.target} runId={id} targetId={filters.target} bus={bus} live={live} onClose={() => filters.update({ target: null })} />
+        <TargetPanel key={filters.target} runId={id} targetId={filters.target} bus={bus} onClose={() => filters.update({ target: null })} />
       ) : (
         <Typography color="text.secondary">Select a target to see its steps and output.</Typography>
       )}

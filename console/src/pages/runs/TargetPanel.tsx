@@ -2,13 +2,13 @@
 // then what the run's stream brings (each chunk once: by its log number).
 import { Box, IconButton, Paper, Stack, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from "@mui/material";
 import Close from "@mui/icons-material/Close";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, unwrap } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { StatusChip } from "../../components/StatusChip";
 import { formatDuration } from "../../lib/format";
-import type { RunTarget } from "./runCache";
+import { throttle, type RunTarget } from "./runCache";
 import type { OutputEvent } from "./runStream";
 
 export interface Chunk {
@@ -20,9 +20,20 @@ export interface Chunk {
 
 type Listener = (events: OutputEvent[]) => void;
 
-/** Hands the stream's output events to the panel showing their target. */
+/** Hands the stream's output events to the panel showing their target, and tells it when its
+ * target's or its steps' states changed (it then reads them again: no polling). */
 export class OutputBus {
   private listeners = new Map<string, Set<Listener>>();
+  private watchers = new Map<string, Set<() => void>>();
+  watch(runTargetId: string, watcher: () => void): () => void {
+    const set = this.watchers.get(runTargetId) ?? new Set();
+    set.add(watcher);
+    this.watchers.set(runTargetId, set);
+    return () => set.delete(watcher);
+  }
+  changed(runTargetIds: Iterable<string>) {
+    for (const id of new Set(runTargetIds)) this.watchers.get(id)?.forEach((watcher) => watcher());
+  }
   subscribe(runTargetId: string, listener: Listener): () => void {
     const set = this.listeners.get(runTargetId) ?? new Set();
     set.add(listener);
@@ -104,21 +115,29 @@ export function TargetPanel({
   runId,
   targetId,
   bus,
-  live,
   onClose,
 }: {
   runId: string;
   targetId: string;
   bus: OutputBus;
-  live: boolean;
   onClose: () => void;
 }) {
   const target = useQuery({
     queryKey: ["runs", runId, "targets", "one", targetId],
     queryFn: () =>
       unwrap(api.GET("/api/v1/runs/{id}/targets/{target_id}/", { params: { path: { id: runId, target_id: targetId } } })) as Promise<RunTarget>,
-    refetchInterval: live ? 2000 : false,
   });
+  const client = useQueryClient();
+  const runTargetId = target.data?.id;
+  useEffect(() => {
+    if (!runTargetId) return undefined;
+    const refresh = throttle(() => client.invalidateQueries({ queryKey: ["runs", runId, "targets", "one", targetId] }), 500);
+    const stop = bus.watch(runTargetId, refresh.call);
+    return () => {
+      stop();
+      refresh.cancel();
+    };
+  }, [bus, client, runId, targetId, runTargetId]);
   const data = target.data;
   const output = useTargetOutput(runId, targetId, data?.id, bus);
   return (
