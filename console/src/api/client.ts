@@ -78,12 +78,17 @@ const session: Middleware = {
 export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
 api.use(session);
 
-async function errorOf(response: Response): Promise<ApiError> {
+async function errorOf(response: Response, parsed?: unknown): Promise<ApiError> {
   let body: ApiErrorBody | undefined;
-  try {
-    body = ((await response.clone().json()) as { error?: ApiErrorBody }).error;
-  } catch {
-    body = undefined;
+  if (parsed && typeof parsed === "object" && "error" in parsed) {
+    // openapi-fetch has read the body already (a response's body is read once)
+    body = (parsed as { error?: ApiErrorBody }).error;
+  } else {
+    try {
+      body = ((await response.clone().json()) as { error?: ApiErrorBody }).error;
+    } catch {
+      body = undefined;
+    }
   }
   const retry = Number(response.headers.get("Retry-After"));
   return new ApiError(response.status, body, Number.isFinite(retry) && retry > 0 ? retry : undefined);
@@ -100,7 +105,7 @@ export async function unwrap<T>(
     if (exc instanceof ApiError) throw exc;
     throw new ApiError(0, { code: "unreachable", message: "The server cannot be reached." });
   }
-  if (!result.response.ok) throw await errorOf(result.response);
+  if (!result.response.ok) throw await errorOf(result.response, result.error);
   return result.data as T;
 }
 
