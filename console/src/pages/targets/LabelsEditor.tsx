@@ -1,6 +1,6 @@
 // A target's labels as rows of key and value. Errors come keyed by the label's key
 // (`labels.<key>`, as the API reports them), so each shows at the row with that key.
-import { Box, Button, IconButton, Stack, TextField, Tooltip, Typography } from "@mui/material";
+import { Box, Button, IconButton, Stack, TextField, Typography } from "@mui/material";
 import Add from "@mui/icons-material/Add";
 import Delete from "@mui/icons-material/Delete";
 import { useId } from "react";
@@ -102,8 +102,6 @@ export function LabelsEditor({
                 slotProps={{ htmlInput: { maxLength: 255 } }}
                 sx={{ flex: 2 }}
               />
-              <Tooltip title="Remove this label">
-                <span>
                   <IconButton
                     aria-label={`Remove label ${index + 1}${key ? ` (${key})` : ""}`}
                     onClick={() => onChange(rows.filter((other) => other.rowId !== row.rowId))}
@@ -111,8 +109,6 @@ export function LabelsEditor({
                   >
                     <Delete />
                   </IconButton>
-                </span>
-              </Tooltip>
             </Stack>
           );
         })}

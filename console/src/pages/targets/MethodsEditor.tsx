@@ -14,7 +14,7 @@ import {
   Radio,
   Stack,
   TextField,
-  Tooltip,
+ 
   Typography,
 } from "@mui/material";
 import Add from "@mui/icons-material/Add";
@@ -111,13 +111,9 @@ export function MethodsEditor({
                     }
                     label="Primary"
                   />
-                  <Tooltip title={`Remove ${title.toLowerCase()}`}>
-                    <span>
                       <IconButton aria-label={`Remove ${title.toLowerCase()}`} onClick={() => remove(method.rowId)} disabled={disabled}>
                         <Delete />
                       </IconButton>
-                    </span>
-                  </Tooltip>
                 </Stack>
                 {general.length > 0 ? (
                   <Typography role="alert" color="error" variant="body2" sx={{ mb: 1 }}>
