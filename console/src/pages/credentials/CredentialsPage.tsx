@@ -207,6 +207,7 @@ export default function CredentialsPage() {
           value={kind}
           onChange={(event) => change({ kind: event.target.value || null, page: null })}
           sx={{ minWidth: 200 }}
+          slotProps={{ select: { displayEmpty: true }, inputLabel: { shrink: true } }}
         >
           <MenuItem value="">Any kind</MenuItem>
           {(Object.keys(KIND_LABELS) as Kind[]).map((value) => (

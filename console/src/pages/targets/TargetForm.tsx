@@ -226,8 +226,22 @@ export function TargetForm({
     const fail = (exc: unknown, index: number, what: string) => {
       setSaved(nowSaved);
       setMethods(nowMethods);
-      setError(exc);
-      setErrors(exc instanceof ApiError ? underMethod(exc, index) : {});
+      if (exc instanceof ApiError && index >= 0) {
+        // the method endpoint's field names, as the form's paths: shown at their fields
+        const fields = underMethod(exc, index);
+        setErrors(fields);
+        setError(
+          new ApiError(exc.status, {
+            code: exc.code,
+            message: `Method ${index + 1}: ${exc.message}`,
+            fields,
+            request_id: exc.requestId,
+          }),
+        );
+      } else {
+        setErrors({});
+        setError(exc);
+      }
       setPartial(
         `The target's details were saved${steps.length ? `, and ${steps.join(", ")}` : ""}. ` +
           `${what} was refused, and nothing after it was sent. Fix it and save again: only what is still different will be sent.`,
