@@ -297,20 +297,27 @@ class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 
 class TargetCsvRowSerializer(StrictFieldsMixin, serializers.Serializer):
-    """A CSV row: the target's fields plus one connection method in flat columns."""
+    """A CSV row: the target's fields plus one connection method in flat columns. An empty
+    cell is a value not given (a row without a method leaves protocol, host, ... empty)."""
 
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=4000)
-    os_family = serializers.ChoiceField(Target.OsFamily.choices, required=False)
-    environment = serializers.ChoiceField(Target.Environment.choices, required=False)
+    os_family = serializers.ChoiceField(Target.OsFamily.choices, required=False, allow_blank=True)
+    environment = serializers.ChoiceField(
+        Target.Environment.choices, required=False, allow_blank=True
+    )
     location = serializers.CharField(required=False, allow_blank=True, max_length=100)
     data_center = serializers.CharField(required=False, allow_blank=True, max_length=100)
     region = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    status = serializers.ChoiceField(Target.Status.choices, required=False)
-    host_key_policy = serializers.ChoiceField(Target.HostKeyPolicy.choices, required=False)
+    status = serializers.ChoiceField(Target.Status.choices, required=False, allow_blank=True)
+    host_key_policy = serializers.ChoiceField(
+        Target.HostKeyPolicy.choices, required=False, allow_blank=True
+    )
     tags = serializers.CharField(required=False, allow_blank=True, help_text="space separated")
     labels = serializers.CharField(required=False, allow_blank=True, help_text="k=v;k2=v2")
-    protocol = serializers.ChoiceField(ConnectionMethod.Protocol.choices, required=False)
+    protocol = serializers.ChoiceField(
+        ConnectionMethod.Protocol.choices, required=False, allow_blank=True
+    )
     host = serializers.CharField(required=False, allow_blank=True, max_length=253)
     port = serializers.CharField(required=False, allow_blank=True, max_length=5)
     username = serializers.CharField(required=False, allow_blank=True, max_length=128)

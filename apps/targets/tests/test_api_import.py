@@ -45,6 +45,21 @@ def test_csv_import_maps_columns_to_targets_and_methods(manager):
     assert (win.protocol, win.port) == ("winrm", 5985)
 
 
+def test_csv_empty_cells_are_values_not_given(manager):
+    # a row without a connection method, and empty choice cells: the defaults, not an error
+    csv = (
+        "name,environment,status,protocol,host,port\nweb-1,production,,ssh,10.0.0.1,22\nbare,,,,,\n"
+    )
+    response = manager.generic("POST", URL, csv.encode(), content_type="text/csv")
+    assert response.status_code == 201, response.json()
+    bare = Target.objects.get(name="bare")
+    assert (bare.environment, bare.status) == ("production", "active")
+    assert not bare.connection_methods.exists()
+    refused = manager.generic("POST", URL, b"name,environment\nx,prod\n", content_type="text/csv")
+    assert refused.status_code == 400
+    assert "environment" in refused.json()["error"]["rows"][0]["errors"]
+
+
 def test_one_bad_row_imports_nothing_and_reports_every_bad_row(manager):
     rows = [
         {"name": "good"},

@@ -3,6 +3,7 @@
 import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
 import { RequireSession } from "../auth/RequireSession";
 import { routes as credentialRoutes } from "../pages/credentials/routes";
+import { routes as groupRoutes } from "../pages/groups/routes";
 import { routes as jobRoutes } from "../pages/jobs/routes";
 import { routes as runRoutes } from "../pages/runs/routes";
 import { routes as targetRoutes } from "../pages/targets/routes";
@@ -29,6 +30,7 @@ export const ROUTES: RouteObject[] = [
           ...runRoutes,
           ...jobRoutes,
           ...targetRoutes,
+          ...groupRoutes,
           ...credentialRoutes,
           {
             path: "*",

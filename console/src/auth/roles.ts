@@ -18,6 +18,8 @@ export const ACTIONS = {
   cancel: { role: "operator", reason: "Canceling runs needs the operator role or above." },
   retry: { role: "operator", reason: "Retrying runs needs the operator role or above." },
   editTargets: { role: "manager", reason: "Changing targets needs the manager role or above." },
+  importTargets: { role: "manager", reason: "Importing targets needs the manager role or above." },
+  editGroups: { role: "manager", reason: "Changing groups needs the manager role or above." },
   healthCheck: { role: "operator", reason: "Health checks need the operator role or above." },
   trustKeys: { role: "manager", reason: "Approving host keys needs the manager role or above." },
   editJobs: { role: "manager", reason: "Changing jobs needs the manager role or above." },
