@@ -1,4 +1,4 @@
-import { act, fireEvent, screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { renderWith } from "../../test/render";
@@ -101,7 +101,7 @@ describe("OutputView", () => {
     fireEvent.change(input, { target: { value: "error" } });
     input.focus();
     const status = screen.getByRole("status");
-    expect(status).toHaveTextContent("1 of 3");
+    await waitFor(() => expect(status).toHaveTextContent("1 of 3"));
     expect(log.querySelectorAll("mark")).toHaveLength(3);
     expect(log.querySelector("mark.current")!.textContent).toBe("error");
     await user.keyboard("{Enter}");
@@ -116,7 +116,7 @@ describe("OutputView", () => {
     await user.click(screen.getByRole("button", { name: "Previous match" }));
     expect(status).toHaveTextContent("2 of 3");
     fireEvent.change(input, { target: { value: "nothing" } });
-    expect(status).toHaveTextContent("No matches");
+    await waitFor(() => expect(status).toHaveTextContent("No matches"));
     expect(screen.getByRole("button", { name: "Next match" })).toBeDisabled();
   });
 

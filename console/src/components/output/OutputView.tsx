@@ -27,6 +27,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import {
   memo,
   useCallback,
+  useEffect,
   useId,
   useLayoutEffect,
   useMemo,
@@ -48,6 +49,8 @@ export const LINE_LIMIT = 10_000;
 /** Characters each "Show more" adds (a wrapped line of this size still lays out quickly). */
 export const LINE_STEP = 100_000;
 const ROW_HEIGHT = 20;
+/** Longest a render spends searching; the rest of a first search of much output follows in later tasks. */
+const SEARCH_SLICE_MS = 12;
 
 export interface OutputViewProps {
   buffer: OutputBuffer;
@@ -95,7 +98,9 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
   const index = useMemo(() => new SearchIndex(), []);
   const [query, setQuery] = useState("");
   const [current, setCurrent] = useState<MatchPosition | null>(null);
-  index.update(buffer, query);
+  const [, setSlice] = useState(0);
+  const revealFrom = useRef<number | null>(null);
+  const searched = index.update(buffer, query, SEARCH_SLICE_MS);
   const currentValid = index.valid(current) ? current : null;
 
   // the view re-renders on every change of the virtualizer's state (it is not compiler-memoised)
@@ -148,13 +153,24 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
     virtualizer.scrollToIndex(position.line, { align: "center" });
   };
 
+  // a search of much output goes on in slices, one task each; then its first match is shown
+  useEffect(() => {
+    if (searched && revealFrom.current === null) return;
+    const timer = window.setTimeout(() => {
+      if (!searched) setSlice((n) => n + 1);
+      else if (revealFrom.current !== null) {
+        const from = revealFrom.current;
+        revealFrom.current = null;
+        reveal(index.firstFrom(from));
+      }
+    }, 0);
+    return () => window.clearTimeout(timer);
+  });
+
   const onQuery = (value: string) => {
     setQuery(value);
-    index.update(buffer, value);
-    const first = virtualizer.getVirtualItems()[0]?.index ?? 0;
-    const position = value ? index.firstFrom(first) : null;
-    if (position) reveal(position);
-    else setCurrent(null);
+    setCurrent(null);
+    revealFrom.current = value ? (virtualizer.getVirtualItems()[0]?.index ?? 0) : null;
   };
 
   const onSearchKey = (event: KeyboardEvent<HTMLInputElement>) => {
@@ -201,7 +217,9 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
   const digits = String(Math.max(lineCount, 99)).length;
   const matchLabel = !query
     ? ""
-    : index.total === 0
+    : !searched
+      ? `Searching… ${index.total.toLocaleString()} so far`
+      : index.total === 0
       ? "No matches"
       : currentValid
         ? `${index.ordinal(currentValid).toLocaleString()} of ${index.total.toLocaleString()}`

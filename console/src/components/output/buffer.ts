@@ -35,22 +35,47 @@ export type OutputLine = TextLine | StepLine;
 
 type Schedule = (flush: () => void) => void;
 
-const frame: Schedule = (flush) => {
-  if (typeof window !== "undefined" && typeof window.requestAnimationFrame === "function") {
-    // rAF does not run in a hidden tab; a timer makes sure appends still show up after a while
-    let done = false;
+/** Lines reach the screen at most this often: a fast stream costs a few renders a second, not
+ * one per chunk, and nobody reads faster than that. */
+export const FLUSH_INTERVAL_MS = 100;
+
+/**
+ * The default schedule: the next frame, at least FLUSH_INTERVAL_MS after the previous render
+ * ended, and at least as long as that render took (rendering takes at most half of the main
+ * thread however fast output arrives: input, scrolling and the network keep the rest).
+ */
+function throttledFrames(): Schedule {
+  let ended = 0;
+  let cost = 0;
+  return (flush) => {
     const run = () => {
-      if (!done) {
-        done = true;
-        flush();
-      }
+      const started = performance.now();
+      flush();
+      // React renders the subscribers' update in a microtask queued by flush(): this one runs after it
+      queueMicrotask(() => {
+        ended = performance.now();
+        cost = ended - started;
+      });
     };
-    window.requestAnimationFrame(run);
-    window.setTimeout(run, 250);
-  } else {
-    flush();
-  }
-};
+    if (typeof window === "undefined" || typeof window.requestAnimationFrame !== "function") {
+      run();
+      return;
+    }
+    const wait = Math.max(0, ended + Math.max(FLUSH_INTERVAL_MS, cost) - performance.now());
+    window.setTimeout(() => {
+      // rAF does not run in a hidden tab: a timer makes sure appends still land
+      let done = false;
+      const once = () => {
+        if (!done) {
+          done = true;
+          run();
+        }
+      };
+      window.requestAnimationFrame(once);
+      window.setTimeout(once, 250);
+    }, wait);
+  };
+}
 
 const plainCache = new WeakMap<TextLine, string>();
 
@@ -79,8 +104,8 @@ export class OutputBuffer {
   private pending = false;
   private readonly schedule: Schedule;
 
-  constructor({ schedule = frame }: { schedule?: Schedule } = {}) {
-    this.schedule = schedule;
+  constructor({ schedule }: { schedule?: Schedule } = {}) {
+    this.schedule = schedule ?? throttledFrames();
   }
 
   /** The number of output lines (step headers not counted). */
@@ -111,6 +136,16 @@ export class OutputBuffer {
   };
 
   getRevision = (): number => this.revision;
+
+  /** How many times lines were added or changed (the length of the log touched() reads). */
+  get touchedCount(): number {
+    return this.log.length;
+  }
+
+  /** The index of the line added or changed at position `at` of the log. */
+  touched(at: number): number {
+    return this.log[at];
+  }
 
   /** Indices of lines added or changed since `cursor` (a value this method returned before). */
   touchedSince(cursor: number): { indices: number[]; cursor: number } {

@@ -50,4 +50,14 @@ describe("search", () => {
     expect(index.total).toBe(0);
     expect(index.next(null)).toBeNull();
   });
+
+  it("spreads a first search of much output over several calls within a time budget", () => {
+    const b = sync();
+    b.append({ step: null, stream: "stdout", text: "needle \u001b[1mhay\u001b[0m\n".repeat(200_000) });
+    const index = new SearchIndex();
+    let calls = 0;
+    while (!index.update(b, "needle", 5)) calls += 1;
+    expect(calls).toBeGreaterThan(1);
+    expect(index.total).toBe(200_000);
+  });
 });

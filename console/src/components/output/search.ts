@@ -40,8 +40,12 @@ export class SearchIndex {
   private cursor = 0;
   private generation = -1;
 
-  /** Bring the index up to date with the buffer and the query. */
-  update(buffer: OutputBuffer, query: string): void {
+  /**
+   * Bring the index up to date with the buffer and the query, within `budgetMs` (a first search
+   * of 100,000 lines is spread over several tasks instead of freezing the page). Returns whether
+   * the index is complete.
+   */
+  update(buffer: OutputBuffer, query: string, budgetMs = Infinity): boolean {
     if (query !== this.query || buffer.generation !== this.generation) {
       this.query = query;
       this.generation = buffer.generation;
@@ -49,19 +53,26 @@ export class SearchIndex {
       this.total = 0;
       this.cursor = 0;
     }
-    const { indices, cursor } = buffer.touchedSince(this.cursor);
-    this.cursor = cursor;
-    if (!query) return;
+    const end = buffer.touchedCount;
+    if (!query) {
+      this.cursor = end;
+      return true;
+    }
     const re = pattern(query);
+    const deadline = performance.now() + budgetMs;
     let last = -1;
-    for (const index of indices) {
+    while (this.cursor < end) {
+      const index = buffer.touched(this.cursor);
+      this.cursor += 1;
       if (index === last) continue; // one open line extended by many chunks
       last = index;
       const line = buffer.lines[index];
       const n = line && line.kind === "text" ? countMatches(plainText(line), re) : 0;
       this.total += n - (this.counts[index] ?? 0);
       this.counts[index] = n;
+      if ((this.cursor & 511) === 0 && performance.now() > deadline) break;
     }
+    return this.cursor >= end;
   }
 
   /** 1-based position of a match among all matches (for "3 of 120"). */
