@@ -133,8 +133,15 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
     if (next.following !== follow.following) setFollow({ following: next.following, linesAtStop: next.linesAtStop });
   }, [buffer, follow]);
 
-  const resume = () => setFollow({ following: true, linesAtStop: buffer.lineCount });
-  const pause = () => setFollow({ following: false, linesAtStop: buffer.lineCount });
+  // the user's own move wins over a search still looking for its first match
+  const resume = () => {
+    revealFrom.current = null;
+    setFollow({ following: true, linesAtStop: buffer.lineCount });
+  };
+  const pause = () => {
+    revealFrom.current = null;
+    setFollow({ following: false, linesAtStop: buffer.lineCount });
+  };
 
   const reveal = (position: MatchPosition | null) => {
     setCurrent(position);
@@ -157,12 +164,16 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
   useEffect(() => {
     if (searched && revealFrom.current === null) return;
     const timer = window.setTimeout(() => {
-      if (!searched) setSlice((n) => n + 1);
-      else if (revealFrom.current !== null) {
-        const from = revealFrom.current;
-        revealFrom.current = null;
-        reveal(index.firstFrom(from));
+      const from = revealFrom.current;
+      if (from !== null) {
+        // lines are searched in order: a match at or after `from` is the first one already
+        const position = index.firstFrom(from);
+        if (position && (searched || position.line >= from)) {
+          revealFrom.current = null;
+          reveal(position);
+        } else if (searched) revealFrom.current = null;
       }
+      if (!searched) setSlice((n) => n + 1);
     }, 0);
     return () => window.clearTimeout(timer);
   });
@@ -345,6 +356,7 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
               pr: 1,
             },
             "& .oc-step": {
+              flex: "1 1 auto",
               fontWeight: 700,
               borderTop: 1,
               borderColor: "divider",
@@ -358,7 +370,7 @@ export function OutputView({ buffer, label, stepNames, downloadName = "output", 
               outline: "2px solid",
               outlineColor: mode === "dark" ? "#fff" : "#000",
             },
-            "& .oc-more": { ml: 1, fontFamily: "inherit", fontSize: 12, py: 0, minHeight: 0, lineHeight: "18px" },
+            "& .oc-more": { ml: 1, textTransform: "none", fontFamily: "inherit", fontSize: 12, py: 0, minHeight: 0, lineHeight: "18px" },
           }}
         >
           {count === 0 ? (
