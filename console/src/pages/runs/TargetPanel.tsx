@@ -1,12 +1,13 @@
 // One target of a run: its steps and its output, the history read from the API page by page,
 // then what the run's stream brings (each chunk once: by its log number).
-import { Box, IconButton, Paper, Stack, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from "@mui/material";
+import { IconButton, Paper, Stack, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from "@mui/material";
 import Close from "@mui/icons-material/Close";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, unwrap } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
-import { StatusChip } from "../../components/StatusChip";
+import { OutputView, useOutputBuffer } from "../../components/output";
+import { StatusChip, TERMINAL_TARGET } from "../../components/StatusChip";
 import { formatDuration } from "../../lib/format";
 import { throttle, type RunTarget } from "./runCache";
 import type { OutputEvent } from "./runStream";
@@ -58,13 +59,14 @@ interface OutputPage {
   complete: boolean;
 }
 
-/** The target's output: history then live, in log order, each chunk once. */
-/** (Mounted once per target: the page keys the panel by the target. ``runTargetId``, the
- * target's row in this run, is known once its detail has loaded.) */
+/** The target's output: history then live, in log order, each chunk once, appended to the
+ * output view's buffer. (Mounted once per target: the page keys the panel by the target.
+ * ``runTargetId``, the target's row in this run, is known once its detail has loaded.) */
 export function useTargetOutput(runId: string, targetId: string, runTargetId: string | undefined, bus: OutputBus) {
-  const [chunks, setChunks] = useState<Chunk[]>([]);
+  const buffer = useOutputBuffer(targetId);
   const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
+  const [complete, setComplete] = useState(false);
+  const [loaded, setLoaded] = useState(false);
   useEffect(() => {
     if (!runTargetId) return undefined;
     let stopped = false;
@@ -75,7 +77,7 @@ export function useTargetOutput(runId: string, targetId: string, runTargetId: st
       const fresh = more.filter((chunk) => chunk.seq > last);
       if (!fresh.length) return;
       last = fresh[fresh.length - 1].seq;
-      setChunks((current) => current.concat(fresh));
+      buffer.append(fresh.map((chunk) => ({ step: chunk.step, stream: chunk.stream, text: chunk.text })));
     };
     const fromEvents = (events: OutputEvent[]) =>
       events.map((event) => ({ seq: event.id, step: event.step, stream: event.stream, text: event.text }));
@@ -93,22 +95,22 @@ export function useTargetOutput(runId: string, targetId: string, runTargetId: st
           )) as unknown as OutputPage;
           if (stopped) return;
           append(page.chunks);
+          if (page.complete) setComplete(true);
           if (page.complete || page.chunks.length < 1000) break;
         }
         historyDone = true;
         append(fromEvents(early.sort((a, b) => a.id - b.id)));
+        setLoaded(true);
       } catch (exc) {
         if (!stopped) setError(exc);
-      } finally {
-        if (!stopped) setLoading(false);
       }
     })();
     return () => {
       stopped = true;
       unsubscribe();
     };
-  }, [runId, targetId, runTargetId, bus]);
-  return { chunks, error, loading };
+  }, [runId, targetId, runTargetId, bus, buffer]);
+  return { buffer, error, complete, loaded };
 }
 
 export function TargetPanel({
@@ -192,17 +194,16 @@ export function TargetPanel({
         </Table>
       ) : null}
       {output.error ? <ErrorAlert error={output.error} /> : null}
-      <Box>
-        <OutputPlaceholderUntilMerged chunks={output.chunks} loading={output.loading} />
-      </Box>
+      <OutputView
+        buffer={output.buffer}
+        label={`Output of ${data?.target_name ?? "the target"}`}
+        stepNames={Object.fromEntries((data?.steps ?? []).map((step) => [step.index, step.name]))}
+        downloadName={`run-${runId}-${data?.target_name ?? targetId}`}
+        // all of it is here once the server said so, or once the target has ended after the
+        // history was read (the stream brought the rest, in order, before the target's end)
+        complete={output.complete || Boolean(output.loaded && data && TERMINAL_TARGET.has(data.status))}
+        empty={data && !TERMINAL_TARGET.has(data.status) ? "No output yet: it appears here as the target prints it." : "This target printed nothing."}
+      />
     </Paper>
-  );
-}
-
-function OutputPlaceholderUntilMerged({ chunks, loading }: { chunks: Chunk[]; loading: boolean }) {
-  return (
-    <pre aria-busy={loading} style={{ maxHeight: 400, overflow: "auto" }}>
-      {chunks.map((chunk) => chunk.text).join("")}
-    </pre>
   );
 }
