@@ -78,12 +78,15 @@ const session: Middleware = {
 export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
 api.use(session);
 
-async function errorOf(response: Response): Promise<ApiError> {
-  let body: ApiErrorBody | undefined;
-  try {
-    body = ((await response.clone().json()) as { error?: ApiErrorBody }).error;
-  } catch {
-    body = undefined;
+async function errorOf(response: Response, parsed?: unknown): Promise<ApiError> {
+  // openapi-fetch has already read the body of a failed answer (its `error`): use that
+  let body = (parsed as { error?: ApiErrorBody } | undefined)?.error;
+  if (!body && !response.bodyUsed) {
+    try {
+      body = ((await response.clone().json()) as { error?: ApiErrorBody }).error;
+    } catch {
+      body = undefined;
+    }
   }
   const retry = Number(response.headers.get("Retry-After"));
   return new ApiError(response.status, body, Number.isFinite(retry) && retry > 0 ? retry : undefined);
@@ -100,7 +103,7 @@ export async function unwrap<T>(
     if (exc instanceof ApiError) throw exc;
     throw new ApiError(0, { code: "unreachable", message: "The server cannot be reached." });
   }
-  if (!result.response.ok) throw await errorOf(result.response);
+  if (!result.response.ok) throw await errorOf(result.response, result.error);
   return result.data as T;
 }
 
