@@ -16,7 +16,7 @@ const job = {
   version: 3,
   owner: { id: null, name: "alice" },
   archived: false,
-  archived_at: null,
+  archived_at: null as string | null,
   created_at: "2026-01-01T00:00:00Z",
   updated_at: "2026-01-01T00:00:00Z",
 };

@@ -7,11 +7,17 @@ import { MASK, parameterBody, parameterDraft, type FieldErrors, type ParameterDr
 import { ParametersEditor } from "./ParametersEditor";
 
 let latest: ParameterDraft[] = [];
+const record = (parameters: ParameterDraft[]) => {
+  latest = parameters;
+};
 
 function Harness({ initial, errors }: { initial: ParameterDraft[]; errors?: FieldErrors }) {
   const [parameters, setParameters] = useState(initial);
-  latest = parameters;
-  return <ParametersEditor parameters={parameters} onChange={setParameters} errors={errors} />;
+  const change = (next: ParameterDraft[]) => {
+    record(next);
+    setParameters(next);
+  };
+  return <ParametersEditor parameters={parameters} onChange={change} errors={errors} />;
 }
 
 describe("ParametersEditor", { timeout: 30_000 }, () => {
@@ -44,6 +50,7 @@ describe("ParametersEditor", { timeout: 30_000 }, () => {
   it("never shows a stored secret default, and keeps it by sending the mask back", async () => {
     const user = userEvent.setup({ delay: null });
     const token = parameterDraft({ name: "token", type: "secret", default: MASK });
+    record([token]);
     renderWith(<Harness initial={[token]} />);
     expect(screen.getByRole("radio", { name: "Keep the stored default" })).toBeChecked();
     expect(document.querySelector("input[type=password]")).toBeNull();
