@@ -3,7 +3,7 @@
 // field: each is shown at its input, and any the page has no input for in the alert.
 import { Alert, Box, Button, Stack, TextField } from "@mui/material";
 import Save from "@mui/icons-material/Save";
-import { useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { ApiError } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
@@ -51,6 +51,15 @@ export function JobForm({
   const [errors, setErrors] = useState<FieldErrors>({});
   const [error, setError] = useState<unknown>(null);
   const disabled = save.isPending || archived || !mayEdit;
+  const dirty = draft !== initial || message !== "";
+
+  // leaving the page (reload, closing the tab) with unsaved changes asks first
+  useEffect(() => {
+    if (!dirty || save.isSuccess) return;
+    const warn = (event: BeforeUnloadEvent) => event.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty, save.isSuccess]);
 
   const update = (change: Partial<Draft>) => {
     let next = errors;
