@@ -138,9 +138,12 @@ export default function JobsListPage() {
           <FormControlLabel
             control={<Checkbox checked={mine} onChange={(event) => set({ mine: event.target.checked ? "1" : null })} />}
             label="Only mine"
+            sx={{ whiteSpace: "nowrap", flexShrink: 0 }}
           />
           {filtered ? (
-            <Button onClick={() => setParams(new URLSearchParams(), { replace: true })}>Clear filters</Button>
+            <Button sx={{ whiteSpace: "nowrap", flexShrink: 0 }} onClick={() => setParams(new URLSearchParams(), { replace: true })}>
+              Clear filters
+            </Button>
           ) : null}
         </Stack>
       </Paper>
