@@ -23,6 +23,7 @@ export const ACTIONS = {
   healthCheck: { role: "operator", reason: "Health checks need the operator role or above." },
   trustKeys: { role: "manager", reason: "Approving host keys needs the manager role or above." },
   editJobs: { role: "manager", reason: "Changing jobs needs the manager role or above." },
+  planJobs: { role: "operator", reason: "Planning a run needs the operator role or above." },
   credentials: { role: "admin", reason: "Credentials are for admins only." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
