@@ -9,6 +9,7 @@ import {
   Drawer,
   IconButton,
   List,
+  ListItem,
   ListItemButton,
   ListItemIcon,
   ListItemText,
@@ -64,17 +65,19 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
         {NAV.filter((item) => !item.role || hasRole(me, item.role)).map((item) => {
           const active = location.pathname === item.to || location.pathname.startsWith(`${item.to}/`);
           return (
-            <ListItemButton
-              key={item.to}
-              component={NavLink}
-              to={item.to}
-              selected={active}
-              aria-current={active ? "page" : undefined}
-              onClick={onNavigate}
-            >
-              <ListItemIcon>{item.icon}</ListItemIcon>
-              <ListItemText primary={item.label} />
-            </ListItemButton>
+            // each link in a list item of its own: a list holds only items (axe: list)
+            <ListItem key={item.to} disablePadding>
+              <ListItemButton
+                component={NavLink}
+                to={item.to}
+                selected={active}
+                aria-current={active ? "page" : undefined}
+                onClick={onNavigate}
+              >
+                <ListItemIcon>{item.icon}</ListItemIcon>
+                <ListItemText primary={item.label} />
+              </ListItemButton>
+            </ListItem>
           );
         })}
       </List>
