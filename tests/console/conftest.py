@@ -114,6 +114,7 @@ def console(
         "SECURE_HSTS_SECONDS": "0",
         # one address (this machine) signs in for every test: only the per-user limit applies
         "LOGIN_IP_FAILURE_LIMIT": "100000",
+        "STATIC_ROOT": str(base),  # (not collected: WhiteNoise serves the bundle from its finder)
     }
     web = WebProcess(port=port, env=env, log=base / "web.log").start()
     workers = Workers(base, prefix)

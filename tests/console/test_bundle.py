@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from opsconductor.console.sources import BUNDLE, ROOT, recorded_sha256, source_files, sources_sha256
+
+# independent of how the databases are laid out: once, in make test
+pytestmark = pytest.mark.once
 
 REPO = ROOT.parent
 SNAPSHOT = ROOT / "src" / "api" / "openapi.json"
