@@ -32,6 +32,9 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "console"
 VIEWPORT = {"width": 1280, "height": 800}
+# The server locks a username out after this many failed sign-ins (fewer than production's
+# default: every attempt costs a real password hash)
+LOGIN_FAILURE_LIMIT = 3
 # Redis database of the console server's cache (login throttling): emptied before each test
 REDIS_DB = 14
 # Browser tests leave the server's data behind them committed: every one is transactional
@@ -113,6 +116,7 @@ def console(
         "SECURE_SSL_REDIRECT": "false",
         "SECURE_HSTS_SECONDS": "0",
         # one address (this machine) signs in for every test: only the per-user limit applies
+        "LOGIN_FAILURE_LIMIT": str(LOGIN_FAILURE_LIMIT),
         "LOGIN_IP_FAILURE_LIMIT": "100000",
         "STATIC_ROOT": str(base),  # (not collected: WhiteNoise serves the bundle from its finder)
     }

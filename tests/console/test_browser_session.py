@@ -10,6 +10,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.console.conftest import (
+    LOGIN_FAILURE_LIMIT,
     PASSWORD,
     axe_check,
     browser_test,
@@ -65,7 +66,7 @@ def test_sign_in_page_says_a_wrong_password_and_signs_in(page, make_user, consol
 def test_lockout_is_shown_with_the_wait(page, make_user):
     make_user("viewer", username="lena")
     page.goto("/login")
-    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+    for _ in range(LOGIN_FAILURE_LIMIT):
         fill_sign_in(page, "lena", "guess")
         expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
     fill_sign_in(page, "lena", PASSWORD)  # even the right password, while locked out
