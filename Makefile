@@ -13,7 +13,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	SCHEDULING_DATABASE_URL=$(PG_URL)/oc_split_scheduling \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
-.PHONY: install run test test-split lint format bench bench-execution bench-scheduling bench-audit \
+.PHONY: install run test test-split lint format console console-check console-api console-screenshots bench bench-execution bench-scheduling bench-audit \
 	bench-target-list bench-streams clean
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -49,6 +49,56 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# --- The web console (console/; docs/console.md) ---------------------------------------------------
+# Its built bundle (opsconductor/console/bundle/) and typed API client (console/src/api/) are
+# committed: `make run` and `make test` need only Python. These need Node.js 20.19+ and npm.
+NPM ?= npm
+CONSOLE_GENERATED = opsconductor/console/bundle console/src/api
+
+# Install the console's packages (as locked) and build its bundle.
+console:
+	cd console && $(NPM) ci --no-audit --no-fund
+	cd console && $(NPM) run build
+
+# Typecheck, lint and unit-test the console, then rebuild it: the rebuild must leave the
+# committed bundle and API client as they are (a change of the sources or of the API that was
+# not rebuilt and committed fails here, as in CI).
+console-check: console-api
+	cd console && $(NPM) ci --no-audit --no-fund
+	cd console && $(NPM) run typecheck
+	cd console && $(NPM) run lint
+	cd console && $(NPM) run test
+	cd console && $(NPM) run build
+	@changed="$$(git status --porcelain -- $(CONSOLE_GENERATED))"; \
+	if [ -n "$$changed" ]; then \
+	  echo "$$changed"; \
+	  echo "The committed console bundle or API client differs from what its sources build:"; \
+	  echo "run make console-api and make console, and commit $(CONSOLE_GENERATED)."; \
+	  exit 1; \
+	fi
+
+# Regenerate the console's API description (console/src/api/openapi.json) from the API of now,
+# and its types (schema.d.ts) when node is installed. The schema is made with the default
+# settings on the embedded database, whatever databases the environment names, so that it is
+# the same on every machine.
+console-api: $(STAMP)
+	env -u DATABASE_URL -u TARGETS_DATABASE_URL -u JOBS_DATABASE_URL -u EXECUTION_DATABASE_URL \
+	  -u SCHEDULING_DATABASE_URL -u AUDIT_DATABASE_URL -u OPSCONDUCTOR_ENV \
+	  DJANGO_SETTINGS_MODULE=config.settings OPSCONDUCTOR_VAR_DIR="$$(mktemp -d)" \
+	  $(BIN)/python manage.py spectacular --format openapi-json --file console/src/api/openapi.json
+	@if command -v node >/dev/null && [ -d console/node_modules ]; then \
+	  cd console && $(NPM) run api; \
+	elif command -v node >/dev/null; then \
+	  cd console && $(NPM) ci --no-audit --no-fund && $(NPM) run api; \
+	else \
+	  echo "node is not installed: console/src/api/schema.d.ts was not regenerated"; \
+	fi
+
+# The console's browser tests, writing their screenshots (light theme, 1280x800) to
+# docs/console/<page>.png for docs/console.md; elsewhere they go to a temporary directory.
+console-screenshots: $(STAMP)
+	CONSOLE_SCREENSHOTS=1 $(BIN)/pytest tests/console -m once
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -12,6 +12,7 @@ import json
 import re
 import socket
 import ssl
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.execution.models import Run, RunEvent, RunStatus, RunTarget, TargetStatus
 from tests.deploy.gateway import (
     ALLOWED_ORIGIN,
+    ROOT,
     SERVER_NAME,
     WebSocket,
     nginx_binary,
@@ -459,3 +461,52 @@ def test_requests_keep_succeeding_when_a_web_process_is_killed(gateway):
     entries = wait_for(lambda: (e := gateway.access_entries()[before:]) and len(e) >= 6 and e,
                        timeout=5, what="the access log of the 6 requests")  # fmt: skip
     assert {e["upstream"] for e in entries} == {f"127.0.0.1:{w.port}" for w in gateway.web}
+
+
+def test_the_console_is_served_through_the_gateway(gateway):
+    """The console's page from a web process under the console's own policy, its hashed files
+    from disk (collectstatic's output, as deployed) cached for a year, the rest unchanged."""
+    from opsconductor.console.views import CONTENT_SECURITY_POLICY
+
+    subprocess.run(
+        ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "collectstatic"],
+        cwd=ROOT, env={**gateway.web[0].env, "STATIC_ROOT": str(gateway.static_root)},
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    for path in ("/", "/targets/abc?x=1", "/runs/5/"):
+        status, headers, body = gateway.https("GET", path)
+        assert status == 200, (path, body[:300])
+        assert headers["Content-Type"].startswith("text/html")
+        assert headers.get_all("Content-Security-Policy") == [CONTENT_SECURITY_POLICY]
+        assert headers.get_all("Cache-Control") == ["no-cache"]
+        csrf = [c for c in headers.get_all("Set-Cookie") or [] if c.startswith("csrftoken=")]
+        assert csrf and "Secure" in csrf[0] and "SameSite=Lax" in csrf[0]
+        assert b'<div id="root">' in body
+        logged = gateway.logged(lambda e, p=path: e["uri"] == p)
+        assert logged and logged[-1]["upstream"]  # from a web process
+    scripts = re.findall(rb'<script[^>]* src="(/static/console/assets/[^"]+\.js)"', body)
+    assert scripts, body
+
+    asset = scripts[0].decode()
+    status, headers, body = gateway.https("GET", asset)
+    assert status == 200 and len(body) > 100
+    assert "javascript" in headers["Content-Type"]
+    assert headers.get_all("Cache-Control") == ["public, max-age=31536000, immutable"]
+    assert "Expires" not in headers
+    logged = gateway.logged(lambda e: e["uri"] == asset)
+    assert logged and logged[-1]["upstream"] == ""  # from disk, never a web process
+    # the bundle's other files: the usual week
+    status, headers, _ = gateway.https("GET", "/static/console/build-info.json")
+    assert status == 200 and headers.get_all("Cache-Control") == ["max-age=604800"]
+    # a file of a release not collected (yet): 404, never the console's page
+    status, _, body = gateway.https("GET", "/static/console/assets/index-0123456789.js")
+    assert status == 404 and b'<div id="root">' not in body
+
+    # the API, the admin and the health check are the web processes' as before
+    status, headers, body = gateway.https("GET", "/api/v1/unknown/")
+    assert status == 404 and error_of(body)["code"] == "not_found"
+    assert "no-cache" not in (headers.get("Cache-Control") or "")
+    status, headers, _ = gateway.https("GET", "/admin/login/")
+    assert status == 200 and "csrftoken" in (headers.get("Set-Cookie") or "")
+    status, _, body = gateway.https("GET", "/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok"}

@@ -65,6 +65,7 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
         {NAV.filter((item) => !item.role || hasRole(me, item.role)).map((item) => {
           const active = location.pathname === item.to || location.pathname.startsWith(`${item.to}/`);
           return (
+            // each link in a list item of its own: a list holds only items (axe: list)
             <ListItem key={item.to} disablePadding>
               <ListItemButton
                 component={NavLink}

@@ -3,9 +3,10 @@ import { Navigate, Outlet, useLocation } from "react-router";
 import { useSession } from "./session";
 
 /** Pages behind the sign-in: without a session, to /login?next=<this page> (deep links
- * survive the sign-in). */
+ * survive the sign-in), with ended=1 when a session was open and ended (the sign-in page then
+ * says so). */
 export function RequireSession() {
-  const { me, loading } = useSession();
+  const { me, loading, ended } = useSession();
   const location = useLocation();
   if (loading) {
     return (
@@ -16,7 +17,7 @@ export function RequireSession() {
   }
   if (!me) {
     const next = encodeURIComponent(location.pathname + location.search + location.hash);
-    return <Navigate to={`/login?next=${next}`} replace />;
+    return <Navigate to={`/login?next=${next}${ended ? "&ended=1" : ""}`} replace />;
   }
   return <Outlet />;
 }

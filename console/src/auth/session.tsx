@@ -1,19 +1,30 @@
 // The signed-in user, from GET /api/v1/me/ with the session cookie. A 401 anywhere ends the
 // session in the console too: the user is sent to the sign-in page, and back afterwards.
-import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { createContext, useCallback, useContext, useEffect, useMemo, type ReactNode } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api, ApiError, onApiResponse, unwrap } from "../api/client";
 import type { Me } from "./roles";
 
 interface SessionValue {
   me: Me | null;
   loading: boolean;
+  /** The session ended without a sign-out here (signed out elsewhere, password changed,
+   * account deactivated, expired): the sign-in page says so. */
+  ended: boolean;
   signIn: (username: string, password: string) => Promise<Me>;
   signOut: () => Promise<void>;
 }
 
 const SessionContext = createContext<SessionValue | null>(null);
 export const ME_KEY = ["me"] as const;
+// Whether this tab had a session open (a flag, never a credential): a reload that finds the
+// session gone can then say it ended rather than ask to sign in as if for the first time.
+const OPEN_KEY = "opsconductor.session-open";
+
+function remember(open: boolean) {
+  if (open) window.sessionStorage.setItem(OPEN_KEY, "1");
+  else window.sessionStorage.removeItem(OPEN_KEY);
+}
 
 async function fetchMe(): Promise<Me | null> {
   try {
@@ -24,12 +35,6 @@ async function fetchMe(): Promise<Me | null> {
   }
 }
 
-/** Drop what another session may have cached (not the query of who is signed in, whose
- * observer must keep seeing it: clearing the whole cache would leave it looking at nothing). */
-function forgetAllBut(client: QueryClient, keep: readonly unknown[]) {
-  client.removeQueries({ predicate: (query) => query.queryKey[0] !== keep[0] });
-}
-
 /** The CSRF cookie is set by the console's page and by GET /api/v1/auth/session/. */
 async function ensureCsrf() {
   if (!document.cookie.includes("csrftoken=")) await unwrap(api.GET("/api/v1/auth/session/"));
@@ -37,14 +42,42 @@ async function ensureCsrf() {
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
-  const query = useQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 60_000, retry: false });
+  const [ended, setEnded] = useState(false);
+  const query = useQuery({
+    queryKey: ME_KEY,
+    queryFn: async () => {
+      const me = await fetchMe();
+      if (!me && window.sessionStorage.getItem(OPEN_KEY)) setEnded(true);
+      remember(Boolean(me));
+      return me;
+    },
+    staleTime: 60_000,
+    retry: false,
+  });
 
   useEffect(
     () =>
       onApiResponse(({ status }) => {
         // the session ended elsewhere (signed out, password changed, deactivated, expired)
-        if (status === 401 && client.getQueryData(ME_KEY)) client.setQueryData(ME_KEY, null);
+        if (status === 401 && client.getQueryData(ME_KEY)) {
+          remember(false);
+          setEnded(true);
+          client.setQueryData(ME_KEY, null);
+        }
       }),
+    [client],
+  );
+
+  /** Another user's (or nobody's) data must not outlive the session: every query but the
+   * session's own is dropped (clearing that one too would leave this provider watching a query
+   * no longer in the cache, blind to the new user). */
+  const reset = useCallback(
+    (me: Me | null) => {
+      client.removeQueries({ predicate: (q) => q.queryKey[0] !== ME_KEY[0] });
+      client.setQueryData(ME_KEY, me);
+      remember(Boolean(me));
+      setEnded(false);
+    },
     [client],
   );
 
@@ -52,25 +85,23 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string) => {
       await ensureCsrf();
       const me = await unwrap(api.POST("/api/v1/auth/session/", { body: { username, password } }));
-      forgetAllBut(client, ME_KEY);
-      client.setQueryData(ME_KEY, me);
+      reset(me);
       return me;
     },
-    [client],
+    [reset],
   );
 
   const signOut = useCallback(async () => {
     try {
       await unwrap(api.DELETE("/api/v1/auth/session/"));
     } finally {
-      forgetAllBut(client, ME_KEY);
-      client.setQueryData(ME_KEY, null);
+      reset(null);
     }
-  }, [client]);
+  }, [reset]);
 
   const value = useMemo(
-    () => ({ me: query.data ?? null, loading: query.isPending, signIn, signOut }),
-    [query.data, query.isPending, signIn, signOut],
+    () => ({ me: query.data ?? null, loading: query.isPending, ended, signIn, signOut }),
+    [query.data, query.isPending, ended, signIn, signOut],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
