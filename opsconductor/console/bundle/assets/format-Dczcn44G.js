@@ -1,0 +1,1 @@
+function a(e,t=new Date){const r=new Date(e),n=Math.round((t.getTime()-r.getTime())/1e3);return Number.isNaN(n)?e:n<45?"just now":n<3600?`${Math.round(n/60)} min ago`:n<86400?`${Math.round(n/3600)} h ago`:n<7*86400?`${Math.round(n/86400)} d ago`:r.toLocaleDateString()}function o(e){return e?.name||"unknown"}export{a as f,o as p};
