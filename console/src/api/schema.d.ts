@@ -1572,10 +1572,7 @@ export interface components {
                 id?: string;
                 name?: string;
             }) | null;
-            /**
-             * Format: int64
-             * @description Lower is tried first.
-             */
+            /** @description Lower is tried first. */
             priority?: number;
             is_primary?: boolean;
             winrm_scheme?: components["schemas"]["WinrmSchemeEnum"] | components["schemas"]["BlankEnum"];
@@ -1605,10 +1602,7 @@ export interface components {
                 id?: string;
                 name?: string;
             }) | null;
-            /**
-             * Format: int64
-             * @description Lower is tried first.
-             */
+            /** @description Lower is tried first. */
             priority?: number;
             is_primary?: boolean;
             winrm_scheme?: components["schemas"]["WinrmSchemeEnum"] | components["schemas"]["BlankEnum"];
@@ -2357,10 +2351,7 @@ export interface components {
                 id?: string;
                 name?: string;
             }) | null;
-            /**
-             * Format: int64
-             * @description Lower is tried first.
-             */
+            /** @description Lower is tried first. */
             priority?: number;
             is_primary?: boolean;
             winrm_scheme?: components["schemas"]["WinrmSchemeEnum"] | components["schemas"]["BlankEnum"];
@@ -2445,14 +2436,12 @@ export interface components {
             description?: string;
             /** Format: uuid */
             job?: string;
-            /** Format: int64 */
             job_version?: number | null;
             /** @description Parameter values; secret ones are shown as ********. */
             parameters?: unknown;
             selector?: string;
             kind?: components["schemas"]["ScheduleKindEnum"];
             cron?: string;
-            /** Format: int64 */
             interval_every?: number | null;
             interval_unit?: components["schemas"]["IntervalUnitEnum"] | components["schemas"]["BlankEnum"];
             /** Format: date-time */
@@ -2478,11 +2467,9 @@ export interface components {
             start_at?: string | null;
             /** Format: date-time */
             end_at?: string | null;
-            /** Format: int64 */
             max_firings?: number | null;
             enabled?: boolean;
             misfire_policy?: components["schemas"]["MisfirePolicyEnum"];
-            /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
         };
@@ -2847,14 +2834,12 @@ export interface components {
             /** Format: uuid */
             job: string;
             readonly job_name: string;
-            /** Format: int64 */
             job_version?: number | null;
             /** @description Parameter values; secret ones are shown as ********. */
             parameters?: unknown;
             selector?: string;
             kind: components["schemas"]["ScheduleKindEnum"];
             cron?: string;
-            /** Format: int64 */
             interval_every?: number | null;
             interval_unit?: components["schemas"]["IntervalUnitEnum"] | components["schemas"]["BlankEnum"];
             /** Format: date-time */
@@ -2880,11 +2865,9 @@ export interface components {
             start_at?: string | null;
             /** Format: date-time */
             end_at?: string | null;
-            /** Format: int64 */
             max_firings?: number | null;
             enabled?: boolean;
             misfire_policy?: components["schemas"]["MisfirePolicyEnum"];
-            /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
             readonly notify: {
@@ -2927,14 +2910,12 @@ export interface components {
             description?: string;
             /** Format: uuid */
             job: string;
-            /** Format: int64 */
             job_version?: number | null;
             /** @description Parameter values; secret ones are shown as ********. */
             parameters?: unknown;
             selector?: string;
             kind: components["schemas"]["ScheduleKindEnum"];
             cron?: string;
-            /** Format: int64 */
             interval_every?: number | null;
             interval_unit?: components["schemas"]["IntervalUnitEnum"] | components["schemas"]["BlankEnum"];
             /** Format: date-time */
@@ -2960,11 +2941,9 @@ export interface components {
             start_at?: string | null;
             /** Format: date-time */
             end_at?: string | null;
-            /** Format: int64 */
             max_firings?: number | null;
             enabled?: boolean;
             misfire_policy?: components["schemas"]["MisfirePolicyEnum"];
-            /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
         };
@@ -3169,6 +3148,10 @@ export interface components {
                 /** @description for validation errors: each field (dotted when nested) and its reasons */
                 fields?: {
                     [key: string]: string[];
+                };
+                /** @description with `fields`, when a field's text is wrong at a known place (a selector): the field and the 0-based character offset */
+                positions?: {
+                    [key: string]: number;
                 };
                 request_id: string;
                 /** @description for a refused import: each invalid row's `row` number and `errors` */
