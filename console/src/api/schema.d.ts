@@ -1572,7 +1572,10 @@ export interface components {
                 id?: string;
                 name?: string;
             }) | null;
-            /** @description Lower is tried first. */
+            /**
+             * Format: int64
+             * @description Lower is tried first.
+             */
             priority?: number;
             is_primary?: boolean;
             winrm_scheme?: components["schemas"]["WinrmSchemeEnum"] | components["schemas"]["BlankEnum"];
@@ -1602,7 +1605,10 @@ export interface components {
                 id?: string;
                 name?: string;
             }) | null;
-            /** @description Lower is tried first. */
+            /**
+             * Format: int64
+             * @description Lower is tried first.
+             */
             priority?: number;
             is_primary?: boolean;
             winrm_scheme?: components["schemas"]["WinrmSchemeEnum"] | components["schemas"]["BlankEnum"];
@@ -2351,7 +2357,10 @@ export interface components {
                 id?: string;
                 name?: string;
             }) | null;
-            /** @description Lower is tried first. */
+            /**
+             * Format: int64
+             * @description Lower is tried first.
+             */
             priority?: number;
             is_primary?: boolean;
             winrm_scheme?: components["schemas"]["WinrmSchemeEnum"] | components["schemas"]["BlankEnum"];
@@ -2436,12 +2445,14 @@ export interface components {
             description?: string;
             /** Format: uuid */
             job?: string;
+            /** Format: int64 */
             job_version?: number | null;
             /** @description Parameter values; secret ones are shown as ********. */
             parameters?: unknown;
             selector?: string;
             kind?: components["schemas"]["ScheduleKindEnum"];
             cron?: string;
+            /** Format: int64 */
             interval_every?: number | null;
             interval_unit?: components["schemas"]["IntervalUnitEnum"] | components["schemas"]["BlankEnum"];
             /** Format: date-time */
@@ -2467,9 +2478,11 @@ export interface components {
             start_at?: string | null;
             /** Format: date-time */
             end_at?: string | null;
+            /** Format: int64 */
             max_firings?: number | null;
             enabled?: boolean;
             misfire_policy?: components["schemas"]["MisfirePolicyEnum"];
+            /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
         };
@@ -2834,12 +2847,14 @@ export interface components {
             /** Format: uuid */
             job: string;
             readonly job_name: string;
+            /** Format: int64 */
             job_version?: number | null;
             /** @description Parameter values; secret ones are shown as ********. */
             parameters?: unknown;
             selector?: string;
             kind: components["schemas"]["ScheduleKindEnum"];
             cron?: string;
+            /** Format: int64 */
             interval_every?: number | null;
             interval_unit?: components["schemas"]["IntervalUnitEnum"] | components["schemas"]["BlankEnum"];
             /** Format: date-time */
@@ -2865,9 +2880,11 @@ export interface components {
             start_at?: string | null;
             /** Format: date-time */
             end_at?: string | null;
+            /** Format: int64 */
             max_firings?: number | null;
             enabled?: boolean;
             misfire_policy?: components["schemas"]["MisfirePolicyEnum"];
+            /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
             readonly notify: {
@@ -2910,12 +2927,14 @@ export interface components {
             description?: string;
             /** Format: uuid */
             job: string;
+            /** Format: int64 */
             job_version?: number | null;
             /** @description Parameter values; secret ones are shown as ********. */
             parameters?: unknown;
             selector?: string;
             kind: components["schemas"]["ScheduleKindEnum"];
             cron?: string;
+            /** Format: int64 */
             interval_every?: number | null;
             interval_unit?: components["schemas"]["IntervalUnitEnum"] | components["schemas"]["BlankEnum"];
             /** Format: date-time */
@@ -2941,9 +2960,11 @@ export interface components {
             start_at?: string | null;
             /** Format: date-time */
             end_at?: string | null;
+            /** Format: int64 */
             max_firings?: number | null;
             enabled?: boolean;
             misfire_policy?: components["schemas"]["MisfirePolicyEnum"];
+            /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
         };
