@@ -21,7 +21,8 @@ export const ACTIONS = {
   importTargets: { role: "manager", reason: "Importing targets needs the manager role or above." },
   editGroups: { role: "manager", reason: "Changing groups needs the manager role or above." },
   healthCheck: { role: "operator", reason: "Health checks need the operator role or above." },
-  trustKeys: { role: "manager", reason: "Approving host keys needs the manager role or above." },
+  trustKeys: { role: "admin", reason: "Approving or rejecting host keys is for admins only." },
+  scanHostKeys: { role: "manager", reason: "Scanning host keys needs the manager role or above." },
   editJobs: { role: "manager", reason: "Changing jobs needs the manager role or above." },
   credentials: { role: "admin", reason: "Credentials are for admins only." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
