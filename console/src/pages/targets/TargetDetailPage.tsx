@@ -35,7 +35,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { GatedButton } from "../../components/Gated";
 import { PageHeader } from "../../components/PageHeader";
 import { PageLoading } from "../../components/PageLoading";
-import { TARGETS_KEY, type HealthCheck, type HostKey, type Paged, type TargetRow } from "./api";
+import { addressOf, TARGETS_KEY, type HealthCheck, type HostKey, type Paged, type TargetRow } from "./api";
 import { CheckState, HealthStatus, HostKeyState } from "./health";
 
 const HISTORY_PAGE = 10;
@@ -118,9 +118,10 @@ export default function TargetDetailPage() {
         subtitle={
           <Stack direction="row" spacing={2} alignItems="center" flexWrap="wrap" useFlexGap>
             <HealthStatus status={t.health.status} message={t.health.message} />
-            <span>{t.environment}</span>
+            <span>{capitalized(t.environment)}</span>
             <span>{t.os_family === "windows" ? "Windows" : "Linux"}</span>
-            <span>status {t.status}</span>
+            <span>{capitalized(t.status)}</span>
+            <span>{addressOf(t)}</span>
           </Stack>
         }
         actions={
@@ -287,6 +288,10 @@ export default function TargetDetailPage() {
   );
 }
 
+function capitalized(value: string | undefined): string {
+  return value ? value[0].toUpperCase() + value.slice(1) : "";
+}
+
 function credentialName(credential: unknown): string {
   if (!credential) return "—";
   if (typeof credential === "string") return credential;
@@ -423,7 +428,7 @@ function HostKeys({ target }: { target: TargetRow }) {
                     {key.decided_at ? when(key.decided_at) : "—"}
                     {key.decided_by ? (
                       <Typography variant="caption" color="text.secondary" component="div">
-                        by {String((key.decided_by as { username?: string }).username ?? "")}
+                        by {String((key.decided_by as { name?: string }).name ?? "")}
                       </Typography>
                     ) : null}
                   </TableCell>

@@ -28,14 +28,14 @@ import AddIcon from "@mui/icons-material/Add";
 import UploadFileIcon from "@mui/icons-material/UploadFile";
 import MonitorHeartIcon from "@mui/icons-material/MonitorHeart";
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { Link as RouterLink, useNavigate, useSearchParams } from "react-router";
 import { api, ApiError, unwrap } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { GatedButton } from "../../components/Gated";
 import { PageHeader } from "../../components/PageHeader";
 import { PageLoading } from "../../components/PageLoading";
-import { SelectorBox, useDebounced } from "../../components/SelectorBox";
+import { SELECTOR_DEBOUNCE_MS, SelectorBox } from "../../components/SelectorBox";
 import { addressOf, TARGETS_KEY, type Paged, type TargetRow } from "./api";
 import { HealthStatus } from "./health";
 import { HealthCheckBatch } from "./HealthCheckBatch";
@@ -73,19 +73,38 @@ export default function TargetsListPage() {
   // what is typed goes to the URL once the typing stops (Enter applies it at once)
   const [selectorDraft, setSelectorDraft] = useState(state.selector);
   const [searchDraft, setSearchDraft] = useState(state.search);
-  const settledSelector = useDebounced(selectorDraft.trim());
-  const settledSearch = useDebounced(searchDraft.trim());
-  useEffect(() => {
-    if (settledSelector !== state.selector || settledSearch !== state.search)
-      setState(changeListState(state, { selector: settledSelector, search: settledSearch }), true);
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- only the drafts' settled values drive this
-  }, [settledSelector, settledSearch]);
-  // back/forward or a link changes the URL: the boxes follow it
+  // what the typing last wrote to the URL: when the URL comes to say that, the boxes (which
+  // may already hold newer text) are left alone
+  const [written, setWritten] = useState({ selector: state.selector, search: state.search });
+  const timer = useRef<number | undefined>(undefined);
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+  const applyFilters = (selector: string, search: string, replace: boolean) => {
+    window.clearTimeout(timer.current);
+    const wanted = { selector: selector.trim(), search: search.trim() };
+    setWritten(wanted);
+    setParams(
+      (current) => {
+        const now = readListState(current);
+        if (now.selector === wanted.selector && now.search === wanted.search) return current;
+        return writeListState(changeListState(now, wanted));
+      },
+      { replace },
+    );
+  };
+  const typed = (selector: string, search: string) => {
+    window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => applyFilters(selector, search, true), SELECTOR_DEBOUNCE_MS);
+  };
+  // anything else that changes the URL (back/forward, "clear the filters", Enter): the boxes
+  // follow it
   const [seen, setSeen] = useState({ selector: state.selector, search: state.search });
   if (seen.selector !== state.selector || seen.search !== state.search) {
     setSeen({ selector: state.selector, search: state.search });
-    if (state.selector !== selectorDraft.trim()) setSelectorDraft(state.selector);
-    if (state.search !== searchDraft.trim()) setSearchDraft(state.search);
+    if (written.selector !== state.selector || written.search !== state.search) {
+      setWritten({ selector: state.selector, search: state.search });
+      setSelectorDraft(state.selector);
+      setSearchDraft(state.search);
+    }
   }
 
   const query = useQuery({
@@ -191,8 +210,11 @@ export default function TargetsListPage() {
             <SelectorBox
               label="Selector"
               value={selectorDraft}
-              onChange={setSelectorDraft}
-              onSubmit={(value) => setState(changeListState(state, { selector: value.trim() }))}
+              onChange={(value) => {
+                setSelectorDraft(value);
+                typed(value, searchDraft);
+              }}
+              onSubmit={(value) => applyFilters(value, searchDraft, false)}
               showListLink={false}
             />
           </Box>
@@ -200,9 +222,12 @@ export default function TargetsListPage() {
             label="Search"
             size="small"
             value={searchDraft}
-            onChange={(event) => setSearchDraft(event.target.value)}
+            onChange={(event) => {
+              setSearchDraft(event.target.value);
+              typed(selectorDraft, event.target.value);
+            }}
             onKeyDown={(event) => {
-              if (event.key === "Enter") setState(changeListState(state, { search: searchDraft.trim() }));
+              if (event.key === "Enter") applyFilters(selectorDraft, searchDraft, false);
             }}
             helperText="Name, description, location, region, data center"
             sx={{ flex: 1, width: "100%" }}
@@ -343,7 +368,7 @@ export default function TargetsListPage() {
                             slotProps={{ input: { "aria-label": `Select ${target.name}` } }}
                           />
                         </TableCell>
-                        <TableCell>
+                        <TableCell sx={{ whiteSpace: "nowrap" }}>
                           <Link component={RouterLink} to={`/targets/${target.id}`} fontWeight={500}>
                             {target.name}
                           </Link>
