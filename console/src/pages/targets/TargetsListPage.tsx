@@ -194,7 +194,7 @@ export default function TargetsListPage() {
         subtitle={query.data ? `${count.toLocaleString()} ${filtered ? "matching" : "in all"}` : "The machines jobs run on"}
         actions={
           <>
-            <GatedButton needs="editTargets" variant="outlined" startIcon={<UploadFileIcon />} onClick={() => navigate("/targets/import")}>
+            <GatedButton needs="importTargets" variant="outlined" startIcon={<UploadFileIcon />} onClick={() => navigate("/targets/import")}>
               Import
             </GatedButton>
             <GatedButton needs="editTargets" variant="contained" startIcon={<AddIcon />} onClick={() => navigate("/targets/new")}>
@@ -316,7 +316,7 @@ export default function TargetsListPage() {
                   <GatedButton needs="editTargets" variant="contained" onClick={() => navigate("/targets/new")}>
                     New target
                   </GatedButton>
-                  <GatedButton needs="editTargets" variant="outlined" onClick={() => navigate("/targets/import")}>
+                  <GatedButton needs="importTargets" variant="outlined" onClick={() => navigate("/targets/import")}>
                     Import targets
                   </GatedButton>
                 </Stack>
