@@ -31,6 +31,12 @@ ERROR_SCHEMA = {
                     "and its reasons",
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 },
+                "positions": {
+                    "type": "object",
+                    "description": "with `fields`, when a field's text is wrong at a known place "
+                    "(a selector): the field and the 0-based character offset",
+                    "additionalProperties": {"type": "integer"},
+                },
                 "request_id": {"type": "string"},
                 "rows": {
                     "type": "array",

@@ -4,7 +4,9 @@
                "request_id": "..."}}
 
 ``fields`` is present for validation errors and maps each field (dotted for nested ones) to
-its reasons. The shape is documented in docs/api.md.
+its reasons. ``positions`` (only with ``fields``, when known) maps a field whose text is
+wrong at a given place (a selector) to that 0-based character offset. The shape is documented
+in docs/api.md.
 """
 
 from __future__ import annotations
@@ -78,6 +80,16 @@ def translate_django_exception(exc: Exception) -> exceptions.APIException | None
     if isinstance(exc, SuspiciousOperation):
         return exceptions.ParseError("The request is malformed.")
     return None
+
+
+class PositionedValidationError(exceptions.ValidationError):
+    """A validation error in a field's text at a known place: ``positions`` maps the field
+    (dotted) to the 0-based character offset, sent as ``error.positions`` so a client can
+    point at it."""
+
+    def __init__(self, detail, positions: dict[str, int]):
+        super().__init__(detail)
+        self.positions = dict(positions)
 
 
 class Conflict(exceptions.APIException):
@@ -189,6 +201,9 @@ def exception_handler(exc, context):
             code="validation_error",
             fields=fields,
         )
+        positions = getattr(exc, "positions", None)
+        if positions:
+            body["error"]["positions"] = positions
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         raw_code: object

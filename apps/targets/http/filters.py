@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import django_filters
-from rest_framework.exceptions import ValidationError
 
 from apps.targets.models import Credential, Group, Target, TargetLabel
+from opsconductor.api.errors import PositionedValidationError
+
+
+def selector_invalid(exc, field: str = "selector") -> PositionedValidationError:
+    """A 400 for a selector error: its message under ``field``, and where it is in the text
+    (``error.positions``) for a client to point at."""
+    return PositionedValidationError({field: [str(exc)]}, positions={field: exc.position})
 
 
 class TargetFilter(django_filters.FilterSet):
@@ -42,7 +48,7 @@ class TargetFilter(django_filters.FilterSet):
         try:
             return select(text, queryset=queryset)
         except SelectorError as exc:
-            raise ValidationError({field: [str(exc)]}) from exc
+            raise selector_invalid(exc, field) from exc
 
 
 class CredentialFilter(django_filters.FilterSet):

@@ -22,7 +22,12 @@ from rest_framework.response import Response
 from apps.accounts.interface import actor_for_request
 from apps.targets import selectors
 from apps.targets.http import serializers as s
-from apps.targets.http.filters import CredentialFilter, GroupFilter, TargetFilter
+from apps.targets.http.filters import (
+    CredentialFilter,
+    GroupFilter,
+    TargetFilter,
+    selector_invalid,
+)
 from apps.targets.http.parsers import CsvParser
 from apps.targets.models import ConnectionMethod, Credential, Group, HostKey, Target
 from apps.targets.services import credentials as credential_services
@@ -64,7 +69,7 @@ def _select_or_400(text: str, queryset=None):
     try:
         return select(text, queryset=queryset)
     except SelectorError as exc:
-        raise ValidationError({"selector": [str(exc)]}) from exc
+        raise selector_invalid(exc) from exc
 
 
 class TargetViewSet(viewsets.ModelViewSet):

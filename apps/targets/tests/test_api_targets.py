@@ -207,6 +207,36 @@ def test_selector_preview_and_errors_with_position(manager):
     assert "position" in bad.json()["error"]["fields"]["selector"][0]
 
 
+@pytest.mark.parametrize(
+    ("selector", "position"),
+    [
+        ("env=production and and tag:web", 19),  # a syntax error: the second 'and'
+        ("env=prod", 4),  # a semantic one: the value
+        ("(tag:a or tag:b", 15),  # the end of the text
+    ],
+)
+def test_a_selector_error_says_where_it_is_as_a_number(manager, selector, position):
+    bad = manager.post("/api/v1/targets/select/", {"selector": selector})
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["positions"] == {"selector": position}
+    assert f"at position {position}" in error["fields"]["selector"][0]
+
+
+def test_the_list_and_a_check_say_where_their_selector_is_wrong(manager):
+    listed = manager.get("/api/v1/targets/", {"selector": "tag:a tag:b"})
+    assert listed.status_code == 400
+    assert listed.json()["error"]["positions"] == {"selector": 6}
+    checked = manager.post("/api/v1/targets/check/", {"selector": "colour=blue"}, format="json")
+    assert checked.status_code == 400
+    assert checked.json()["error"]["positions"] == {"selector": 0}
+
+
+def test_other_validation_errors_carry_no_positions(manager):
+    bad = manager.get("/api/v1/targets/?environment=prod")
+    assert bad.status_code == 400 and "positions" not in bad.json()["error"]
+
+
 def test_a_viewer_previews_a_selector_as_it_lists_targets(manager, viewer):
     create(manager)
     preview = viewer.post("/api/v1/targets/select/", {"selector": "env=production"})

@@ -3170,6 +3170,10 @@ export interface components {
                 fields?: {
                     [key: string]: string[];
                 };
+                /** @description with `fields`, when a field's text is wrong at a known place (a selector): the field and the 0-based character offset */
+                positions?: {
+                    [key: string]: number;
+                };
                 request_id: string;
                 /** @description for a refused import: each invalid row's `row` number and `errors` */
                 rows?: Record<string, never>[];

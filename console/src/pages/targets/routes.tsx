@@ -15,4 +15,13 @@ export const routes: RouteObject[] = [
     path: "/targets/:id/edit",
     lazy: () => import("./TargetForm").then((module) => ({ Component: module.default })),
   },
+  // the list and a target's page (health checks, host keys, runs)
+  {
+    path: "/targets",
+    lazy: () => import("./TargetsListPage").then((module) => ({ Component: module.default })),
+  },
+  {
+    path: "/targets/:id",
+    lazy: () => import("./TargetDetailPage").then((module) => ({ Component: module.default })),
+  },
 ];
