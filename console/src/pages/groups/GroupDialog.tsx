@@ -15,6 +15,7 @@ import {
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, ApiError, unwrap, type components } from "../../api/client";
+import { SelectorField } from "../../components/SelectorField";
 import { ErrorAlert } from "../../components/ErrorAlert";
 
 export type Group = components["schemas"]["Group"];
@@ -79,8 +80,6 @@ export function GroupDialog({
   const targets = useTargetSearch(search);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [preview, setPreview] = useState<{ count: number; names: string[] } | null>(null);
-  const [previewError, setPreviewError] = useState<string | null>(null);
 
   const fields = error instanceof ApiError ? error.fields : {};
   const at = (path: string) => fields[path]?.join(" ");
@@ -89,19 +88,6 @@ export function GroupDialog({
     name: t.name,
     detail: t.environment,
   }));
-
-  async function previewSelector() {
-    setPreview(null);
-    setPreviewError(null);
-    try {
-      const page = await unwrap(
-        api.POST("/api/v1/targets/select/", { body: { selector }, params: { query: { page_size: 5 } } }),
-      );
-      setPreview({ count: page.count, names: page.results.map((t) => t.name) });
-    } catch (exc) {
-      setPreviewError(exc instanceof ApiError ? (exc.fields.selector?.join(" ") ?? exc.message) : String(exc));
-    }
-  }
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -148,41 +134,13 @@ export function GroupDialog({
               helperText={at("description") || " "}
               slotProps={{ htmlInput: { maxLength: 4000 } }}
             />
-            <TextField
+            <SelectorField
               label="Selector (dynamic members)"
-              multiline
-              minRows={2}
               value={selector}
-              onChange={(event) => {
-                setSelector(event.target.value);
-                setPreview(null);
-                setPreviewError(null);
-              }}
-              error={Boolean(at("selector"))}
-              helperText={
-                at("selector") ||
-                "Targets this selector matches are members too, as they come and go. Example: env=production and tag:web. Empty: static members only."
-              }
-              slotProps={{ htmlInput: { spellCheck: false, style: { fontFamily: "monospace" } } }}
+              onChange={setSelector}
+              errors={at("selector") ? [String(at("selector"))] : []}
+              helperText="Targets this selector matches are members too, as they come and go. Example: env=production and tag:web. Empty: static members only."
             />
-            {selector.trim() ? (
-              <Stack direction="row" spacing={2} alignItems="center">
-                <Button size="small" variant="outlined" onClick={previewSelector}>
-                  Preview the selector
-                </Button>
-                {preview ? (
-                  <Typography variant="body2" role="status">
-                    Matches {preview.count} target{preview.count === 1 ? "" : "s"} now
-                    {preview.names.length ? `: ${preview.names.join(", ")}${preview.count > preview.names.length ? ", …" : ""}` : ""}.
-                  </Typography>
-                ) : null}
-                {previewError ? (
-                  <Typography variant="body2" color="error" role="alert">
-                    {previewError}
-                  </Typography>
-                ) : null}
-              </Stack>
-            ) : null}
             <Autocomplete
               multiple
               filterSelectedOptions

@@ -21,6 +21,7 @@ import {
 import CheckCircle from "@mui/icons-material/CheckCircle";
 import ErrorIcon from "@mui/icons-material/Error";
 import Preview from "@mui/icons-material/Preview";
+import { SelectorField } from "../../components/SelectorField";
 import { useState, type FormEvent } from "react";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { GatedButton } from "../../components/Gated";
@@ -140,16 +141,12 @@ export function PlanPanel({ jobId, parameters, defaultSelector }: { jobId: strin
             ))}
           </Box>
         ) : null}
-        <TextField
+        <SelectorField
           label="Target selector"
           value={selector}
-          onChange={(event) => setSelector(event.target.value)}
-          placeholder={defaultSelector || "e.g. env=staging and tag:web"}
-          error={Boolean(problemAt("selector"))}
-          helperText={problemAt("selector") ?? (defaultSelector ? `Empty: the job's default (${defaultSelector}).` : "The job has no default selector: give one.")}
-          slotProps={{ htmlInput: { style: MONO, spellCheck: false } }}
-          fullWidth
-          size="small"
+          onChange={setSelector}
+          errors={problemAt("selector") ? [String(problemAt("selector"))] : []}
+          helperText={defaultSelector ? `Empty: the job's default (${defaultSelector}).` : "The job has no default selector: give one."}
         />
         <Box>
           <GatedButton needs="planJobs" type="submit" variant="outlined" startIcon={<Preview />} disabled={plan.isPending}>

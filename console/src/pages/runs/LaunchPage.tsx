@@ -29,7 +29,7 @@ import { useCan } from "../../components/Gated";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { PageHeader } from "../../components/PageHeader";
 import { PageLoading } from "../../components/PageLoading";
-import { SelectorField } from "./SelectorField";
+import { SelectorField } from "../../components/SelectorField";
 
 export interface ParameterSpec {
   name: string;
