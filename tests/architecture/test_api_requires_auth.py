@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from opsconductor.api.permissions import IsAuthenticatedUser
 
-PUBLIC_URLS = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/"}
+PUBLIC_URLS = {"/api/v1/auth/token/", "/api/v1/auth/token/refresh/", "/api/v1/auth/session/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 _GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<pattern>[^)]*)\)")
 
@@ -67,6 +67,21 @@ def test_anonymous_request_is_401_with_the_error_shape(client, url):
         assert error["request_id"] == response["X-Request-ID"]
 
 
+@pytest.mark.django_db(databases="__all__")
+def test_the_console_session_endpoint_gives_anonymous_callers_nothing_but_a_sign_in(client):
+    """Public by design: it opens sessions. Anonymous, it says no session is open, refuses a
+    sign-in without the CSRF token, has nothing to end, and knows no other method."""
+    assert client.get("/api/v1/auth/session/").json() == {"authenticated": False}
+    client.handler.enforce_csrf_checks = True
+    refused = client.post(
+        "/api/v1/auth/session/", {"username": "a", "password": "b"}, content_type="application/json"
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["request_id"]
+    assert client.delete("/api/v1/auth/session/").status_code == 204
+    for method in ("put", "patch"):
+        assert getattr(client, method)("/api/v1/auth/session/").status_code == 405
+
+
 # --- The role matrix -------------------------------------------------------------------------
 #
 # For every operation of the OpenAPI schema: anonymous -> 401; every role below the one it needs
@@ -78,8 +93,15 @@ def test_anonymous_request_is_401_with_the_error_shape(client, url):
 # only under /api/v3/ and /api/schedules/ (config/urls.py), none of which is in the schema
 # (``test_no_schema_operation_is_served_by_the_bridge``); so one run of the matrix is enough.
 
-# Anonymous callers: signing in.
-PUBLIC = {("post", "/api/v1/auth/token/"), ("post", "/api/v1/auth/token/refresh/")}
+# Anonymous callers: signing in (the console's session: its CSRF cookie and state, sign-in, and a
+# sign-out that has nothing to end).
+PUBLIC = {
+    ("post", "/api/v1/auth/token/"),
+    ("post", "/api/v1/auth/token/refresh/"),
+    ("get", "/api/v1/auth/session/"),
+    ("post", "/api/v1/auth/session/"),
+    ("delete", "/api/v1/auth/session/"),
+}
 # Writes any signed-in user (a viewer) may make: their own profile, password, tokens, session;
 # previews that change nothing.
 OPEN_TO_EVERY_USER = (

@@ -77,7 +77,9 @@ class ConsoleServer:
         return json.loads(data) if data else None
 
 
-@pytest.fixture(scope="session")
+# "package": the server and the browser live while tests/console/ runs, and are gone (with the
+# setting Playwright needs, below) before the rest of the suite
+@pytest.fixture(scope="package")
 def console(
     django_db_setup, django_db_blocker, tmp_path_factory, rabbitmq
 ) -> Iterator[ConsoleServer]:
@@ -148,12 +150,26 @@ def _fresh_console_cache(console):
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(console):
-    """One headless chromium for the session."""
+    """One headless chromium for the browser tests."""
     from playwright.sync_api import sync_playwright
 
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop, Django's ORM
+    # Playwright's sync API keeps an event loop in this thread, where Django's ORM then refuses
+    # to run; allowed for as long as the browser lives only (processes started later, e.g. a
+    # production-settings check, must not inherit it)
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch(sync_playwright, console)
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+def _launch(sync_playwright, console):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_binary(),
