@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from time import monotonic
+from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem
@@ -24,13 +25,13 @@ ALIAS = "ocfilesystem"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue, payload, **kwargs):
+    def _put(self, queue: str, message: Any) -> None:
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         folder = Path(self.data_folder_out)
         try:
             (folder / ".incoming").mkdir(exist_ok=True)
             partial = folder / ".incoming" / name
-            partial.write_bytes(str_to_bytes(dumps(payload)))
+            partial.write_bytes(str_to_bytes(dumps(message)))
             partial.replace(folder / name)
         except OSError as exc:
             raise ChannelError(f"Cannot add the message {name!r} to the queue folder") from exc
