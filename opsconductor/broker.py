@@ -25,13 +25,14 @@ ALIAS = "ocfilesystem"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, message: Any) -> None:
+    # kombu's filesystem channel's own signature, which its base class's stubs disagree with
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         folder = Path(self.data_folder_out)
         try:
             (folder / ".incoming").mkdir(exist_ok=True)
             partial = folder / ".incoming" / name
-            partial.write_bytes(str_to_bytes(dumps(message)))
+            partial.write_bytes(str_to_bytes(dumps(payload)))
             partial.replace(folder / name)
         except OSError as exc:
             raise ChannelError(f"Cannot add the message {name!r} to the queue folder") from exc
