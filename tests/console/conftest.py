@@ -239,9 +239,16 @@ def make_user():
 
 
 def fill_sign_in(page, username: str, password: str) -> None:
+    """Fill the sign-in form and submit it; returns once the server has answered (so a test's
+    next attempt is never sent while this one is still counted)."""
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_response(
+        lambda response: (
+            response.url.endswith("/api/v1/auth/session/") and response.request.method == "POST"
+        )
+    ):
+        page.get_by_role("button", name="Sign in").click()
 
 
 def sign_in(page, user, password: str = PASSWORD, *, path: str = "/") -> None:

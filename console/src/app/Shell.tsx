@@ -32,7 +32,7 @@ import MenuIcon from "@mui/icons-material/Menu";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
-import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { NavLink, Outlet, useLocation } from "react-router";
 import { useSession } from "../auth/session";
 import { hasRole, type Role } from "../auth/roles";
 import { useConnection } from "./connection";
@@ -88,7 +88,6 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
 function UserMenu() {
   const { me, signOut } = useSession();
   const { choice, setChoice } = useThemeChoice();
-  const navigate = useNavigate();
   const [anchor, setAnchor] = useState<HTMLElement | null>(null);
   if (!me) return null;
   return (
@@ -141,8 +140,8 @@ function UserMenu() {
         <MenuItem
           onClick={async () => {
             setAnchor(null);
+            // the sign-in page follows: the session says the user signed out (RequireSession)
             await signOut();
-            navigate("/login", { replace: true });
           }}
         >
           Sign out

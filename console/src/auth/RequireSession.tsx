@@ -6,7 +6,7 @@ import { useSession } from "./session";
  * survive the sign-in), with ended=1 when a session was open and ended (the sign-in page then
  * says so). */
 export function RequireSession() {
-  const { me, loading, ended } = useSession();
+  const { me, loading, ended, signedOut } = useSession();
   const location = useLocation();
   if (loading) {
     return (
@@ -15,6 +15,7 @@ export function RequireSession() {
       </Box>
     );
   }
+  if (!me && signedOut) return <Navigate to="/login" replace />;
   if (!me) {
     const next = encodeURIComponent(location.pathname + location.search + location.hash);
     return <Navigate to={`/login?next=${next}${ended ? "&ended=1" : ""}`} replace />;

@@ -11,6 +11,8 @@ interface SessionValue {
   /** The session ended without a sign-out here (signed out elsewhere, password changed,
    * account deactivated, expired): the sign-in page says so. */
   ended: boolean;
+  /** The user signed out here: the sign-in page opens plainly (no way back to the page). */
+  signedOut: boolean;
   signIn: (username: string, password: string) => Promise<Me>;
   signOut: () => Promise<void>;
 }
@@ -43,6 +45,7 @@ async function ensureCsrf() {
 export function SessionProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const [ended, setEnded] = useState(false);
+  const [signedOut, setSignedOut] = useState(false);
   const query = useQuery({
     queryKey: ME_KEY,
     queryFn: async () => {
@@ -85,6 +88,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string) => {
       await ensureCsrf();
       const me = await unwrap(api.POST("/api/v1/auth/session/", { body: { username, password } }));
+      setSignedOut(false);
       reset(me);
       return me;
     },
@@ -95,13 +99,14 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     try {
       await unwrap(api.DELETE("/api/v1/auth/session/"));
     } finally {
+      setSignedOut(true);
       reset(null);
     }
   }, [reset]);
 
   const value = useMemo(
-    () => ({ me: query.data ?? null, loading: query.isPending, ended, signIn, signOut }),
-    [query.data, query.isPending, ended, signIn, signOut],
+    () => ({ me: query.data ?? null, loading: query.isPending, ended, signedOut, signIn, signOut }),
+    [query.data, query.isPending, ended, signedOut, signIn, signOut],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -1,1 +1,0 @@
-import{j as n,L as e}from"./react-uVyJW-DX.js";import{u as i,G as s}from"./Gated-CAIFPYuI.js";import{r as a}from"./mui-Dw40M18i.js";function d({needs:o,to:r,...t}){return i(o)?t.disabled?n.jsx(a,{...t}):n.jsx(a,{component:e,to:r,...t}):n.jsx(s,{needs:o,...t})}export{d as G};
