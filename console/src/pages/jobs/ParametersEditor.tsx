@@ -3,23 +3,16 @@
 import {
   Alert,
   Button,
-  Card,
-  CardContent,
   Checkbox,
   FormControlLabel,
-  IconButton,
   MenuItem,
   Radio,
   RadioGroup,
   Stack,
   TextField,
-  Tooltip,
   Typography,
 } from "@mui/material";
 import Add from "@mui/icons-material/Add";
-import ArrowDownward from "@mui/icons-material/ArrowDownward";
-import ArrowUpward from "@mui/icons-material/ArrowUpward";
-import Delete from "@mui/icons-material/Delete";
 import Lock from "@mui/icons-material/Lock";
 import {
   canKeepSecret,
@@ -32,6 +25,7 @@ import {
   type ParameterDraft,
   type ParameterType,
 } from "./model";
+import { ItemCard } from "./ItemCard";
 
 const MONO = { fontFamily: "monospace" };
 
@@ -107,59 +101,20 @@ export function ParameterCard({
   const at = (field: string) => messageAt(errors, `${path}.${field}`);
   const set = (change: Partial<ParameterDraft>) => onChange({ ...parameter, ...change });
   const title = `Parameter ${index + 1}${parameter.name ? `: ${parameter.name}` : ""}`;
-  const cardErrors = [
-    ...(errors?.[path] ?? []),
-    ...(errors?.[`${path}.non_field_errors`] ?? []),
-    ...(errors?.[`${path}.__all__`] ?? []),
-    ...(errors?.[`${path}.default_sealed`] ?? []),
-  ];
-  const hasErrors = Object.keys(errors ?? {}).some((key) => key === path || key.startsWith(`${path}.`));
   const type = parameter.type;
   const choices = choicesOf(parameter);
   return (
-    <Card variant="outlined" component="section" aria-label={title} sx={hasErrors ? { borderColor: "error.main" } : undefined}>
-      <CardContent>
-        <Stack direction="row" alignItems="center" spacing={1} sx={{ mb: 2 }}>
-          <Typography variant="subtitle1" component="h3" sx={{ flexGrow: 1 }}>
-            {title}
-            {hasErrors ? (
-              <Typography component="span" color="error" variant="body2" sx={{ ml: 1 }}>
-                (has problems)
-              </Typography>
-            ) : null}
-          </Typography>
-          <Tooltip title="Move up">
-            <span>
-              <IconButton aria-label={`Move parameter ${index + 1} up`} disabled={disabled || index === 0} onClick={() => onMove(-1)}>
-                <ArrowUpward />
-              </IconButton>
-            </span>
-          </Tooltip>
-          <Tooltip title="Move down">
-            <span>
-              <IconButton
-                aria-label={`Move parameter ${index + 1} down`}
-                disabled={disabled || index === count - 1}
-                onClick={() => onMove(1)}
-              >
-                <ArrowDownward />
-              </IconButton>
-            </span>
-          </Tooltip>
-          <Tooltip title="Remove this parameter">
-            <span>
-              <IconButton aria-label={`Remove parameter ${index + 1}`} disabled={disabled} onClick={onRemove}>
-                <Delete />
-              </IconButton>
-            </span>
-          </Tooltip>
-        </Stack>
-        {cardErrors.length > 0 ? (
-          <Alert severity="error" sx={{ mb: 2 }}>
-            {cardErrors.join(" ")}
-          </Alert>
-        ) : null}
-        <Stack spacing={2}>
+    <ItemCard
+      noun="parameter"
+      index={index}
+      count={count}
+      title={title}
+      path={path}
+      errors={errors} itemErrorKeys={["default_sealed"]}
+      disabled={disabled}
+      onMove={onMove}
+      onRemove={onRemove}
+    >
           <Stack direction={{ xs: "column", sm: "row" }} spacing={2}>
             <TextField
               label="Name"
@@ -278,9 +233,7 @@ export function ParameterCard({
               {[at("required"), at("allow_unused")].filter(Boolean).join(" ")}
             </Typography>
           ) : null}
-        </Stack>
-      </CardContent>
-    </Card>
+    </ItemCard>
   );
 }
 

@@ -3,21 +3,14 @@
 import {
   Alert,
   Button,
-  Card,
-  CardContent,
   Checkbox,
   FormControlLabel,
-  IconButton,
   MenuItem,
   Stack,
   TextField,
-  Tooltip,
   Typography,
 } from "@mui/material";
 import Add from "@mui/icons-material/Add";
-import ArrowDownward from "@mui/icons-material/ArrowDownward";
-import ArrowUpward from "@mui/icons-material/ArrowUpward";
-import Delete from "@mui/icons-material/Delete";
 import { PairsEditor } from "./PairsEditor";
 import {
   emptyStep,
@@ -31,6 +24,7 @@ import {
   type StepDraft,
   type StepKind,
 } from "./model";
+import { ItemCard } from "./ItemCard";
 
 const MONO = { fontFamily: "monospace" };
 
@@ -127,56 +121,18 @@ export function StepCard({
     );
   };
   const title = `Step ${index + 1}${step.name ? `: ${step.name}` : ""}`;
-  const cardErrors = [
-    ...(errors?.[path] ?? []),
-    ...(errors?.[`${path}.non_field_errors`] ?? []),
-    ...(errors?.[`${path}.__all__`] ?? []),
-  ];
-  const hasErrors = Object.keys(errors ?? {}).some((key) => key === path || key.startsWith(`${path}.`));
   return (
-    <Card variant="outlined" component="section" aria-label={title} sx={hasErrors ? { borderColor: "error.main" } : undefined}>
-      <CardContent>
-        <Stack direction="row" alignItems="center" spacing={1} sx={{ mb: 2 }}>
-          <Typography variant="subtitle1" component="h3" sx={{ flexGrow: 1 }}>
-            {title}
-            {hasErrors ? (
-              <Typography component="span" color="error" variant="body2" sx={{ ml: 1 }}>
-                (has problems)
-              </Typography>
-            ) : null}
-          </Typography>
-          <Tooltip title="Move up">
-            <span>
-              <IconButton aria-label={`Move step ${index + 1} up`} disabled={disabled || index === 0} onClick={() => onMove(-1)}>
-                <ArrowUpward />
-              </IconButton>
-            </span>
-          </Tooltip>
-          <Tooltip title="Move down">
-            <span>
-              <IconButton
-                aria-label={`Move step ${index + 1} down`}
-                disabled={disabled || index === count - 1}
-                onClick={() => onMove(1)}
-              >
-                <ArrowDownward />
-              </IconButton>
-            </span>
-          </Tooltip>
-          <Tooltip title="Remove this step">
-            <span>
-              <IconButton aria-label={`Remove step ${index + 1}`} disabled={disabled} onClick={onRemove}>
-                <Delete />
-              </IconButton>
-            </span>
-          </Tooltip>
-        </Stack>
-        {cardErrors.length > 0 ? (
-          <Alert severity="error" sx={{ mb: 2 }}>
-            {cardErrors.join(" ")}
-          </Alert>
-        ) : null}
-        <Stack spacing={2}>
+    <ItemCard
+      noun="step"
+      index={index}
+      count={count}
+      title={title}
+      path={path}
+      errors={errors}
+      disabled={disabled}
+      onMove={onMove}
+      onRemove={onRemove}
+    >
           <Stack direction={{ xs: "column", sm: "row" }} spacing={2}>
             {field("name", "Name", { required: true, help: "Unique within the job." })}
             <TextField
@@ -312,8 +268,6 @@ export function StepCard({
             disabled={disabled}
             monospace
           />
-        </Stack>
-      </CardContent>
-    </Card>
+    </ItemCard>
   );
 }
