@@ -81,9 +81,13 @@ def test_story_targets_created_key_approved_and_healthy(page, make_user, sshd, c
     page.get_by_role("button", name="Check health now").click()
     result = page.get_by_role("alert").filter(has_text="Health check:")
     expect(result).to_contain_text("Healthy", timeout=30_000)
-    # the header says it too, by icon and text
-    status = page.get_by_role("main").get_by_text("Healthy", exact=True).first
-    expect(status).to_be_visible()
+    # the header says it too once the target is read again (icon + text), and the details
+    main = page.get_by_role("main")
+    expect(main.locator('[data-health="unknown"]')).to_have_count(0)
+    header_status = main.locator('[data-health="healthy"]').first
+    expect(header_status).to_have_text("Healthy")
+    expect(header_status.locator("svg")).to_have_count(1)
+    expect(main.get_by_text("Last check says")).to_be_visible()
     screenshot(page, "target")
 
     # the list: the three, the checked one healthy, the others not checked yet
@@ -180,6 +184,7 @@ def test_story_job_written_fixed_saved_and_planned_with_the_secret_masked(
     expect(first).to_have_text("echo mode='safe'")  # the choice's default, quoted
     expect(second).to_contain_text("deploy --token")
     expect(second).to_contain_text("********")
+    expect(plan.get_by_text("Checking the selector")).to_have_count(0)
     second.scroll_into_view_if_needed()
     screenshot(page, "job")
 
