@@ -154,6 +154,7 @@ def test_story_job_written_fixed_saved_and_planned_with_the_secret_masked(
     sign_in(page, manager, path="/jobs")
     name = f"rotate-{uuid.uuid4().hex[:6]}"
     job_with_two_steps(page, name, second_command="deploy --token {{ tokn }}")
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "job-editor")
     page.get_by_role("button", name="Create job").last.click()
 
@@ -231,5 +232,9 @@ def test_targets_and_jobs_pages_pass_axe(page, make_user, ssh_target, console):
     job_url = page.url.removeprefix(console.url)
     check(job_url, re.compile("axe-job-"))
     check(f"{job_url}/edit", re.compile("^Edit axe-job-"))
+    command_of(page, 1).fill("uptime -p")
+    field(page, "Change message").fill("Pretty uptime")
+    page.get_by_role("button", name="Save as a new version").last.click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     check(f"{job_url}/versions", re.compile("^Versions of axe-job-"), shot="job-versions")
     check("/jobs", "Jobs", shot="jobs")
