@@ -122,7 +122,9 @@ def test_launch_on_a_selector_follows_the_run_live_failures_first_then_retry_fai
     assert still["status"] == "running", still["status"]  # the line came while it ran
     expect(view).not_to_contain_text("line 8")
     axe_check(page)
+    view.scroll_into_view_if_needed()  # (the shot shows the target's output)
     screenshot(page, "run")
+    page.get_by_role("heading", name=f"Run of count-{p}").scroll_into_view_if_needed()
     expect(view).to_contain_text(f"line 8 on {p}-a", timeout=30_000)
     assert [line for line in all_lines(view) if line.startswith("line ")] == [
         f"line {n} on {p}-a" for n in range(1, 9)
