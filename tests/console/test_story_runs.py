@@ -144,6 +144,9 @@ def test_launch_on_a_selector_follows_the_run_live_failures_first_then_retry_fai
     expect(cards.first).to_contain_text("disk full")
     for index in (1, 2):
         expect(cards.nth(index)).to_contain_text("Succeeded")
+    # (once the buttons' colour transitions are over: axe checks what is painted)
+    expect(page.get_by_role("button", name="Retry failed (1)")).to_be_enabled()
+    page.wait_for_timeout(500)
     axe_check(page)
 
     # retry the failed: a new run of that target only
