@@ -258,7 +258,10 @@ def sign_in(page, user, password: str = PASSWORD, *, path: str = "/") -> None:
     page.goto(path)
     page.wait_for_url("**/login**")
     fill_sign_in(page, user.username, password)
-    expect(page.get_by_role("button", name=f"Account of {user.username}")).to_be_visible()
+    # (a production password hash: seconds on a busy machine)
+    expect(page.get_by_role("button", name=f"Account of {user.username}")).to_be_visible(
+        timeout=15_000
+    )
 
 
 # --- checks -----------------------------------------------------------------------------------

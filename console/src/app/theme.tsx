@@ -32,6 +32,7 @@ export function AppThemeProvider({ children }: { children: ReactNode }) {
           success: { main: mode === "dark" ? "#66bb6a" : "#1b6e20" },
           error: { main: mode === "dark" ? "#ff8a80" : "#b3261e" },
           warning: { main: mode === "dark" ? "#ffb74d" : "#8a4b00" },
+          info: { main: mode === "dark" ? "#4fc3f7" : "#01579b" },
         },
         typography: { fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" },
         components: {

@@ -154,8 +154,9 @@ export default function RunsPage() {
         }),
       ),
     placeholderData: keepPreviousData,
-    // runs still going are shown as they change
-    refetchInterval: (q) => (q.state.data?.results.some((run) => !TERMINAL_RUN.has(run.status)) ? 3000 : false),
+    // runs still going are shown as they change; new runs (a schedule's, a colleague's) appear
+    // within 15 s on an otherwise quiet list
+    refetchInterval: (q) => (q.state.data?.results.some((run) => !TERMINAL_RUN.has(run.status)) ? 3000 : 15_000),
   });
   const rows = query.data?.results ?? [];
   const filtered = Boolean(status.length || trigger.length || search || job || target || requestedBy || after || before);
