@@ -117,7 +117,7 @@ function RunActions({ run }: { run: RunDetail }) {
         onClick={() => retry.mutate("failed")}
         title={finished && notOk === 0 ? "Every target succeeded: nothing to retry." : undefined}
       >
-        Retry failed ({notOk})
+        {finished ? `Retry failed (${notOk})` : "Retry failed"}
       </GatedButton>
       <Dialog open={confirm} onClose={() => setConfirm(false)} aria-labelledby="cancel-title">
         <DialogTitle id="cancel-title">Cancel this run?</DialogTitle>
