@@ -41,8 +41,14 @@ Figures, each against its target:
    view of a live run (a target's output open) while it writes ``--viewer-rate`` lines/s and a
    target changes state every ``--state-interval`` s; the API's ``/api/v1/me/`` and
    ``/api/v1/runs/`` p95 (direct to web, as bench/streams.py measures them) idle and with the
-   pages open; target: within 2x of idle. Pages are opened until ``--viewers`` or until the
-   machine's available memory falls under ``--min-free-mib``: the report says how many.
+   pages open, and again once they are closed; target: within 2x of idle. Pages are opened
+   ``--open-batch`` at a time until ``--viewers``, or until the machine's available memory
+   falls under ``--min-free-mib``, or the newest page is more than ``--behind-seconds`` behind
+   the stream (the browser no longer keeps up), or ``--max-open-seconds`` have passed: the
+   report says how many and why. The browser runs on the same machine as the product: its CPU
+   per open page is reported, and counts against the API's figures on a small machine.
+
+The figures of 1-4 are printed before 5 starts (the longest phase).
 
 Every process it started is stopped at the end, on failure and on Ctrl-C. The database is
 disposable: ``dropdb oc_bench_console``.
@@ -528,7 +534,7 @@ def viewers_phase(browser, state, base: str, run, rows, args, ctx) -> dict:
     mem_before = _available_mib()
     started = time.monotonic()
     url = f"{base}/runs/{run.pk}?target={row.target_id}"
-    stopped_by_memory = stopped_by_cpu = False
+    stopped_by_memory = stopped_by_cpu = stopped_by_time = False
     try:
         batch: list = []
 
@@ -564,6 +570,9 @@ def viewers_phase(browser, state, base: str, run, rows, args, ctx) -> dict:
                 failed.append(f"{type(exc).__name__}: {str(exc)[:120]}")
             if len(batch) >= args.open_batch and not settle():
                 stopped_by_cpu = True
+                break
+            if time.monotonic() - started > args.max_open_seconds:
+                stopped_by_time = True
                 break
             if (i + 1) % 25 == 0:
                 print(f"  {i + 1} pages open ({time.monotonic() - started:.0f} s, "
@@ -612,6 +621,7 @@ def viewers_phase(browser, state, base: str, run, rows, args, ctx) -> dict:
     busy_fail += after_fail
     return {"opened": opened, "asked": args.viewers, "failed": failed,
             "stopped_by_memory": stopped_by_memory, "stopped_by_cpu": stopped_by_cpu,
+            "stopped_by_time": stopped_by_time,
             "open_s": open_s,
             "mem_used": mem_before - mem_open, "idle": idle, "busy": busy,
             "failures": idle_fail + busy_fail, "sampled": len(sample),
@@ -694,7 +704,7 @@ def _prepare_database() -> str:
 # -- the report ----------------------------------------------------------------------------------
 
 
-def report(args, loads, grids, output, latency, viewers, started_at, load_start) -> None:
+def report(args, loads, grids, output, latency, started_at, load_start) -> None:
     load = Path("/proc/loadavg").read_text().split()[:3]
     print("\n" + "=" * 100)
     print(f"Console benchmark, {started_at}")
@@ -757,46 +767,47 @@ def report(args, loads, grids, output, latency, viewers, started_at, load_start)
           f"{_ms(max(lags, default=0) * 1000)} ms; p95 within 1 s -> "
           f"{_met(p95 is not None and p95 <= 1)}")  # fmt: skip
 
-    if viewers:
-        v = viewers
-        print(f"\n5. Many viewers: {v['opened']} of {v['asked']} pages open (one browser, a "
-              f"context each) in {v['open_s']:.0f} s"
-              + (" (stopped: available memory under --min-free-mib)" if v["stopped_by_memory"]
-                 else "")
-              + (f" (stopped: the newest page was over {args.behind_seconds:.0f} s behind the "
-                 "stream: the browser no longer keeps up)" if v["stopped_by_cpu"] else "")
-              + f"; {len(v['failed'])} failed to open; the pages took "
-              f"{v['mem_used']:,.0f} MiB; {v['stream_connections']} connections on the streams "
-              f"process; {v['receiving']} of {v['sampled']} sampled pages live (newest line "
-              f"at most 5 s old); load "
-              f"{' '.join(v['load'])}")  # fmt: skip
-        for failure in sorted(set(v["failed"]))[:3]:
-            print(f"    {failure}")
-        print(
-            "  | API (ms) | idle p50 | p95 | pages open p50 | p95 | p95 / idle | idle after "
-            "p50 | p95 |"
-        )
-        print("  |---|---|---|---|---|---|---|---|")
-        ratios = []
-        for name in ("me", "runs"):
-            i95, b95 = _pct(v["idle"][name], 95), _pct(v["busy"][name], 95)
-            ratios.append(b95 / i95)
-            print(f"  | {name} | {_ms(_pct(v['idle'][name], 50) * 1000)} | {_ms(i95 * 1000)} | "
-                  f"{_ms(_pct(v['busy'][name], 50) * 1000)} | {_ms(b95 * 1000)} | "
-                  f"{b95 / i95:.2f}x | {_ms(_pct(v['idle_after'][name], 50) * 1000)} | "
-                  f"{_ms(_pct(v['idle_after'][name], 95) * 1000)} |")  # fmt: skip
-        cpu = v["cpu"]
-        print(
-            f"  CPU while measuring with the pages open, s of {cpu.wall:.1f} s "
-            f"({os.cpu_count()} cores, {cpu.machine_busy * 100:.0f} % busy): "
-            + ", ".join(f"{name} {spent:.1f}" for name, spent in cpu.spent.items())
-        )
-        if v["opened"] and cpu.wall:
-            per_page = cpu.spent.get("browser", 0.0) / cpu.wall / v["opened"]
-            print(f"  the browser: {per_page:.3f} cores per open page ({args.viewer_rate:g} "
-                  f"lines/s, a state change every {args.state_interval:g} s)")  # fmt: skip
-        print(f"  within 2x of idle: {_met(max(ratios) <= 2)}; failures "
-              f"{len(v['failures'])} {sorted(set(v['failures']))[:3]}")  # fmt: skip
+
+def report_viewers(args, v) -> None:
+    print(f"\n5. Many viewers: {v['opened']} of {v['asked']} pages open (one browser, a "
+          f"context each) in {v['open_s']:.0f} s"
+          + (" (stopped: available memory under --min-free-mib)" if v["stopped_by_memory"]
+             else "")
+          + (f" (stopped: the newest page was over {args.behind_seconds:.0f} s behind the "
+             "stream: the browser no longer keeps up)" if v["stopped_by_cpu"] else "")
+          + (f" (stopped: opening took over --max-open-seconds {args.max_open_seconds:.0f})"
+             if v["stopped_by_time"] else "")
+          + f"; {len(v['failed'])} failed to open; the pages took "
+          f"{v['mem_used']:,.0f} MiB; {v['stream_connections']} connections on the streams "
+          f"process; {v['receiving']} of {v['sampled']} sampled pages live (newest line "
+          f"at most 5 s old); load "
+          f"{' '.join(v['load'])}")  # fmt: skip
+    for failure in sorted(set(v["failed"]))[:3]:
+        print(f"    {failure}")
+    print(
+        "  | API (ms) | idle p50 | p95 | pages open p50 | p95 | p95 / idle | idle after p50 | p95 |"
+    )
+    print("  |---|---|---|---|---|---|---|---|")
+    ratios = []
+    for name in ("me", "runs"):
+        i95, b95 = _pct(v["idle"][name], 95), _pct(v["busy"][name], 95)
+        ratios.append(b95 / i95)
+        print(f"  | {name} | {_ms(_pct(v['idle'][name], 50) * 1000)} | {_ms(i95 * 1000)} | "
+              f"{_ms(_pct(v['busy'][name], 50) * 1000)} | {_ms(b95 * 1000)} | "
+              f"{b95 / i95:.2f}x | {_ms(_pct(v['idle_after'][name], 50) * 1000)} | "
+              f"{_ms(_pct(v['idle_after'][name], 95) * 1000)} |")  # fmt: skip
+    cpu = v["cpu"]
+    print(
+        f"  CPU while measuring with the pages open, s of {cpu.wall:.1f} s "
+        f"({os.cpu_count()} cores, {cpu.machine_busy * 100:.0f} % busy): "
+        + ", ".join(f"{name} {spent:.1f}" for name, spent in cpu.spent.items())
+    )
+    if v["opened"] and cpu.wall:
+        per_page = cpu.spent.get("browser", 0.0) / cpu.wall / v["opened"]
+        print(f"  the browser: {per_page:.3f} cores per open page ({args.viewer_rate:g} "
+              f"lines/s, a state change every {args.state_interval:g} s)")  # fmt: skip
+    print(f"  within 2x of idle: {_met(max(ratios) <= 2)}; failures "
+          f"{len(v['failures'])} {sorted(set(v['failures']))[:3]}")  # fmt: skip
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -822,6 +833,12 @@ def main(argv=()) -> None:
         type=float,
         default=10.0,
         help="stop opening pages when the newest one is this far behind the stream",
+    )
+    parser.add_argument(
+        "--max-open-seconds",
+        type=float,
+        default=600.0,
+        help="stop opening pages after this long (a saturated machine opens them slowly)",
     )
     parser.add_argument("--min-free-mib", type=float, default=3000.0)
     parser.add_argument("--api-requests", type=int, default=200)
@@ -885,11 +902,14 @@ def main(argv=()) -> None:
             if "latency" not in args.skip:
                 print(f"4. latency of {args.latency_lines} lines", flush=True)
                 latency = latency_phase(browser, state, base, lat_run, lat_rows[0], args)
+            # the figures so far, before the longest phase
+            report(args, loads, grids, output, latency, started_at, load_start)
             if "viewers" not in args.skip:
-                print(f"5. {args.viewers} viewers", flush=True)
+                print(f"\n5. {args.viewers} viewers", flush=True)
                 viewers = viewers_phase(browser, state, base, view_run, view_rows, args, ctx)
             browser.close()
-        report(args, loads, grids, output, latency, viewers, started_at, load_start)
+        if viewers:
+            report_viewers(args, viewers)
         print(f"  (logs and screenshots: {var.relative_to(ROOT)})")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
