@@ -14,7 +14,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
 .PHONY: install run test test-split lint format console console-check console-api console-screenshots bench bench-execution bench-scheduling bench-audit \
-	bench-target-list bench-streams clean
+	bench-target-list bench-streams bench-console clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -140,6 +140,17 @@ STREAMS_BENCH_DB ?= $(PG_URL)/oc_bench_streams
 bench-streams: $(STAMP)
 	DATABASE_URL=$(STREAMS_BENCH_DB) $(BIN)/python -m bench streams --streams $(STREAMS) \
 	  --targets $(STREAMS_TARGETS)
+
+# The web console in headless Chromium: first load's JavaScript, a run of CONSOLE_TARGETS targets,
+# 100,000 lines of output, a line's latency and VIEWERS open run pages, against web, streams
+# and worker in production configuration, on a disposable database of its own (docs/benchmarks.md,
+# "Web console"). The console's bundle must be built: cd console && npm ci && npm run build.
+VIEWERS ?= 200
+CONSOLE_TARGETS ?= 1000
+CONSOLE_BENCH_DB ?= $(PG_URL)/oc_bench_console
+bench-console: $(STAMP)
+	DATABASE_URL=$(CONSOLE_BENCH_DB) $(BIN)/python -m bench console --viewers $(VIEWERS) \
+	  --targets $(CONSOLE_TARGETS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

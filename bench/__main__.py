@@ -28,6 +28,12 @@ in production configuration: API latency idle vs during the streams, database co
 role, the streams process's threads, memory and CPU, delivery rate and delay, and a cancel
 (bench/streams.py).
 
+`python -m bench console [--viewers 200] [--targets 1000] [--lines 100000] [--loads 5]`: the web
+console in headless Chromium against web, streams and worker as real processes in production
+configuration: first load's JavaScript against its budget, a run of N targets rendered, 100,000
+lines of output streamed into the run page (long tasks, scrolling), a line's latency to the
+screen, and the API's latency with many viewers open (bench/console.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -49,6 +55,7 @@ ON_THEIR_OWN = {
     "legacy_import": "legacy_import",
     "target_list": "target_list",
     "streams": "streams",
+    "console": "console",
     "ansible": "ansible_side",
 }
 

@@ -34,7 +34,7 @@ import {
 import Cancel from "@mui/icons-material/Cancel";
 import Replay from "@mui/icons-material/Replay";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
@@ -220,6 +220,51 @@ function SummaryGroups({ run, onPick }: { run: RunDetail; onPick: (state: string
   );
 }
 
+/** One row of the grid, re-rendered only when its own target changed: a state change on the
+ * stream touches one row of a page of up to 500 (the rows of the cached page keep their
+ * identity when another row changes, and when a refetch brings them back unchanged). */
+const TargetRow = memo(function TargetRow({
+  row,
+  selected,
+  state,
+  host,
+  page,
+  update,
+}: {
+  row: RunTarget;
+  selected: boolean;
+  state: string;
+  host: string;
+  page: number;
+  update: ReturnType<typeof useRunParams>["update"];
+}) {
+  const done = row.steps.filter((step) => step.status !== "pending" && step.status !== "running").length;
+  return (
+    <TableRow hover selected={selected} onClick={() => update({ target: row.target_id })} sx={{ cursor: "pointer" }}>
+      <TableCell>
+        <Link
+          to={`?${new URLSearchParams({ ...(state ? { state } : {}), ...(host ? { host } : {}), page: String(page), target: row.target_id })}`}
+          onClick={(event) => {
+            event.preventDefault();
+            update({ target: row.target_id });
+          }}
+        >
+          {row.target_name}
+        </Link>
+      </TableCell>
+      <TableCell>
+        <StatusChip state={row.status} />
+      </TableCell>
+      <TableCell>{row.exit_code ?? "—"}</TableCell>
+      <TableCell>{row.steps.length ? `${done}/${row.steps.length}` : "—"}</TableCell>
+      <TableCell>{formatDuration(row.duration_ms)}</TableCell>
+      <TableCell sx={{ maxWidth: 360, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }} title={row.reason || row.pending_reason}>
+        {row.reason || row.pending_reason || ""}
+      </TableCell>
+    </TableRow>
+  );
+});
+
 function TargetGrid({
   runId,
   filters,
@@ -281,39 +326,9 @@ function TargetGrid({
             </TableRow>
           </TableHead>
           <TableBody>
-            {rows.map((row) => {
-              const done = row.steps.filter((step) => step.status !== "pending" && step.status !== "running").length;
-              return (
-                <TableRow
-                  key={row.id}
-                  hover
-                  selected={row.target_id === target}
-                  onClick={() => update({ target: row.target_id })}
-                  sx={{ cursor: "pointer" }}
-                >
-                  <TableCell>
-                    <Link
-                      to={`?${new URLSearchParams({ ...(state ? { state } : {}), ...(host ? { host } : {}), page: String(page), target: row.target_id })}`}
-                      onClick={(event) => {
-                        event.preventDefault();
-                        update({ target: row.target_id });
-                      }}
-                    >
-                      {row.target_name}
-                    </Link>
-                  </TableCell>
-                  <TableCell>
-                    <StatusChip state={row.status} />
-                  </TableCell>
-                  <TableCell>{row.exit_code ?? "—"}</TableCell>
-                  <TableCell>{row.steps.length ? `${done}/${row.steps.length}` : "—"}</TableCell>
-                  <TableCell>{formatDuration(row.duration_ms)}</TableCell>
-                  <TableCell sx={{ maxWidth: 360, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }} title={row.reason || row.pending_reason}>
-                    {row.reason || row.pending_reason || ""}
-                  </TableCell>
-                </TableRow>
-              );
-            })}
+            {rows.map((row) => (
+              <TargetRow key={row.id} row={row} selected={row.target_id === target} state={state} host={host} page={page} update={update} />
+            ))}
             {!query.isPending && rows.length === 0 ? (
               <TableRow>
                 <TableCell colSpan={6}>
