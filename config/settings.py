@@ -606,8 +606,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
-        # the connection pools' own warnings, without host or database names
+        # the connection pools' own warnings and beat's scheduler errors, without host or
+        # database names
         "psycopg.pool": {"filters": ["driver_detail"]},
+        "django_celery_beat.schedulers": {"filters": ["driver_detail"]},
     },
 }
 

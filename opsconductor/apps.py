@@ -20,5 +20,5 @@ class KernelConfig(AppConfig):
 
         from opsconductor.db.loaders import use_fast_timestamptz
 
-        connection_created.connect(use_fast_timestamptz, dispatch_uid="opsconductor-fast-timestamptz")
+        connection_created.connect(use_fast_timestamptz, dispatch_uid="oc-fast-timestamptz")
         from opsconductor.observability import celery_context  # noqa: F401  (signal hooks)

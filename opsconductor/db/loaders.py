@@ -31,7 +31,7 @@ def _fast_loader() -> type | None:
         return None  # the pure-Python psycopg: nothing faster to use
 
     class UtcTimestamptzLoader(BaseTzLoader):
-        timezone = datetime.timezone.utc
+        timezone = datetime.UTC
 
         def __init__(self, oid, context=None):
             super().__init__(oid, context)
@@ -48,6 +48,6 @@ def use_fast_timestamptz(sender, connection, **kwargs) -> None:
     if FAST_LOADER is None or connection.vendor != "postgresql":
         return
     raw = connection.connection
-    if connection.timezone != datetime.timezone.utc or raw.info.timezone != datetime.timezone.utc:
+    if connection.timezone != datetime.UTC or raw.info.timezone != datetime.UTC:
         return
     raw.adapters.register_loader(TIMESTAMPTZ_OID, FAST_LOADER)

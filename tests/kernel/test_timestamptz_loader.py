@@ -24,15 +24,19 @@ TEXTS = [
 
 
 class DjangoLoader(BaseTzLoader):
-    timezone = datetime.timezone.utc
+    timezone = datetime.UTC
 
 
 def test_every_postgresql_connection_reads_date_times_with_the_fast_loader():
-    assert FAST_LOADER is not None, "psycopg's C extension is installed (requirements: psycopg[binary])"
+    assert FAST_LOADER is not None, (
+        "psycopg's C extension is installed (requirements: psycopg[binary])"
+    )
     for alias in connections:
         connection = connections[alias]
         connection.ensure_connection()
-        assert connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) is FAST_LOADER, alias
+        assert (
+            connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) is FAST_LOADER
+        ), alias
 
 
 def test_values_are_those_of_djangos_loader():
@@ -46,7 +50,7 @@ def test_values_are_those_of_djangos_loader():
         texts = raw.fetchone()
     expected = tuple(reference.load(text.encode()) for text in texts)
     assert fast == expected
-    assert all(value.tzinfo is datetime.timezone.utc for value in fast)
+    assert all(value.tzinfo is datetime.UTC for value in fast)
 
 
 def test_a_connection_not_in_utc_keeps_djangos_loader():
@@ -58,7 +62,7 @@ def test_a_connection_not_in_utc_keeps_djangos_loader():
 
     class Connection:
         vendor = "postgresql"
-        timezone = datetime.timezone.utc
+        timezone = datetime.UTC
         connection = Raw()
 
     use_fast_timestamptz(sender=None, connection=Connection())
