@@ -1802,6 +1802,8 @@ export interface components {
             readonly target_id: string;
             readonly target_name: string;
             /** Format: uuid */
+            readonly method_id: string | null;
+            /** Format: uuid */
             readonly batch_id: string | null;
             readonly state: string;
             readonly status: components["schemas"]["HealthCheckStatusEnum"] | components["schemas"]["BlankEnum"];
