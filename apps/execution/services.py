@@ -1000,18 +1000,23 @@ def _cut(text: str | None, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
+def run_import(
+    *, spec: Any, actor: Actor
+) -> tuple[uuid.UUID, bool, tuple[tuple[int, int, uuid.UUID], ...]]:
     """Store one historical run (``spec``: ``apps.execution.interface.ImportedRun``) with its
-    targets, steps and output in one transaction; (its id, whether it was created now). The run
-    whose ``legacy_ref`` exists is returned as it is. Nothing is dispatched and no event is
-    published: the run is history. Raises ``ValidationError`` by field (nothing saved)."""
+    targets, steps and output in one transaction; (its id, whether it was created now, and the
+    id of each step stored as (the target's position in ``spec.targets``, the step's ``order``,
+    its id)). The run whose ``legacy_ref`` exists is returned as it is, with no steps. Nothing
+    is dispatched and no event is published: the run is history. Raises ``ValidationError`` by
+    field (nothing saved)."""
     ref = (spec.legacy_ref or "").strip()
     if not ref or len(ref) > 64:
         raise ValidationError({"legacy_ref": ["Required, at most 64 characters."]})
     existing = Run.objects.using(DB).filter(legacy_ref=ref).values_list("id", flat=True).first()
     if existing is not None:
-        return existing, False
+        return existing, False, ()
     status = _final(spec.status, RUN_FINAL, "status")
+    step_keys: list[tuple[int, int, uuid.UUID]] = []
     run_id = uuid.uuid4()
     targets: list[RunTarget] = []
     steps: list[RunStep] = []
@@ -1074,6 +1079,7 @@ def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
                     command=step.command or "",
                 )
             )
+            step_keys.append((position, step.order, steps[-1].id))
             definition_steps.setdefault(
                 index,
                 {"name": _cut(step.name, 100), "kind": _cut(step.kind, 16), "os_family": "",
@@ -1180,6 +1186,6 @@ def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
     except IntegrityError:
         existing = Run.objects.using(DB).filter(legacy_ref=ref).values_list("id", flat=True).first()
         if existing is not None:  # imported concurrently
-            return existing, False
+            return existing, False, ()
         raise
-    return run_id, True
+    return run_id, True, tuple(step_keys)

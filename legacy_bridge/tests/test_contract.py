@@ -496,11 +496,6 @@ DIFFERENCES = {
         patch={"schedule_config.timezone": "UTC"},
         volatile={"response.body.schedule_config.nextRun": "clock"},
     ),
-    "jobs/execution_results_1_1_200.json": Difference(
-        "result ids of imported history come from the bridge's range (the importer keeps "
-        "executions' ids, not results')",
-        volatile={"response.body[*].id": "new legacy id"},
-    ),
     "jobs/create_200.json": Difference(
         "a job created here gets a legacy id from the bridge's range",
         volatile={"response.body.id": "new legacy id"},
