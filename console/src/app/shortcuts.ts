@@ -64,7 +64,8 @@ export interface ShortcutActions {
 /** True when keys typed at `target` are text (or belong to a widget that uses them). */
 export function isTyping(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable) return true;
+  // (isContentEditable also covers children of editable text; the attribute where it is unknown)
+  if (target.isContentEditable || target.closest('[contenteditable]:not([contenteditable="false"])')) return true;
   const tag = target.tagName;
   if (tag === "TEXTAREA" || tag === "SELECT") return true;
   if (tag === "INPUT") {
