@@ -5,6 +5,7 @@ import { RequireSession } from "../auth/RequireSession";
 import { routes as credentialRoutes } from "../pages/credentials/routes";
 import { routes as groupRoutes } from "../pages/groups/routes";
 import { routes as jobRoutes } from "../pages/jobs/routes";
+import { routes as peopleRoutes } from "../pages/people/routes";
 import { routes as runRoutes } from "../pages/runs/routes";
 import { routes as targetRoutes } from "../pages/targets/routes";
 import { PageLoading } from "../components/PageLoading";
@@ -32,6 +33,7 @@ export const ROUTES: RouteObject[] = [
           ...targetRoutes,
           ...groupRoutes,
           ...credentialRoutes,
+          ...peopleRoutes,
           {
             path: "*",
             lazy: () => import("../pages/NotFoundPage").then((module) => ({ Component: module.default })),
