@@ -726,21 +726,35 @@ def connection_method_check_as(
         check, result = health.method_check_health(method=method, actor=actor)
     except Target.DoesNotExist:
         raise LookupError(target_id) from None
-    seen = result.host_key
-    return MethodCheck(
-        ok=result.status == Target.Health.HEALTHY,
-        status=result.status,
-        message=result.message,
+    return _method_check(
+        result,
         host=method.host,
         port=method.port,
         protocol=method.protocol,
         username=method.username or (credential.username if credential else ""),
         credential_kind=credential.kind if credential else None,
-        duration_ms=_duration_ms(check.started_at, check.finished_at),
+        started=check.started_at,
+        finished=check.finished_at,
+        check_id=check.id,
+    )
+
+
+def _method_check(result, *, started, finished, check_id, **where) -> MethodCheck:
+    """A probe's result as ``MethodCheck`` (``where``: host, port, protocol, username and
+    credential_kind of what was probed)."""
+    from apps.targets.models import Target
+
+    seen = result.host_key
+    return MethodCheck(
+        ok=result.status == Target.Health.HEALTHY,
+        status=result.status,
+        message=result.message,
+        duration_ms=_duration_ms(started, finished),
         host_key_verdict=result.host_key_verdict,
         host_key_fingerprint=seen.fingerprint if seen else None,
-        check_id=check.id,
-        checked_at=check.finished_at,
+        check_id=check_id,
+        checked_at=finished,
+        **where,
     )
 
 
@@ -764,7 +778,6 @@ def connection_config_check_as(
     by field (``protocol``, ``host``, ``port``, ``credential``)."""
     from django.utils import timezone
 
-    from apps.targets.models import Target
     from apps.targets.services import health
 
     started = timezone.now()
@@ -779,22 +792,16 @@ def connection_config_check_as(
         passphrase=passphrase,
         actor=actor,
     )
-    finished = timezone.now()
-    seen = result.host_key
-    return MethodCheck(
-        ok=result.status == Target.Health.HEALTHY,
-        status=result.status,
-        message=result.message,
+    return _method_check(
+        result,
         host=params.host,
         port=params.port,
         protocol=params.protocol,
         username=params.username,
         credential_kind=credential_kind,
-        duration_ms=_duration_ms(started, finished),
-        host_key_verdict=result.host_key_verdict,
-        host_key_fingerprint=seen.fingerprint if seen else None,
+        started=started,
+        finished=timezone.now(),
         check_id=None,
-        checked_at=finished,
     )
 
 
