@@ -46,7 +46,8 @@ describe("the delivery log", () => {
     renderWith(<DeliveriesPage />, { role: "viewer", path: "/alerts/deliveries?channel=ops-hook&status=delivered" });
 
     const table = await screen.findByRole("table", { name: "Deliveries" });
-    const call = get.mock.calls.find(([path]) => path === "/api/v1/notification-deliveries/") as unknown as [
+    const calls = get.mock.calls as unknown as [string, unknown][];
+    const call = calls.find(([path]) => path === "/api/v1/notification-deliveries/") as unknown as [
       string,
       { params: { query: Record<string, unknown> } },
     ];
