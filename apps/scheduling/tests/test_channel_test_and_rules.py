@@ -77,8 +77,10 @@ def test_a_test_send_posts_a_signed_test_notice_and_logs_it(manager_api, receive
 
 def test_a_failed_test_send_answers_why_and_is_not_retried(manager_api, receiver, settings):
     settings.SCHEDULING_WEBHOOK_MAX_ATTEMPTS = 5
-    receiver.fail_next, receiver.fail_status, receiver.fail_body = 1, 503, b"maintenance " + (
-        SECRET.encode()
+    receiver.fail_next, receiver.fail_status, receiver.fail_body = (
+        1,
+        503,
+        b"maintenance " + (SECRET.encode()),
     )
     hook = channel(manager_api, receiver.url())
 
@@ -113,7 +115,9 @@ def test_only_those_who_may_edit_channels_may_test_them(
     assert viewer_api.post(path).status_code == 403
     assert client.post(path).status_code == 401
     assert not NotificationDelivery.objects.exists()
-    assert manager_api.post(f"/api/v1/notification-channels/{uuid.uuid4()}/test/").status_code == 404
+    assert (
+        manager_api.post(f"/api/v1/notification-channels/{uuid.uuid4()}/test/").status_code == 404
+    )
 
 
 def test_rules_on_jobs_and_schedules_live_in_one_list(manager_api, make_job, sent):
@@ -144,9 +148,11 @@ def test_rules_on_jobs_and_schedules_live_in_one_list(manager_api, make_job, sen
     changed = ok(manager_api.patch(f"/api/v1/alert-rules/{on_job['id']}/",
                                    {"events": ["failed", "recovered"]}, format="json"))  # fmt: skip
     assert changed["events"] == ["failed", "recovered"] and changed["subject_name"] == job["name"]
-    assert OutboxEvent.objects.using("scheduling").filter(
-        event_type="scheduling.alert_rule.updated"
-    ).exists()
+    assert (
+        OutboxEvent.objects.using("scheduling")
+        .filter(event_type="scheduling.alert_rule.updated")
+        .exists()
+    )
     assert manager_api.delete(f"/api/v1/alert-rules/{on_schedule['id']}/").status_code == 204
     assert ok(manager_api.get(f"/api/v1/schedules/{schedule['id']}/"))["notify"] == []
 
