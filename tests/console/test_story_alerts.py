@@ -21,6 +21,7 @@ from tests.fixtures import wait_for
 
 pytestmark = browser_test
 SECRET = "whsec-console-story-9f2c"
+TRANSITION_MS = 400
 
 
 def token(console, user) -> str:
@@ -45,6 +46,7 @@ def field(scope, label: str):
 
 def both_themes(page) -> None:
     """axe in the light theme, then in the dark one (the system's preference), then light."""
+    page.wait_for_timeout(TRANSITION_MS)
     axe_check(page)
     light = page.evaluate("getComputedStyle(document.body).backgroundColor")
     page.emulate_media(color_scheme="dark")
@@ -52,8 +54,11 @@ def both_themes(page) -> None:
         lambda: page.evaluate("getComputedStyle(document.body).backgroundColor") != light,
         timeout=5, interval=0.1, what="the dark theme",
     )  # fmt: skip
+    # (MUI fades a field label's colour over 200 ms: axe judges the colours once it has)
+    page.wait_for_timeout(TRANSITION_MS)
     axe_check(page)
     page.emulate_media(color_scheme="light")
+    page.wait_for_timeout(TRANSITION_MS)
 
 
 def test_a_failing_job_alerts_a_webhook_that_was_tested_first_and_the_log_shows_it(
