@@ -224,3 +224,21 @@ def test_the_delivery_log_filters_by_outcome_and_channel(manager_api, receiver):
     assert page["count"] == 3 and len(page["results"]) == 2
     response = manager_api.get("/api/v1/notification-deliveries/", {"status": "lost"})
     assert response.status_code == 400
+
+
+def test_a_test_send_to_an_email_channel_sends_a_marked_email(manager_api, settings):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    made = ok(manager_api.post("/api/v1/notification-channels/", {
+        "name": "ops-mail", "kind": "email", "recipients": ["ops@example.com"]},
+        format="json"), 201)  # fmt: skip
+
+    answer = ok(manager_api.post(f"/api/v1/notification-channels/{made['id']}/test/"))
+
+    assert answer["delivered"] is True
+    (message,) = mail.outbox
+    assert message.to == ["ops@example.com"]
+    assert message.subject == "[OpsConductor] test: ops-mail"
+    assert "No run failed" in message.body and "requested_by: sched-manager" in message.body
