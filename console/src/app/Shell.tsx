@@ -31,6 +31,8 @@ import LightMode from "@mui/icons-material/LightMode";
 import ListAlt from "@mui/icons-material/ListAlt";
 import MenuIcon from "@mui/icons-material/Menu";
 import SearchIcon from "@mui/icons-material/Search";
+import MonitorHeart from "@mui/icons-material/MonitorHeart";
+import NotificationsActive from "@mui/icons-material/NotificationsActive";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
@@ -58,6 +60,8 @@ const NAV: NavItem[] = [
   { to: "/groups", label: "Groups", icon: <Workspaces /> },
   { to: "/credentials", label: "Credentials", icon: <Key />, role: "admin" },
   { to: "/people", label: "People", icon: <Group />, role: "admin" },
+  { to: "/alerts", label: "Alerts", icon: <NotificationsActive /> },
+  { to: "/system", label: "System", icon: <MonitorHeart /> },
 ];
 
 function Navigation({ onNavigate }: { onNavigate?: () => void }) {

@@ -27,6 +27,8 @@ export const ACTIONS = {
   planJobs: { role: "operator", reason: "Planning a run needs the operator role or above." },
   credentials: { role: "admin", reason: "Credentials are for admins only." },
   people: { role: "admin", reason: "Managing users and their roles is for admins only." },
+  editAlerts: { role: "manager", reason: "Changing alert channels and rules needs the manager role or above." },
+  testChannels: { role: "manager", reason: "Sending a test notice needs the manager role or above." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
 export type Action = keyof typeof ACTIONS;
