@@ -23,6 +23,7 @@ from apps.scheduling.models import (
 from apps.scheduling.timing import WEEKDAY_NAMES
 from opsconductor.api.datetimes import DateTimeField
 from opsconductor.api.serializers import StrictFieldsMixin
+from opsconductor.roles import Role, has_role
 
 
 class WallClockDateTimeField(DateTimeField):
@@ -222,6 +223,19 @@ class FiringSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def redacted_url(url: str) -> str:
+    """``scheme://host[:port]/…``: the address without what may be a token in it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    rest = (parts.path not in ("", "/")) or parts.query or parts.fragment
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/{'…' if rest else ''}"
+
+
 class ChannelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     secret = serializers.CharField(
         write_only=True, required=False, allow_blank=False, max_length=500,
@@ -240,6 +254,16 @@ class ChannelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def get_secret_set(self, channel: NotificationChannel) -> bool:
         return bool(channel.sealed_secret)
+
+    def to_representation(self, channel: NotificationChannel) -> dict:
+        """A webhook's address often carries a token in its path or query (Slack, Teams,
+        chat bots): only those who may change channels (managers and up) read it whole; the
+        others get its scheme and host (``https://hooks.example.com/…``)."""
+        data = super().to_representation(channel)
+        request = self.context.get("request")
+        if data.get("url") and not (request and has_role(request.user, Role.MANAGER)):
+            data["url"] = redacted_url(data["url"])
+        return data
 
 
 class AlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):

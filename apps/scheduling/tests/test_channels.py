@@ -146,3 +146,18 @@ def test_deleting_a_channel_removes_its_rules(manager_api, make_job):
     assert manager_api.delete(f"/api/v1/notification-channels/{hook['id']}/").status_code == 204
     assert not AlertRule.objects.exists()
     assert Schedule.objects.count() == 1
+
+
+def test_a_webhook_address_with_a_token_is_whole_only_for_those_who_may_change_it(
+    manager_api, viewer_api, operator_api
+):
+    token_url = "https://127.0.0.1:9/services/T000/B000/XXXXsecretpath?key=abc"
+    made = ok(manager_api.post("/api/v1/notification-channels/",
+                               {"name": "chat", "kind": "webhook", "url": token_url,
+                                "secret": SECRET}, format="json"), 201)  # fmt: skip
+    assert made["url"] == token_url  # the manager who set it
+    for api in (viewer_api, operator_api):
+        one = ok(api.get(f"/api/v1/notification-channels/{made['id']}/"))
+        listed = ok(api.get("/api/v1/notification-channels/"))
+        assert one["url"] == "https://127.0.0.1:9/…"
+        assert "secretpath" not in str(listed) and "key=abc" not in str(listed)
