@@ -29,6 +29,8 @@ import Key from "@mui/icons-material/Key";
 import LightMode from "@mui/icons-material/LightMode";
 import ListAlt from "@mui/icons-material/ListAlt";
 import MenuIcon from "@mui/icons-material/Menu";
+import MoveUp from "@mui/icons-material/MoveUp";
+import SpaceDashboard from "@mui/icons-material/SpaceDashboard";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
@@ -49,11 +51,13 @@ interface NavItem {
 }
 
 const NAV: NavItem[] = [
+  { to: "/dashboard", label: "Dashboard", icon: <SpaceDashboard /> },
   { to: "/runs", label: "Runs", icon: <History /> },
   { to: "/jobs", label: "Jobs", icon: <ListAlt /> },
   { to: "/targets", label: "Targets", icon: <Dns /> },
   { to: "/groups", label: "Groups", icon: <Workspaces /> },
   { to: "/credentials", label: "Credentials", icon: <Key />, role: "admin" },
+  { to: "/migration", label: "Migration", icon: <MoveUp />, role: "admin" },
 ];
 
 function Navigation({ onNavigate }: { onNavigate?: () => void }) {
