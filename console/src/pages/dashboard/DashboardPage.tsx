@@ -122,7 +122,7 @@ function ActiveRuns({ runs, stats }: { runs: Paged<Run>; stats?: RunStats }) {
                   </Typography>
                 </Stack>
                 <Typography variant="caption" color="text.secondary">
-                  started <Time value={run.started_at ?? run.created_at} />
+                  {run.started_at ? "started" : "waiting since"} <Time value={run.started_at ?? run.created_at} />
                 </Typography>
               </Box>
             );
