@@ -14,7 +14,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
 .PHONY: install run test test-split lint format console console-check console-api console-screenshots bench bench-execution bench-scheduling bench-audit \
-	bench-target-list bench-streams bench-console clean
+	bench-target-list bench-streams bench-console bench-dashboard clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -151,6 +151,18 @@ CONSOLE_BENCH_DB ?= $(PG_URL)/oc_bench_console
 bench-console: $(STAMP)
 	DATABASE_URL=$(CONSOLE_BENCH_DB) $(BIN)/python -m bench console --viewers $(VIEWERS) \
 	  --targets $(CONSOLE_TARGETS)
+
+# The console's dashboard: first paint in headless Chromium with DASHBOARD_TARGETS targets,
+# DASHBOARD_SCHEDULES schedules and DASHBOARD_AUDIT audit records, against web in production
+# configuration, on a disposable database of its own (docs/benchmarks.md, "Dashboard"). The
+# console's bundle must be built: cd console && npm ci && npm run build.
+DASHBOARD_TARGETS ?= 10000
+DASHBOARD_SCHEDULES ?= 10000
+DASHBOARD_AUDIT ?= 1000000
+DASHBOARD_BENCH_DB ?= $(PG_URL)/oc_bench_dashboard
+bench-dashboard: $(STAMP)
+	DATABASE_URL=$(DASHBOARD_BENCH_DB) $(BIN)/python -m bench dashboard \
+	  --targets $(DASHBOARD_TARGETS) --schedules $(DASHBOARD_SCHEDULES) --audit $(DASHBOARD_AUDIT)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -34,6 +34,10 @@ configuration: first load's JavaScript against its budget, a run of N targets re
 lines of output streamed into the run page (long tasks, scrolling), a line's latency to the
 screen, and the API's latency with many viewers open (bench/console.py).
 
+`python -m bench dashboard [--targets 10000] [--schedules 10000] [--audit 1000000]`: the
+console's dashboard on a big installation: its summary endpoints, first load's JavaScript and
+first paint in headless Chromium against web in production configuration (bench/dashboard.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -56,6 +60,7 @@ ON_THEIR_OWN = {
     "target_list": "target_list",
     "streams": "streams",
     "console": "console",
+    "dashboard": "dashboard",
     "ansible": "ansible_side",
 }
 

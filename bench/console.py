@@ -354,7 +354,7 @@ def first_load(browser, base: str, password: str, var: Path) -> tuple[dict, dict
     page.get_by_label("Username").fill(f"{PREFIX}admin")
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/runs.*|.*/$"), timeout=60_000)
+    page.wait_for_url(re.compile(r".*/(runs|dashboard).*|.*/$"), timeout=60_000)
     state = context.storage_state()
     context.close()
 

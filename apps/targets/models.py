@@ -263,6 +263,14 @@ class HostKey(BaseModel):
                 fields=["method", "algorithm", "public_key"], name="targets_host_key_once"
             )
         ]
+        indexes = [
+            # the keys waiting for a decision (the dashboard, ?host_key_pending=true): few
+            models.Index(
+                fields=["method"],
+                name="targets_host_key_pending_idx",
+                condition=models.Q(state="pending"),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.algorithm} {self.fingerprint} ({self.state})"

@@ -230,3 +230,24 @@ def health_batch(*, batch_id: uuid.UUID) -> QuerySet[HealthCheck]:
 def health_batch_done(*, batch_id: uuid.UUID) -> bool:
     """Whether every check of the batch has a result."""
     return not HealthCheck.objects.using(DB).filter(batch_id=batch_id, status="").exists()
+
+
+def health_summary() -> dict:
+    """Targets counted by health (every health, zeros too) and the host keys waiting for an
+    admin's decision: the console's dashboard. Three queries, whatever the number of targets."""
+    from django.db.models import Count
+
+    by_health = dict.fromkeys(Target.Health.values, 0)
+    for health, n in (
+        Target.objects.using(DB).values_list("health_status").annotate(n=Count("id")).order_by()
+    ):
+        by_health[health] = n
+    pending = HostKey.objects.using(DB).filter(state=HostKey.State.PENDING)
+    return {
+        "total": sum(by_health.values()),
+        "by_health": by_health,
+        "pending_host_keys": pending.count(),
+        "targets_with_pending_host_keys": Target.objects.using(DB)
+        .filter(id__in=pending.values("method__target_id"))
+        .count(),
+    }

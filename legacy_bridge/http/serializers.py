@@ -54,3 +54,34 @@ class AdapterSerializer(serializers.Serializer):
         help_text="Who may call it through the bridge: 'public', or the minimum role of a "
         "caller authenticated with the new system's tokens (viewer, operator, manager, admin)."
     )
+    root = serializers.CharField(
+        help_text="The legacy prefix an area adapter serves (a route of that prefix may name "
+        "it); empty for an adapter that may serve any prefix."
+    )
+
+
+class ImportRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField(help_text="running, finished, or failed (stopped by an error)")
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    only = serializers.ListField(
+        child=serializers.CharField(), help_text="The tables asked for (empty: all)."
+    )
+    ok = serializers.BooleanField(
+        allow_null=True,
+        help_text="No failure and every verification matched; null while running.",
+    )
+    error = serializers.CharField(help_text="What stopped the run, if it was stopped.")
+    totals = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Rows read, imported, already_present, skipped and failed over every table.",
+    )
+
+
+class ImportRunDetailSerializer(ImportRunSerializer):
+    report = serializers.DictField(
+        help_text="The end report as `manage.py import_legacy --report-json` writes it: per "
+        "table what was read, imported, already present, skipped and failed (with reasons), "
+        "notes and the verification (docs/migration.md)."
+    )

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,8 +20,12 @@ from apps.accounts.interface import actor_for_request
 from legacy_bridge import selectors, services
 from legacy_bridge.adapters import adapter_names, get_adapter
 from legacy_bridge.http import serializers as s
+from legacy_bridge.importing.models import ImportRun
 from legacy_bridge.models import Route
+from opsconductor.api.pagination import DefaultPagination
 from opsconductor.roles import Role, can_read_audit, has_role
+
+IMPORT_DB = "default"
 
 
 class AdminWriteAuditorRead(BasePermission):
@@ -131,8 +136,61 @@ class AdapterListView(APIView):
         adapters = [get_adapter(name) for name in adapter_names()]
         return Response(
             [
-                {"name": a.name, "description": a.description, "access": a.access}
+                {"name": a.name, "description": a.description, "access": a.access, "root": a.root}
                 for a in adapters
                 if a is not None
             ]
         )
+
+
+TOTALS = ("read", "imported", "already_present", "skipped", "failed")
+
+
+def _import_run(run: ImportRun, *, report: bool = False) -> dict:
+    tables = (run.report or {}).get("tables", {})
+    data = {
+        "id": run.id,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "only": run.only,
+        "ok": (run.report or {}).get("ok") if run.status != ImportRun.Status.RUNNING else None,
+        "error": (run.report or {}).get("error", ""),
+        "totals": {key: sum(int(t.get(key, 0)) for t in tables.values()) for key in TOTALS},
+    }
+    if report:
+        data["report"] = run.report or {}
+    return data
+
+
+class ImportRunListView(ListAPIView):
+    """The legacy import's runs (``manage.py import_legacy``), newest first: read only."""
+
+    permission_classes = (AdminWriteAuditorRead,)
+    serializer_class = s.ImportRunSerializer
+    pagination_class = DefaultPagination
+    filter_backends = ()
+    http_method_names = ["get", "head", "options"]
+
+    def get_queryset(self):
+        return ImportRun.objects.using(IMPORT_DB).order_by("-started_at")
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        """Every import run with its outcome and totals over every table, newest first, in
+        pages (``?page=``, ``?page_size=``). Admins and auditors read."""
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([_import_run(run) for run in page])
+
+
+class ImportRunDetailView(APIView):
+    permission_classes = (AdminWriteAuditorRead,)
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(responses=s.ImportRunDetailSerializer)
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        """One import run with its whole end report (per table: read, imported, already
+        present, skipped and failed with reasons, notes, verification)."""
+        run = ImportRun.objects.using(IMPORT_DB).filter(pk=pk).first()
+        if run is None:
+            raise NotFound()
+        return Response(_import_run(run, report=True))

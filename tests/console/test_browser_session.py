@@ -59,7 +59,7 @@ def test_sign_in_page_says_a_wrong_password_and_signs_in(page, make_user, consol
 
     fill_sign_in(page, user.username, PASSWORD)
     expect(page.get_by_role("button", name="Account of olga")).to_be_visible()
-    expect(page).to_have_url(f"{console.url}/runs")
+    expect(page).to_have_url(f"{console.url}/dashboard")  # the console's home
     assert_no_credential_in_storage(page)
 
 

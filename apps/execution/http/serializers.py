@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.execution.models import Run, RunStep, RunTarget, Trigger
+from opsconductor.api.datetimes import DateTimeField
 from opsconductor.api.serializers import StrictFieldsMixin
 
 
@@ -109,3 +110,36 @@ class OutputChunkSerializer(serializers.Serializer):
 
 
 TRIGGERS = Trigger.values
+
+
+class RunStatsQuerySerializer(StrictFieldsMixin, serializers.Serializer):
+    since = DateTimeField(
+        required=False,
+        help_text="Count runs created from this moment on (default: 24 hours ago; at most 31 "
+        "days back).",
+    )
+
+
+def _status_counts(help_text: str):
+    return serializers.DictField(child=serializers.IntegerField(), help_text=help_text)
+
+
+class RunStatsBucketSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="The hour's start.")
+    counts = _status_counts("Runs created in this hour, by status (every status, zeros too).")
+
+
+class RunStatsActiveSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    running = serializers.IntegerField()
+
+
+class RunStatsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    total = serializers.IntegerField(help_text="Runs created in the window.")
+    totals = _status_counts("Runs created in the window, by status (every status, zeros too).")
+    buckets = RunStatsBucketSerializer(
+        many=True, help_text="One per hour of the window, oldest first."
+    )
+    active = RunStatsActiveSerializer(help_text="Runs pending or running now, whatever their age.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_filters
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -190,6 +193,29 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             requested_by_user_id=request.user.pk,
         )
         return Response(s.RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[s.RunStatsQuerySerializer],
+        responses=s.RunStatsSerializer,
+        summary="Runs of a recent window by status, per hour, and the runs going on now",
+    )
+    @action(detail=False, methods=["get"])
+    def stats(self, request: Request) -> Response:
+        """What the console's dashboard charts: runs created since ``since`` (default: the last
+        24 hours) counted by status, in total and per hour, and how many are pending or running
+        now. Imported history is left out. The numbers match the list's filters
+        (``?created_after=<since>&status=<status>``)."""
+        query = s.RunStatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        until = timezone.now()
+        since = query.validated_data.get("since") or until - timedelta(hours=24)
+        if since >= until:
+            raise ValidationError({"since": ["Must be in the past."]})
+        if since < until - timedelta(days=selectors.STATS_MAX_DAYS):
+            raise ValidationError(
+                {"since": [f"Must be at most {selectors.STATS_MAX_DAYS} days back."]}
+            )
+        return Response(s.RunStatsSerializer(selectors.run_stats(since=since, until=until)).data)
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Targets grouped by outcome and output")
     @action(detail=True, methods=["get"])

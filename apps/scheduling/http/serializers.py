@@ -342,3 +342,26 @@ class DeliverySerializer(serializers.ModelSerializer):
 class ChannelTestSerializer(serializers.Serializer):
     delivered = serializers.BooleanField(help_text="Whether the receiver took the test notice.")
     delivery = DeliverySerializer()
+
+
+class NextFiringSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    job_id = serializers.UUIDField()
+    job_name = serializers.CharField()
+    next_fire_at = serializers.DateTimeField()
+    timezone = serializers.CharField(help_text="The schedule's own IANA zone.")
+
+
+class ScheduleSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    enabled = serializers.IntegerField()
+    paused = serializers.IntegerField()
+    last_failed = serializers.IntegerField(
+        help_text="Schedules whose latest firing failed to start or whose run failed or timed out."
+    )
+    last_missed = serializers.IntegerField(help_text="Schedules whose latest firing was missed.")
+    next_firings = NextFiringSerializer(many=True, help_text="The soonest firings, soonest first.")
+    failed_deliveries = serializers.IntegerField(
+        help_text="Notification deliveries that failed with no retry left."
+    )

@@ -43,10 +43,23 @@ class ScheduleFilter(django_filters.FilterSet):
     enabled = StrictBooleanFilter()
     timezone = django_filters.CharFilter()
     due_before = IsoDateTimeFilter(field_name="next_fire_at", lookup_expr="lte")
+    last_outcome = django_filters.MultipleChoiceFilter(
+        choices=[(value, value) for value in selectors.LAST_OUTCOMES],
+        method="filter_last_outcome",
+        help_text="What the latest firing came to: failed (failed to start, or its run failed "
+        "or timed out), missed, skipped, fired or starting. Repeat for any of several.",
+    )
 
     class Meta:
         model = Schedule
         fields = ()
+
+    def filter_last_outcome(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.annotate(last_outcome=selectors.last_outcome_expression()).filter(
+            last_outcome__in=value
+        )
 
 
 class FiringFilter(django_filters.FilterSet):
@@ -114,6 +127,15 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     def destroy(self, request: Request, pk=None) -> Response:
         services.schedule_delete(schedule=self.get_object(), actor=actor_for_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=s.ScheduleSummarySerializer, summary="Schedules at a glance")
+    @action(detail=False, methods=["get"])
+    def summary(self, request: Request) -> Response:
+        """How many schedules are enabled and paused, how many whose latest firing failed or was
+        missed (the list's ``?last_outcome=failed`` and ``?last_outcome=missed`` give the same
+        schedules), the next firings, and the notification deliveries that failed for good
+        (``/notification-deliveries/?status=failed``). Constant queries per request."""
+        return Response(s.ScheduleSummarySerializer(selectors.schedules_summary()).data)
 
     @extend_schema(request=None, responses=s.ScheduleSerializer)
     @action(detail=True, methods=["post"])

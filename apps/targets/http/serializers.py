@@ -529,3 +529,13 @@ class CheckRequestSerializer(StrictFieldsMixin, serializers.Serializer):
                 {"selector": ["Give either a selector or target_ids (not both, not neither)."]}
             )
         return attrs
+
+
+class HealthSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_health = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Targets per health status (every status, zeros too).",
+    )
+    pending_host_keys = serializers.IntegerField(help_text="Host keys waiting for approval.")
+    targets_with_pending_host_keys = serializers.IntegerField()

@@ -143,6 +143,17 @@ class TargetViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(self.filter_queryset(queryset))
         return self.get_paginated_response(s.TargetSerializer(page, many=True).data)
 
+    @extend_schema(
+        responses=s.HealthSummarySerializer,
+        summary="Targets counted by health, and host keys waiting for a decision",
+    )
+    @action(detail=False, methods=["get"], url_path="health-summary")
+    def health_summary(self, request: Request) -> Response:
+        """Every target counted by its current health (the list's ``?health_status=`` filter
+        gives the same numbers), and the host keys waiting for an admin's decision (the list's
+        ``?host_key_pending=true``). Constant work per request whatever the fleet's size."""
+        return Response(s.HealthSummarySerializer(selectors.health_summary()).data)
+
     @extend_schema(request=None, responses=s.HealthCheckSerializer, summary="Check one target now")
     @action(detail=True, methods=["post"])
     def check(self, request: Request, pk=None) -> Response:

@@ -251,6 +251,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bridge/import-runs/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The legacy import's runs (``manage.py import_legacy``), newest first: read only. */
+        get: operations["bridge_import_runs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bridge/import-runs/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description One import run with its whole end report (per table: read, imported, already
+         *     present, skipped and failed with reasons, notes, verification).
+         */
+        get: operations["bridge_import_runs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bridge/routes/": {
         parameters: {
             query?: never;
@@ -911,6 +948,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/stats/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runs of a recent window by status, per hour, and the runs going on now
+         * @description What the console's dashboard charts: runs created since ``since`` (default: the last
+         *     24 hours) counted by status, in total and per hour, and how many are pending or running
+         *     now. Imported history is left out. The numbers match the list's filters
+         *     (``?created_after=<since>&status=<status>``).
+         */
+        get: operations["runs_stats_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules/": {
         parameters: {
             query?: never;
@@ -1028,6 +1088,29 @@ export interface paths {
         put?: never;
         /** @description The next fire times of a definition, in its zone and in UTC, DST changes noted. */
         post: operations["schedules_preview_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/summary/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Schedules at a glance
+         * @description How many schedules are enabled and paused, how many whose latest firing failed or was
+         *     missed (the list's ``?last_outcome=failed`` and ``?last_outcome=missed`` give the same
+         *     schedules), the next firings, and the notification deliveries that failed for good
+         *     (``/notification-deliveries/?status=failed``). Constant queries per request.
+         */
+        get: operations["schedules_summary_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1279,6 +1362,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/targets/health-summary/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Targets counted by health, and host keys waiting for a decision
+         * @description Every target counted by its current health (the list's ``?health_status=`` filter
+         *     gives the same numbers), and the host keys waiting for an admin's decision (the list's
+         *     ``?host_key_pending=true``). Constant work per request whatever the fleet's size.
+         */
+        get: operations["targets_health_summary_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/targets/import/": {
         parameters: {
             query?: never;
@@ -1448,6 +1553,8 @@ export interface components {
             description: string;
             /** @description Who may call it through the bridge: 'public', or the minimum role of a caller authenticated with the new system's tokens (viewer, operator, manager, admin). */
             access: string;
+            /** @description The legacy prefix an area adapter serves (a route of that prefix may name it); empty for an adapter that may serve any prefix. */
+            root: string;
         };
         /**
          * @description * `failed` - A run failed (or timed out)
@@ -2016,6 +2123,16 @@ export interface components {
             latency_ms: number | null;
             message: string;
         };
+        HealthSummary: {
+            total: number;
+            /** @description Targets per health status (every status, zeros too). */
+            by_health: {
+                [key: string]: number;
+            };
+            /** @description Host keys waiting for approval. */
+            pending_host_keys: number;
+            targets_with_pending_host_keys: number;
+        };
         HostKey: {
             /** Format: uuid */
             readonly id: string;
@@ -2058,6 +2175,50 @@ export interface components {
          * @enum {string}
          */
         HostKeyStateEnum: "trusted" | "pending" | "rejected";
+        ImportRun: {
+            /** Format: uuid */
+            id: string;
+            /** @description running, finished, or failed (stopped by an error) */
+            status: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description The tables asked for (empty: all). */
+            only: string[];
+            /** @description No failure and every verification matched; null while running. */
+            ok: boolean | null;
+            /** @description What stopped the run, if it was stopped. */
+            error: string;
+            /** @description Rows read, imported, already_present, skipped and failed over every table. */
+            totals: {
+                [key: string]: number;
+            };
+        };
+        ImportRunDetail: {
+            /** Format: uuid */
+            id: string;
+            /** @description running, finished, or failed (stopped by an error) */
+            status: string;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description The tables asked for (empty: all). */
+            only: string[];
+            /** @description No failure and every verification matched; null while running. */
+            ok: boolean | null;
+            /** @description What stopped the run, if it was stopped. */
+            error: string;
+            /** @description Rows read, imported, already_present, skipped and failed over every table. */
+            totals: {
+                [key: string]: number;
+            };
+            /** @description The end report as `manage.py import_legacy --report-json` writes it: per table what was read, imported, already present, skipped and failed (with reasons), notes and the verification (docs/migration.md). */
+            report: {
+                [key: string]: unknown;
+            };
+        };
         /**
          * @description * `seconds` - Seconds
          *     * `minutes` - Minutes
@@ -2204,6 +2365,18 @@ export interface components {
          * @enum {string}
          */
         ModeEnum: "proxy" | "migrated" | "retired";
+        NextFiring: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: uuid */
+            job_id: string;
+            job_name: string;
+            /** Format: date-time */
+            next_fire_at: string;
+            /** @description The schedule's own IANA zone. */
+            timezone: string;
+        };
         /** @enum {unknown} */
         NullEnum: null;
         /**
@@ -2361,6 +2534,21 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["HealthCheck"][];
+        };
+        PaginatedImportRunList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["ImportRun"][];
         };
         PaginatedJobList: {
             /** @example 123 */
@@ -2955,6 +3143,37 @@ export interface components {
             /** @default failed */
             only: components["schemas"]["OnlyEnum"];
         };
+        RunStats: {
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+            /** @description Runs created in the window. */
+            total: number;
+            /** @description Runs created in the window, by status (every status, zeros too). */
+            totals: {
+                [key: string]: number;
+            };
+            /** @description One per hour of the window, oldest first. */
+            buckets: components["schemas"]["RunStatsBucket"][];
+            /** @description Runs pending or running now, whatever their age. */
+            active: components["schemas"]["RunStatsActive"];
+        };
+        RunStatsActive: {
+            pending: number;
+            running: number;
+        };
+        RunStatsBucket: {
+            /**
+             * Format: date-time
+             * @description The hour's start.
+             */
+            start: string;
+            /** @description Runs created in this hour, by status (every status, zeros too). */
+            counts: {
+                [key: string]: number;
+            };
+        };
         /**
          * @description * `pending` - Pending
          *     * `running` - Running
@@ -3157,6 +3376,19 @@ export interface components {
             /** Format: int64 */
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
+        };
+        ScheduleSummary: {
+            total: number;
+            enabled: number;
+            paused: number;
+            /** @description Schedules whose latest firing failed to start or whose run failed or timed out. */
+            last_failed: number;
+            /** @description Schedules whose latest firing was missed. */
+            last_missed: number;
+            /** @description The soonest firings, soonest first. */
+            next_firings: components["schemas"]["NextFiring"][];
+            /** @description Notification deliveries that failed with no retry left. */
+            failed_deliveries: number;
         };
         SchedulerSection: {
             enabled_schedules: number;
@@ -4502,6 +4734,132 @@ export interface operations {
             };
             /** @description Signed in, but the role does not allow this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bridge_import_runs_list: {
+        parameters: {
+            query?: {
+                /** @description A page number within the paginated result set. */
+                page?: number;
+                /** @description Number of results to return per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedImportRunList"];
+                };
+            };
+            /** @description Invalid input: `error.fields` names each field and its reasons. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to this user), or no such page of a list. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bridge_import_runs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportRunDetail"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to this user), or no such page of a list. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8593,6 +8951,64 @@ export interface operations {
             };
         };
     };
+    runs_stats_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Count runs created from this moment on (default: 24 hours ago; at most 31 days back). */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunStats"];
+                };
+            };
+            /** @description Invalid input: `error.fields` names each field and its reasons. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     schedules_list: {
         parameters: {
             query?: {
@@ -8606,6 +9022,16 @@ export interface operations {
                  *     * `once` - Once, at a date-time
                  */
                 kind?: "calendar" | "cron" | "interval" | "once";
+                /**
+                 * @description What the latest firing came to: failed (failed to start, or its run failed or timed out), missed, skipped, fired or starting. Repeat for any of several.
+                 *
+                 *     * `fired` - fired
+                 *     * `failed` - failed
+                 *     * `missed` - missed
+                 *     * `skipped` - skipped
+                 *     * `starting` - starting
+                 */
+                last_outcome?: ("failed" | "fired" | "missed" | "skipped" | "starting")[];
                 name?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
@@ -9036,6 +9462,16 @@ export interface operations {
                  *     * `once` - Once, at a date-time
                  */
                 kind?: "calendar" | "cron" | "interval" | "once";
+                /**
+                 * @description What the latest firing came to: failed (failed to start, or its run failed or timed out), missed, skipped, fired or starting. Repeat for any of several.
+                 *
+                 *     * `fired` - fired
+                 *     * `failed` - failed
+                 *     * `missed` - missed
+                 *     * `skipped` - skipped
+                 *     * `starting` - starting
+                 */
+                last_outcome?: ("failed" | "fired" | "missed" | "skipped" | "starting")[];
                 name?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
@@ -9367,6 +9803,52 @@ export interface operations {
             };
         };
     };
+    schedules_summary_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleSummary"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     system_status: {
         parameters: {
             query?: never;
@@ -9426,7 +9908,9 @@ export interface operations {
                 /** @description Member of this group */
                 group?: string;
                 /**
-                 * @description * `unknown` - Not checked yet
+                 * @description Any of these (repeat the parameter)
+                 *
+                 *     * `unknown` - Not checked yet
                  *     * `healthy` - Healthy
                  *     * `unreachable` - Unreachable
                  *     * `auth_failed` - Authentication failed
@@ -9435,7 +9919,9 @@ export interface operations {
                  *     * `scope_refused` - Refused: outside the credential's scope
                  *     * `error` - Error
                  */
-                health_status?: "auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable";
+                health_status?: ("auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable")[];
+                /** @description true: only targets with a host key waiting for an admin's decision */
+                host_key_pending?: boolean;
                 /** @description `key` or `key=value` */
                 label?: string;
                 /** @description Which field to use when ordering the results. */
@@ -9938,7 +10424,9 @@ export interface operations {
                 /** @description Member of this group */
                 group?: string;
                 /**
-                 * @description * `unknown` - Not checked yet
+                 * @description Any of these (repeat the parameter)
+                 *
+                 *     * `unknown` - Not checked yet
                  *     * `healthy` - Healthy
                  *     * `unreachable` - Unreachable
                  *     * `auth_failed` - Authentication failed
@@ -9947,7 +10435,9 @@ export interface operations {
                  *     * `scope_refused` - Refused: outside the credential's scope
                  *     * `error` - Error
                  */
-                health_status?: "auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable";
+                health_status?: ("auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable")[];
+                /** @description true: only targets with a host key waiting for an admin's decision */
+                host_key_pending?: boolean;
                 /** @description `key` or `key=value` */
                 label?: string;
                 /** @description Which field to use when ordering the results. */
@@ -10899,7 +11389,9 @@ export interface operations {
                 /** @description Member of this group */
                 group?: string;
                 /**
-                 * @description * `unknown` - Not checked yet
+                 * @description Any of these (repeat the parameter)
+                 *
+                 *     * `unknown` - Not checked yet
                  *     * `healthy` - Healthy
                  *     * `unreachable` - Unreachable
                  *     * `auth_failed` - Authentication failed
@@ -10908,7 +11400,9 @@ export interface operations {
                  *     * `scope_refused` - Refused: outside the credential's scope
                  *     * `error` - Error
                  */
-                health_status?: "auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable";
+                health_status?: ("auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable")[];
+                /** @description true: only targets with a host key waiting for an admin's decision */
+                host_key_pending?: boolean;
                 /** @description `key` or `key=value` */
                 label?: string;
                 /** @description Which field to use when ordering the results. */
@@ -10980,6 +11474,52 @@ export interface operations {
             };
             /** @description No such object (or not visible to this user), or no such page of a list. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    targets_health_summary_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthSummary"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11097,7 +11637,9 @@ export interface operations {
                 /** @description Member of this group */
                 group?: string;
                 /**
-                 * @description * `unknown` - Not checked yet
+                 * @description Any of these (repeat the parameter)
+                 *
+                 *     * `unknown` - Not checked yet
                  *     * `healthy` - Healthy
                  *     * `unreachable` - Unreachable
                  *     * `auth_failed` - Authentication failed
@@ -11106,7 +11648,9 @@ export interface operations {
                  *     * `scope_refused` - Refused: outside the credential's scope
                  *     * `error` - Error
                  */
-                health_status?: "auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable";
+                health_status?: ("auth_failed" | "error" | "healthy" | "host_key_mismatch" | "host_key_unknown" | "scope_refused" | "unknown" | "unreachable")[];
+                /** @description true: only targets with a host key waiting for an admin's decision */
+                host_key_pending?: boolean;
                 /** @description `key` or `key=value` */
                 label?: string;
                 /** @description Which field to use when ordering the results. */

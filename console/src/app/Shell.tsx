@@ -33,6 +33,8 @@ import MenuIcon from "@mui/icons-material/Menu";
 import SearchIcon from "@mui/icons-material/Search";
 import MonitorHeart from "@mui/icons-material/MonitorHeart";
 import NotificationsActive from "@mui/icons-material/NotificationsActive";
+import MoveUp from "@mui/icons-material/MoveUp";
+import SpaceDashboard from "@mui/icons-material/SpaceDashboard";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
@@ -54,6 +56,7 @@ interface NavItem {
 }
 
 const NAV: NavItem[] = [
+  { to: "/dashboard", label: "Dashboard", icon: <SpaceDashboard /> },
   { to: "/runs", label: "Runs", icon: <History /> },
   { to: "/jobs", label: "Jobs", icon: <ListAlt /> },
   { to: "/targets", label: "Targets", icon: <Dns /> },
@@ -62,6 +65,7 @@ const NAV: NavItem[] = [
   { to: "/people", label: "People", icon: <Group />, role: "admin" },
   { to: "/alerts", label: "Alerts", icon: <NotificationsActive /> },
   { to: "/system", label: "System", icon: <MonitorHeart /> },
+  { to: "/migration", label: "Migration", icon: <MoveUp />, role: "admin" },
 ];
 
 function Navigation({ onNavigate }: { onNavigate?: () => void }) {

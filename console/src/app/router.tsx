@@ -4,6 +4,8 @@ import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
 import { RequireSession } from "../auth/RequireSession";
 import { routes as alertRoutes } from "../pages/alerts/routes";
 import { routes as credentialRoutes } from "../pages/credentials/routes";
+import { routes as dashboardRoutes } from "../pages/dashboard/routes";
+import { routes as migrationRoutes } from "../pages/migration/routes";
 import { routes as groupRoutes } from "../pages/groups/routes";
 import { routes as jobRoutes } from "../pages/jobs/routes";
 import { routes as peopleRoutes } from "../pages/people/routes";
@@ -29,7 +31,9 @@ export const ROUTES: RouteObject[] = [
         element: <Shell />,
         errorElement: <RouteError />,
         children: [
-          { index: true, element: <Navigate to="/runs" replace /> },
+          { index: true, element: <Navigate to="/dashboard" replace /> },
+          ...dashboardRoutes,
+          ...migrationRoutes,
           ...runRoutes,
           ...jobRoutes,
           ...targetRoutes,

@@ -29,6 +29,7 @@ export const ACTIONS = {
   people: { role: "admin", reason: "Managing users and their roles is for admins only." },
   editAlerts: { role: "manager", reason: "Changing alert channels and rules needs the manager role or above." },
   testChannels: { role: "manager", reason: "Sending a test notice needs the manager role or above." },
+  bridgeRoutes: { role: "admin", reason: "Changing the legacy bridge's routes is for admins only." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
 export type Action = keyof typeof ACTIONS;

@@ -86,6 +86,26 @@ describe("the targets list", () => {
     expect(screen.getByText("26–50 of 120")).toBeInTheDocument();
   });
 
+  it("filters by the health statuses and pending host keys of a dashboard link, each removable", async () => {
+    renderWith(
+      <>
+        <TargetsListPage />
+        <Location />
+      </>,
+      { path: "/targets?health_status=host_key_mismatch&health_status=host_key_unknown&host_key_pending=true" },
+    );
+    await screen.findByRole("table", { name: "Targets" });
+    const query = listRequests()[0];
+    expect(query.getAll("health_status")).toEqual(["host_key_mismatch", "host_key_unknown"]);
+    expect(query.get("host_key_pending")).toBe("true");
+    const filters = screen.getByRole("region", { name: "Active filters" });
+    expect(within(filters).getByText("Health: Host key changed")).toBeInTheDocument();
+    const pendingChip = within(filters).getByText("Host key waiting for approval").closest(".MuiChip-root") as HTMLElement;
+    fireEvent.click(within(pendingChip).getByTestId("CancelIcon"));
+    expect(screen.getByTestId("location").textContent).toBe("?health_status=host_key_mismatch&health_status=host_key_unknown");
+    await vi.waitFor(() => expect(listRequests().at(-1)?.get("host_key_pending")).toBeNull());
+  });
+
   it("puts a sort in the URL and starts again at page 1", async () => {
     renderWith(
       <>

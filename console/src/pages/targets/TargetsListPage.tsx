@@ -30,14 +30,16 @@ import MonitorHeartIcon from "@mui/icons-material/MonitorHeart";
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { Link as RouterLink, useNavigate, useSearchParams } from "react-router";
-import { api, ApiError, unwrap } from "../../api/client";
+import { api, ApiError, unwrap, type paths } from "../../api/client";
+
+type HealthStatusValue = NonNullable<NonNullable<paths["/api/v1/targets/"]["get"]["parameters"]["query"]>["health_status"]>[number];
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { GatedButton } from "../../components/Gated";
 import { PageHeader } from "../../components/PageHeader";
 import { PageLoading } from "../../components/PageLoading";
 import { SELECTOR_DEBOUNCE_MS, SelectorBox } from "../../components/SelectorBox";
 import { addressOf, TARGETS_KEY, type Paged, type TargetRow } from "./api";
-import { HealthStatus } from "./health";
+import { HealthStatus, healthLook } from "./health";
 import { HealthCheckBatch } from "./HealthCheckBatch";
 import {
   changeListState,
@@ -116,6 +118,8 @@ export default function TargetsListPage() {
             query: {
               selector: state.selector || undefined,
               search: state.search || undefined,
+              health_status: state.health.length ? (state.health as HealthStatusValue[]) : undefined,
+              host_key_pending: state.hostKeyPending || undefined,
               page: state.page,
               page_size: state.pageSize,
               ordering: ordering(state),
@@ -130,7 +134,7 @@ export default function TargetsListPage() {
   const [selection, setSelection] = useState<Selection>({ kind: "ids", ids: new Set() });
   const [batch, setBatch] = useState<Batch | null>(null);
   // a new filter is a new set of targets: what was selected no longer applies
-  const filterKey = `${state.selector}\u0000${state.search}`;
+  const filterKey = `${state.selector}\u0000${state.search}\u0000${state.health.join(",")}\u0000${state.hostKeyPending}`;
   const [selectionFilter, setSelectionFilter] = useState(filterKey);
   if (selectionFilter !== filterKey) {
     setSelectionFilter(filterKey);
@@ -153,7 +157,7 @@ export default function TargetsListPage() {
   const count = query.data?.count ?? 0;
   const selectorRefused = query.error instanceof ApiError && query.error.status === 400 && query.error.fieldErrors("selector").length > 0;
   const pageMissing = query.error instanceof ApiError && query.error.status === 404;
-  const filtered = Boolean(state.selector || state.search);
+  const filtered = Boolean(state.selector || state.search || state.health.length || state.hostKeyPending);
   const selectedCount = selection.kind === "matching" ? count : selection.ids.size;
   const pageIds = rows.map((row) => row.id);
   const pageAllSelected = selection.kind === "matching" || (pageIds.length > 0 && pageIds.every((id) => selection.ids.has(id)));
@@ -244,6 +248,21 @@ export default function TargetsListPage() {
         </Stack>
       </Paper>
 
+      {state.health.length || state.hostKeyPending ? (
+        <Stack direction="row" spacing={1} sx={{ mb: 2 }} flexWrap="wrap" useFlexGap component="section" aria-label="Active filters">
+          {state.health.map((health) => (
+            <Chip
+              key={health}
+              label={`Health: ${healthLook(health).label}`}
+              onDelete={() => setState(changeListState(state, { health: state.health.filter((item) => item !== health) }))}
+            />
+          ))}
+          {state.hostKeyPending ? (
+            <Chip label="Host key waiting for approval" onDelete={() => setState(changeListState(state, { hostKeyPending: false }))} />
+          ) : null}
+        </Stack>
+      ) : null}
+
       {batch ? <HealthCheckBatch key={batch.id} batchId={batch.id} total={batch.total} onClose={() => setBatch(null)} /> : null}
 
       <Stack direction="row" spacing={2} alignItems="center" sx={{ mb: 1, minHeight: 40 }} flexWrap="wrap" useFlexGap>
@@ -300,7 +319,7 @@ export default function TargetsListPage() {
                 <Typography color="text.secondary" sx={{ mb: 2 }}>
                   Change the selector or the search, or clear them to see every target.
                 </Typography>
-                <Button variant="outlined" onClick={() => setState({ ...state, selector: "", search: "", page: 1 })}>
+                <Button variant="outlined" onClick={() => setState({ ...state, selector: "", search: "", health: [], hostKeyPending: false, page: 1 })}>
                   Clear the filters
                 </Button>
               </>

@@ -8,6 +8,8 @@ describe("the targets list's URL state", () => {
     expect(read("selector=tag%3Aweb&search=fra&ordering=-health_status&page=3&page_size=100")).toEqual({
       selector: "tag:web",
       search: "fra",
+      health: [],
+      hostKeyPending: false,
       page: 3,
       pageSize: 100,
       sort: "health_status",
@@ -42,5 +44,16 @@ describe("the targets list's URL state", () => {
     expect(writeListState(byEnv).get("ordering")).toBe("environment");
     expect(writeListState(toggleSort(byEnv, "environment")).get("ordering")).toBe("-environment");
     expect(toggleSort(toggleSort(byEnv, "environment"), "name")).toMatchObject({ sort: "name", descending: false });
+  });
+});
+
+describe("health filters in the URL (the dashboard links to them)", () => {
+  it("read and write any number of health statuses and the pending host keys flag", () => {
+    const state = readListState(new URLSearchParams("health_status=host_key_mismatch&health_status=host_key_unknown&host_key_pending=true&page=3"));
+    expect(state.health).toEqual(["host_key_mismatch", "host_key_unknown"]);
+    expect(state.hostKeyPending).toBe(true);
+    expect(writeListState(state).toString()).toBe("health_status=host_key_mismatch&health_status=host_key_unknown&host_key_pending=true&page=3");
+    expect(changeListState(state, { health: [] }).page).toBe(1);
+    expect(readListState(new URLSearchParams("host_key_pending=false")).hostKeyPending).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
-// The targets list's view in its URL: selector, search, sort, page and page size. A copied link
-// opens the same view; defaults are left out so links stay short.
+// The targets list's view in its URL: selector, search, health, pending host keys, sort, page and
+// page size. A copied link opens the same view (the dashboard links to health filters); defaults
+// are left out so links stay short.
 
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -9,6 +10,10 @@ export type SortField = (typeof SORTABLE)[number];
 export interface ListState {
   selector: string;
   search: string;
+  /** any of these health statuses (the API's repeated `health_status`) */
+  health: string[];
+  /** only targets with a host key waiting for a decision */
+  hostKeyPending: boolean;
   /** 1-based, as the API's `page` */
   page: number;
   pageSize: number;
@@ -19,6 +24,8 @@ export interface ListState {
 export const DEFAULT_STATE: ListState = {
   selector: "",
   search: "",
+  health: [],
+  hostKeyPending: false,
   page: 1,
   pageSize: DEFAULT_PAGE_SIZE,
   sort: "name",
@@ -35,6 +42,8 @@ export function readListState(params: URLSearchParams): ListState {
   return {
     selector: params.get("selector") ?? "",
     search: params.get("search") ?? "",
+    health: params.getAll("health_status").filter(Boolean),
+    hostKeyPending: params.get("host_key_pending") === "true",
     page: Number.isFinite(page) && page >= 1 ? page : 1,
     pageSize: (PAGE_SIZES as readonly number[]).includes(size) ? size : DEFAULT_PAGE_SIZE,
     sort: known ? field : DEFAULT_STATE.sort,
@@ -51,6 +60,8 @@ export function writeListState(state: ListState): URLSearchParams {
   const params = new URLSearchParams();
   if (state.selector.trim()) params.set("selector", state.selector.trim());
   if (state.search.trim()) params.set("search", state.search.trim());
+  state.health.forEach((health) => params.append("health_status", health));
+  if (state.hostKeyPending) params.set("host_key_pending", "true");
   if (state.sort !== DEFAULT_STATE.sort || state.descending) params.set("ordering", ordering(state));
   if (state.pageSize !== DEFAULT_PAGE_SIZE) params.set("page_size", String(state.pageSize));
   if (state.page > 1) params.set("page", String(state.page));
