@@ -29,12 +29,13 @@ import Key from "@mui/icons-material/Key";
 import LightMode from "@mui/icons-material/LightMode";
 import ListAlt from "@mui/icons-material/ListAlt";
 import MenuIcon from "@mui/icons-material/Menu";
+import Policy from "@mui/icons-material/Policy";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
 import { NavLink, Outlet, useLocation } from "react-router";
 import { useSession } from "../auth/session";
-import { hasRole, type Role } from "../auth/roles";
+import { canReadAudit, hasRole, type Me, type Role } from "../auth/roles";
 import { useConnection } from "./connection";
 import { useThemeChoice, type ThemeChoice } from "./theme";
 import { PageLoading } from "../components/PageLoading";
@@ -46,6 +47,8 @@ interface NavItem {
   label: string;
   icon: ReactNode;
   role?: Role;
+  /** shown only to whom it allows (a capability rather than a role) */
+  allowed?: (me: Me | null) => boolean;
 }
 
 const NAV: NavItem[] = [
@@ -54,6 +57,7 @@ const NAV: NavItem[] = [
   { to: "/targets", label: "Targets", icon: <Dns /> },
   { to: "/groups", label: "Groups", icon: <Workspaces /> },
   { to: "/credentials", label: "Credentials", icon: <Key />, role: "admin" },
+  { to: "/audit", label: "Audit", icon: <Policy />, allowed: canReadAudit },
 ];
 
 function Navigation({ onNavigate }: { onNavigate?: () => void }) {
@@ -62,7 +66,7 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
   return (
     <nav aria-label="Main">
       <List>
-        {NAV.filter((item) => !item.role || hasRole(me, item.role)).map((item) => {
+        {NAV.filter((item) => (!item.role || hasRole(me, item.role)) && (!item.allowed || item.allowed(me))).map((item) => {
           const active = location.pathname === item.to || location.pathname.startsWith(`${item.to}/`);
           return (
             // each link in a list item of its own: a list holds only items (axe: list)

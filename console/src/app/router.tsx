@@ -2,6 +2,7 @@
 // every filter lives in the URL: a copied link opens the same view.
 import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
 import { RequireSession } from "../auth/RequireSession";
+import { routes as auditRoutes } from "../pages/audit/routes";
 import { routes as credentialRoutes } from "../pages/credentials/routes";
 import { routes as groupRoutes } from "../pages/groups/routes";
 import { routes as jobRoutes } from "../pages/jobs/routes";
@@ -32,6 +33,7 @@ export const ROUTES: RouteObject[] = [
           ...targetRoutes,
           ...groupRoutes,
           ...credentialRoutes,
+          ...auditRoutes,
           {
             path: "*",
             lazy: () => import("../pages/NotFoundPage").then((module) => ({ Component: module.default })),

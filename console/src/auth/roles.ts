@@ -26,10 +26,19 @@ export const ACTIONS = {
   editJobs: { role: "manager", reason: "Changing jobs needs the manager role or above." },
   planJobs: { role: "operator", reason: "Planning a run needs the operator role or above." },
   credentials: { role: "admin", reason: "Credentials are for admins only." },
+  verifyAudit: { role: "admin", reason: "Running the verification is for admins only." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
 export type Action = keyof typeof ACTIONS;
 
 export function can(me: Pick<Me, "role"> | null | undefined, action: Action): boolean {
   return hasRole(me, ACTIONS[action].role);
+}
+
+/** Reading the audit trail: admins, and users of any role with the auditor capability
+ * (opsconductor.roles.can_read_audit). */
+export const AUDIT_REASON = "Reading the audit trail needs the auditor capability (or the admin role).";
+
+export function canReadAudit(me: Pick<Me, "role" | "is_auditor"> | null | undefined): boolean {
+  return hasRole(me, "admin") || Boolean(me?.is_auditor);
 }
