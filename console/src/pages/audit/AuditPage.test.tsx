@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { Route, Routes, useLocation } from "react-router";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -87,6 +87,17 @@ describe("AuditPage", { timeout: 30_000 }, () => {
       "href",
       "/api/v1/audit/events/export/?actor=alice&outcome=success&as=csv",
     );
+  });
+
+  it("keeps both of two filters typed at the same moment", async () => {
+    const calls = stubApi({ list: () => ({ next: null, previous: null, results: [] }) });
+    page();
+    await screen.findByText(/No record matches|The trail is empty/);
+    fireEvent.change(screen.getByLabelText("Action"), { target: { value: "execution.run.requested" } });
+    fireEvent.change(screen.getByLabelText("Object id"), { target: { value: "run-1" } });
+    await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent("?action=execution.run.requested&object_id=run-1"), { timeout: 5000 });
+    await waitFor(() => expect(calls.some((query) => query.action === "execution.run.requested" && query.object_id === "run-1")).toBe(true));
+    expect(screen.getByLabelText("Action")).toHaveValue("execution.run.requested");
   });
 
   it("walks to older records with the API's cursor and back to the newest", async () => {

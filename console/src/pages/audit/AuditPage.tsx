@@ -27,7 +27,7 @@ import {
 import Download from "@mui/icons-material/Download";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
-import { Link, useLocation, useSearchParams } from "react-router";
+import { Link, useLocation } from "react-router";
 import { api, unwrap, type paths } from "../../api/client";
 import { AUDIT_REASON, canReadAudit } from "../../auth/roles";
 import { useSession } from "../../auth/session";
@@ -56,6 +56,7 @@ import {
   type Filters,
 } from "./filters";
 import { actorLabel, actorOf, objectLabel, objectOf, outcomeTone, type AuditRecord } from "./format";
+import { useSearchUpdate } from "./useSearchUpdate";
 import { VerificationCard } from "./VerificationCard";
 
 type ListQuery = NonNullable<paths["/api/v1/audit/events/"]["get"]["parameters"]["query"]>;
@@ -155,14 +156,14 @@ export default function AuditPage() {
   const client = useQueryClient();
   const allowed = canReadAudit(me);
   const location = useLocation();
-  const [params, setParams] = useSearchParams();
+  const [params, update] = useSearchUpdate();
   const filters = useMemo(() => filtersFromParams(params), [params]);
   const filterKey = filterQuery(filters).toString();
   const cursor = params.get("cursor");
   const pageSize = pageSizeFromParams(params);
   const [more, setMore] = useState(() => FILTER_KEYS.some((key) => ["actor_id", "actor_kind", "action_prefix", "object", "request_id"].includes(key) && filters[key]));
 
-  const commit = (key: FilterKey | "page_size", value: string | null) => setParams((current) => withFilters(current, { [key]: value }), { replace: true });
+  const commit = (key: FilterKey | "page_size", value: string | null) => update((current) => withFilters(current, { [key]: value }));
 
   const page = useQuery({
     queryKey: ["audit", "list", filterKey, cursor, pageSize],
@@ -194,7 +195,7 @@ export default function AuditPage() {
 
   const showNewest = () => {
     void client.invalidateQueries({ queryKey: ["audit", "list", filterKey] });
-    setParams((current) => withCursor(current, null));
+    update((current) => withCursor(current, null), { replace: false });
   };
 
   const rows = page.data?.results ?? [];
@@ -244,7 +245,7 @@ export default function AuditPage() {
         <Button onClick={() => setMore(!more)} aria-expanded={more} aria-controls="audit-more-filters">
           {more ? "Fewer filters" : "More filters"}
         </Button>
-        {filtered ? <Button onClick={() => setParams(new URLSearchParams(), { replace: true })}>Clear filters</Button> : null}
+        {filtered ? <Button onClick={() => update(() => new URLSearchParams())}>Clear filters</Button> : null}
       </Stack>
       <Collapse in={more} id="audit-more-filters">
         <Stack direction="row" spacing={2} useFlexGap flexWrap="wrap" alignItems="center" sx={{ mb: 1, mt: 1 }}>
@@ -330,13 +331,13 @@ export default function AuditPage() {
                 ))}
               </Select>
             </FormControl>
-            <Button disabled={!cursor} onClick={() => setParams((current) => withCursor(current, null))}>
+            <Button disabled={!cursor} onClick={() => update((current) => withCursor(current, null), { replace: false })}>
               Newest
             </Button>
-            <Button disabled={!newer} onClick={() => setParams((current) => withCursor(current, newer))}>
+            <Button disabled={!newer} onClick={() => update((current) => withCursor(current, newer), { replace: false })}>
               Newer
             </Button>
-            <Button disabled={!older} onClick={() => setParams((current) => withCursor(current, older))}>
+            <Button disabled={!older} onClick={() => update((current) => withCursor(current, older), { replace: false })}>
               Older
             </Button>
           </Stack>
