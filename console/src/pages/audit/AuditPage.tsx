@@ -321,7 +321,7 @@ export default function AuditPage() {
             </Table>
           </TableContainer>
           <Stack direction="row" spacing={1} alignItems="center" justifyContent="flex-end" sx={{ mt: 1 }} component="nav" aria-label="Pages of records">
-            <FormControl size="small">
+            <FormControl size="small" sx={{ minWidth: 110 }}>
               <InputLabel id="audit-page-size-label">Per page</InputLabel>
               <Select labelId="audit-page-size-label" label="Per page" value={pageSize} onChange={(event) => commit("page_size", String(event.target.value))}>
                 {PAGE_SIZES.map((size) => (
