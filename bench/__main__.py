@@ -34,6 +34,11 @@ configuration: first load's JavaScript against its budget, a run of N targets re
 lines of output streamed into the run page (long tasks, scrolling), a line's latency to the
 screen, and the API's latency with many viewers open (bench/console.py).
 
+`python -m bench audit_console [--records 1000000] [--pages 20] [--loads 3]`: the console's audit
+page in headless Chromium paging through a million records (no filter, filtered, by time, from
+the newest page and from deep in the trail), each page from the click to its rows on screen
+against 300 ms (bench/audit_console.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -56,6 +61,7 @@ ON_THEIR_OWN = {
     "target_list": "target_list",
     "streams": "streams",
     "console": "console",
+    "audit_console": "audit_console",
     "ansible": "ansible_side",
 }
 

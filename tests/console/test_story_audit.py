@@ -128,7 +128,7 @@ def test_an_auditor_finds_a_launch_and_a_credential_change_reads_the_diff_and_ex
     expect(facts).to_contain_text(operator.username)
     expect(facts).to_contain_text(f"patch-{p}")
     expect(page.get_by_role("table", name="Chain")).to_contain_text(launch["hash"])
-    page.get_by_role("link", name="Back to the records").click()
+    page.get_by_role("button", name="Back to the records").click()
     expect(rows).to_have_count(1)  # the filters kept
     expect(filter_field(page, "Object id")).to_have_value(run["id"])
 

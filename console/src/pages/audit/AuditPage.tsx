@@ -26,8 +26,8 @@ import {
 } from "@mui/material";
 import Download from "@mui/icons-material/Download";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
-import { Link, useLocation } from "react-router";
+import { memo, useCallback, useMemo, useState } from "react";
+import { Link } from "react-router";
 import { api, unwrap, type paths } from "../../api/client";
 import { AUDIT_REASON, canReadAudit } from "../../auth/roles";
 import { useSession } from "../../auth/session";
@@ -103,7 +103,7 @@ function ChoiceFilter({ name, label, value, options, onCommit }: { name: FilterK
   );
 }
 
-function ExportMenu({ filters }: { filters: Filters }) {
+const ExportMenu = memo(function ExportMenu({ filters }: { filters: Filters }) {
   const [anchor, setAnchor] = useState<HTMLElement | null>(null);
   return (
     <>
@@ -121,9 +121,12 @@ function ExportMenu({ filters }: { filters: Filters }) {
       </Menu>
     </>
   );
-}
+});
 
-function RecordRow({ record, back }: { record: AuditRecord; back: string }) {
+// the record's page knows it was opened from the list (its "Back" returns to the same page)
+const FROM_LIST = { fromList: true };
+
+const RecordRow = memo(function RecordRow({ record }: { record: AuditRecord }) {
   const actor = actorOf(record);
   const object = objectOf(record);
   return (
@@ -140,7 +143,7 @@ function RecordRow({ record, back }: { record: AuditRecord; back: string }) {
         ) : null}
       </TableCell>
       <TableCell>
-        <Link to={`/audit/${record.id}`} state={{ back }}>
+        <Link to={`/audit/${record.id}`} state={FROM_LIST}>
           <code>{record.action}</code>
         </Link>
       </TableCell>
@@ -149,21 +152,124 @@ function RecordRow({ record, back }: { record: AuditRecord; back: string }) {
       <TableCell>{record.source_ip ?? "—"}</TableCell>
     </TableRow>
   );
-}
+});
+
+const MORE: FilterKey[] = ["actor_id", "actor_kind", "action_prefix", "object", "request_id"];
+
+/** Every filter of the API; rendered again only when the filters change (not on paging). */
+const FilterBar = memo(function FilterBar({ filters, commit, clear }: { filters: Filters; commit: (key: FilterKey | "page_size", value: string | null) => void; clear: () => void }) {
+  const [more, setMore] = useState(() => MORE.some((key) => filters[key]));
+  const filtered = hasFilters(filters);
+  return (
+    <>
+      <Stack direction="row" spacing={2} useFlexGap flexWrap="wrap" alignItems="center" sx={{ mb: 1 }} role="search" aria-label="Filter the audit trail">
+        <TextFilter name="q" label="Search text" value={filters.q ?? ""} onCommit={commit} width={220} placeholder="action, actor, object, agent…" />
+        <TextFilter name="actor" label="Actor" value={filters.actor ?? ""} onCommit={commit} width={150} />
+        <TextFilter name="action" label="Action" value={filters.action ?? ""} onCommit={commit} width={230} placeholder="e.g. execution.run.requested" />
+        <TextFilter name="object_type" label="Object type" value={filters.object_type ?? ""} onCommit={commit} width={130} placeholder="e.g. run" />
+        <TextFilter name="object_id" label="Object id" value={filters.object_id ?? ""} onCommit={commit} width={150} />
+        <ChoiceFilter name="outcome" label="Outcome" value={filters.outcome ?? ""} options={OUTCOMES} onCommit={commit} />
+        <TextFilter name="source_ip" label="Address" value={filters.source_ip ?? ""} onCommit={commit} width={150} />
+        <TextField
+          size="small"
+          type="datetime-local"
+          label="From"
+          value={toLocalInput(filters.since)}
+          onChange={(event) => commit("since", fromLocalInput(event.target.value))}
+          slotProps={{ inputLabel: { shrink: true } }}
+        />
+        <TextField
+          size="small"
+          type="datetime-local"
+          label="Until"
+          value={toLocalInput(filters.until)}
+          onChange={(event) => commit("until", fromLocalInput(event.target.value))}
+          slotProps={{ inputLabel: { shrink: true } }}
+        />
+        <Button onClick={() => setMore(!more)} aria-expanded={more} aria-controls="audit-more-filters">
+          {more ? "Fewer filters" : "More filters"}
+        </Button>
+        {filtered ? <Button onClick={clear}>Clear filters</Button> : null}
+      </Stack>
+      <Collapse in={more} id="audit-more-filters">
+        <Stack direction="row" spacing={2} useFlexGap flexWrap="wrap" alignItems="center" sx={{ mb: 1, mt: 1 }}>
+          <ChoiceFilter name="actor_kind" label="Actor kind" value={filters.actor_kind ?? ""} options={ACTOR_KINDS} onCommit={commit} />
+          <TextFilter name="actor_id" label="Actor id" value={filters.actor_id ?? ""} onCommit={commit} width={200} />
+          <TextFilter name="action_prefix" label="Action starts with" value={filters.action_prefix ?? ""} onCommit={commit} width={200} placeholder="e.g. targets.credential." />
+          <TextFilter name="object" label="Object (type:id or name)" value={filters.object ?? ""} onCommit={commit} width={230} />
+          <TextFilter name="request_id" label="Request id" value={filters.request_id ?? ""} onCommit={commit} width={200} />
+        </Stack>
+      </Collapse>
+      {filtered ? (
+        <Stack direction="row" spacing={1} useFlexGap flexWrap="wrap" sx={{ mb: 2 }} aria-label="Active filters">
+          {FILTER_KEYS.filter((key) => filters[key]).map((key) => (
+            <Chip
+              key={key}
+              size="small"
+              label={`${FILTER_LABELS[key]}: ${key === "since" || key === "until" ? new Date(filters[key]!).toLocaleString() : filters[key]}`}
+              onDelete={() => commit(key, null)}
+            />
+          ))}
+        </Stack>
+      ) : (
+        <Box sx={{ mb: 2 }} />
+      )}
+    </>
+  );
+});
+
+const NO_ROWS: AuditRecord[] = [];
+
+const ResultsTable = memo(function ResultsTable({ rows, fetching, pending, filtered, paged }: { rows: AuditRecord[]; fetching: boolean; pending: boolean; filtered: boolean; paged: boolean }) {
+  return (
+    <TableContainer component={Paper} variant="outlined">
+      {fetching ? <LinearProgress aria-label="Loading records" /> : null}
+      <Table size="small" aria-label="Audit records">
+        <TableHead>
+          <TableRow>
+            <TableCell>Time</TableCell>
+            <TableCell>Actor</TableCell>
+            <TableCell>Action</TableCell>
+            <TableCell>Object</TableCell>
+            <TableCell>Outcome</TableCell>
+            <TableCell>Address</TableCell>
+          </TableRow>
+        </TableHead>
+        <TableBody>
+          {rows.map((record) => (
+            <RecordRow key={record.id} record={record} />
+          ))}
+          {!pending && rows.length === 0 ? (
+            <TableRow>
+              <TableCell colSpan={6}>
+                <Typography color="text.secondary" sx={{ py: 2 }}>
+                  {filtered
+                    ? "No record matches these filters. Widen the time range or remove a filter."
+                    : paged
+                      ? "No more records. Go back to the newest."
+                      : "The trail is empty so far: sign-ins, changes and runs are recorded here as they happen."}
+                </Typography>
+              </TableCell>
+            </TableRow>
+          ) : null}
+        </TableBody>
+      </Table>
+    </TableContainer>
+  );
+});
 
 export default function AuditPage() {
   const { me } = useSession();
   const client = useQueryClient();
   const allowed = canReadAudit(me);
-  const location = useLocation();
   const [params, update] = useSearchUpdate();
-  const filters = useMemo(() => filtersFromParams(params), [params]);
-  const filterKey = filterQuery(filters).toString();
+  const filterKey = filterQuery(filtersFromParams(params)).toString();
+  // the same object while the filters stay the same (paging changes only the cursor)
+  const filters = useMemo(() => filtersFromParams(new URLSearchParams(filterKey)), [filterKey]);
   const cursor = params.get("cursor");
   const pageSize = pageSizeFromParams(params);
-  const [more, setMore] = useState(() => FILTER_KEYS.some((key) => ["actor_id", "actor_kind", "action_prefix", "object", "request_id"].includes(key) && filters[key]));
-
-  const commit = (key: FilterKey | "page_size", value: string | null) => update((current) => withFilters(current, { [key]: value }));
+  const commit = useCallback((key: FilterKey | "page_size", value: string | null) => update((current) => withFilters(current, { [key]: value })), [update]);
+  const clear = useCallback(() => update(() => new URLSearchParams()), [update]);
 
   const page = useQuery({
     queryKey: ["audit", "list", filterKey, cursor, pageSize],
@@ -198,11 +304,9 @@ export default function AuditPage() {
     update((current) => withCursor(current, null), { replace: false });
   };
 
-  const rows = page.data?.results ?? [];
   const older = cursorOf(page.data?.next);
   const newer = cursorOf(page.data?.previous);
   const filtered = hasFilters(filters);
-  const back = `${location.pathname}${location.search}`;
 
   return (
     <>
@@ -218,58 +322,7 @@ export default function AuditPage() {
         </Alert>
       ) : null}
       {allowed ? <VerificationCard /> : null}
-      <Stack direction="row" spacing={2} useFlexGap flexWrap="wrap" alignItems="center" sx={{ mb: 1 }} role="search" aria-label="Filter the audit trail">
-        <TextFilter name="q" label="Search text" value={filters.q ?? ""} onCommit={commit} width={220} placeholder="action, actor, object, agent…" />
-        <TextFilter name="actor" label="Actor" value={filters.actor ?? ""} onCommit={commit} width={150} />
-        <TextFilter name="action" label="Action" value={filters.action ?? ""} onCommit={commit} width={230} placeholder="e.g. execution.run.requested" />
-        <TextFilter name="object_type" label="Object type" value={filters.object_type ?? ""} onCommit={commit} width={130} placeholder="e.g. run" />
-        <TextFilter name="object_id" label="Object id" value={filters.object_id ?? ""} onCommit={commit} width={150} />
-        <ChoiceFilter name="outcome" label="Outcome" value={filters.outcome ?? ""} options={OUTCOMES} onCommit={commit} />
-        <TextFilter name="source_ip" label="Address" value={filters.source_ip ?? ""} onCommit={commit} width={150} />
-        <TextField
-          size="small"
-          type="datetime-local"
-          label="From"
-          value={toLocalInput(filters.since)}
-          onChange={(event) => commit("since", fromLocalInput(event.target.value))}
-          slotProps={{ inputLabel: { shrink: true } }}
-        />
-        <TextField
-          size="small"
-          type="datetime-local"
-          label="Until"
-          value={toLocalInput(filters.until)}
-          onChange={(event) => commit("until", fromLocalInput(event.target.value))}
-          slotProps={{ inputLabel: { shrink: true } }}
-        />
-        <Button onClick={() => setMore(!more)} aria-expanded={more} aria-controls="audit-more-filters">
-          {more ? "Fewer filters" : "More filters"}
-        </Button>
-        {filtered ? <Button onClick={() => update(() => new URLSearchParams())}>Clear filters</Button> : null}
-      </Stack>
-      <Collapse in={more} id="audit-more-filters">
-        <Stack direction="row" spacing={2} useFlexGap flexWrap="wrap" alignItems="center" sx={{ mb: 1, mt: 1 }}>
-          <ChoiceFilter name="actor_kind" label="Actor kind" value={filters.actor_kind ?? ""} options={ACTOR_KINDS} onCommit={commit} />
-          <TextFilter name="actor_id" label="Actor id" value={filters.actor_id ?? ""} onCommit={commit} width={200} />
-          <TextFilter name="action_prefix" label="Action starts with" value={filters.action_prefix ?? ""} onCommit={commit} width={200} placeholder="e.g. targets.credential." />
-          <TextFilter name="object" label="Object (type:id or name)" value={filters.object ?? ""} onCommit={commit} width={230} />
-          <TextFilter name="request_id" label="Request id" value={filters.request_id ?? ""} onCommit={commit} width={200} />
-        </Stack>
-      </Collapse>
-      {filtered ? (
-        <Stack direction="row" spacing={1} useFlexGap flexWrap="wrap" sx={{ mb: 2 }} aria-label="Active filters">
-          {FILTER_KEYS.filter((key) => filters[key]).map((key) => (
-            <Chip
-              key={key}
-              size="small"
-              label={`${FILTER_LABELS[key]}: ${key === "since" || key === "until" ? new Date(filters[key]!).toLocaleString() : filters[key]}`}
-              onDelete={() => commit(key, null)}
-            />
-          ))}
-        </Stack>
-      ) : (
-        <Box sx={{ mb: 2 }} />
-      )}
+      <FilterBar filters={filters} commit={commit} clear={clear} />
       {arrived ? (
         <Alert
           severity="info"
@@ -287,39 +340,7 @@ export default function AuditPage() {
       {page.error ? <ErrorAlert error={page.error} /> : null}
       {!page.error ? (
         <>
-          <TableContainer component={Paper} variant="outlined">
-            {page.isFetching ? <LinearProgress aria-label="Loading records" /> : null}
-            <Table size="small" aria-label="Audit records">
-              <TableHead>
-                <TableRow>
-                  <TableCell>Time</TableCell>
-                  <TableCell>Actor</TableCell>
-                  <TableCell>Action</TableCell>
-                  <TableCell>Object</TableCell>
-                  <TableCell>Outcome</TableCell>
-                  <TableCell>Address</TableCell>
-                </TableRow>
-              </TableHead>
-              <TableBody>
-                {rows.map((record) => (
-                  <RecordRow key={record.id} record={record} back={back} />
-                ))}
-                {!page.isPending && rows.length === 0 ? (
-                  <TableRow>
-                    <TableCell colSpan={6}>
-                      <Typography color="text.secondary" sx={{ py: 2 }}>
-                        {filtered
-                          ? "No record matches these filters. Widen the time range or remove a filter."
-                          : cursor
-                            ? "No more records. Go back to the newest."
-                            : "The trail is empty so far: sign-ins, changes and runs are recorded here as they happen."}
-                      </Typography>
-                    </TableCell>
-                  </TableRow>
-                ) : null}
-              </TableBody>
-            </Table>
-          </TableContainer>
+          <ResultsTable rows={page.data?.results ?? NO_ROWS} fetching={page.isFetching} pending={page.isPending} filtered={filtered} paged={Boolean(cursor)} />
           <Stack direction="row" spacing={1} alignItems="center" justifyContent="flex-end" sx={{ mt: 1 }} component="nav" aria-label="Pages of records">
             <FormControl size="small" sx={{ minWidth: 110 }}>
               <InputLabel id="audit-page-size-label">Per page</InputLabel>

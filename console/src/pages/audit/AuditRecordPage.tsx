@@ -5,7 +5,7 @@ import { Box, Button, Chip, Paper, Stack, Table, TableBody, TableCell, TableRow,
 import ArrowBack from "@mui/icons-material/ArrowBack";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import { Link, useLocation, useParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { api, unwrap } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { PageHeader } from "../../components/PageHeader";
@@ -50,14 +50,16 @@ const search = (filters: Filters) => `/audit?${filterQuery(filters).toString()}`
 export default function AuditRecordPage() {
   const { id = "" } = useParams();
   const location = useLocation();
-  const back = (location.state as { back?: string } | null)?.back ?? "/audit";
+  const navigate = useNavigate();
+  // opened from the list: back to that very page of it (filters, cursor); else to the trail
+  const fromList = Boolean((location.state as { fromList?: boolean } | null)?.fromList);
   const record = useQuery({
     queryKey: ["audit", "record", id],
     queryFn: () => unwrap(api.GET("/api/v1/audit/events/{id}/", { params: { path: { id } } })),
     staleTime: Infinity, // a record never changes
   });
   const backLink = (
-    <Button component={Link} to={back} startIcon={<ArrowBack />}>
+    <Button startIcon={<ArrowBack />} onClick={() => (fromList ? navigate(-1) : navigate("/audit"))}>
       Back to the records
     </Button>
   );

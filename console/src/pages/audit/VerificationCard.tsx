@@ -3,6 +3,7 @@
 // follows it until it finishes).
 import { Alert, AlertTitle, Box, CircularProgress, Stack, Typography } from "@mui/material";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { memo } from "react";
 import { Link } from "react-router";
 import { api, unwrap, type components } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
@@ -24,7 +25,8 @@ function every(seconds: number): string {
   return `every ${Math.round(seconds / 60)} minutes`;
 }
 
-export function VerificationCard() {
+/** (memo: the audit page renders again on every page; this card has nothing to do with it) */
+export const VerificationCard = memo(function VerificationCard() {
   const client = useQueryClient();
   const status = useQuery({
     queryKey: VERIFICATION_KEY,
@@ -96,4 +98,4 @@ export function VerificationCard() {
       {run.error ? <ErrorAlert error={run.error} onClose={() => run.reset()} /> : null}
     </Box>
   );
-}
+});
