@@ -565,6 +565,13 @@ except ValueError as exc:
 METRICS_DURATION_WINDOW_SECONDS = env.int("METRICS_DURATION_WINDOW_SECONDS", default=3600)
 # How long a scrape waits for the broker (queue depths) before reporting it down.
 METRICS_BROKER_TIMEOUT_SECONDS = env.float("METRICS_BROKER_TIMEOUT_SECONDS", default=2.0)
+# GET /api/v1/system/status/ (the console's System page): answers are shared through the cache
+# for this long, so many open pages do not each ask the broker and the workers.
+SYSTEM_STATUS_CACHE_SECONDS = env.float("SYSTEM_STATUS_CACHE_SECONDS", default=5.0)
+# How long it waits for the workers to answer the broadcast that lists them.
+SYSTEM_STATUS_INSPECT_TIMEOUT_SECONDS = env.float(
+    "SYSTEM_STATUS_INSPECT_TIMEOUT_SECONDS", default=1.0
+)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -611,8 +618,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
-        # the connection pools' own warnings, without host or database names
+        # the connection pools' own warnings and beat's scheduler errors, without host or
+        # database names
         "psycopg.pool": {"filters": ["driver_detail"]},
+        "django_celery_beat.schedulers": {"filters": ["driver_detail"]},
     },
 }
 

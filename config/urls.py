@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from opsconductor import health
+from opsconductor import health, system
 from opsconductor.console import views as console
 from opsconductor.observability.views import metrics
 
@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.scheduling.http.urls")),
     path("", include("apps.audit.http.urls")),
     path("", include("legacy_bridge.http.urls")),
+    path("system/status/", system.SystemStatusView.as_view(), name="system-status"),
 ]
 
 urlpatterns = [

@@ -15,4 +15,10 @@ class KernelConfig(AppConfig):
         from opsconductor.observability import metrics
 
         metrics.autodiscover()
+        # PostgreSQL date-times through psycopg's C loader (opsconductor/db/loaders.py)
+        from django.db.backends.signals import connection_created
+
+        from opsconductor.db.loaders import use_fast_timestamptz
+
+        connection_created.connect(use_fast_timestamptz, dispatch_uid="oc-fast-timestamptz")
         from opsconductor.observability import celery_context  # noqa: F401  (signal hooks)

@@ -82,6 +82,8 @@ def describe(event_type: str, payload: dict) -> dict[str, Any]:
         outcome = "denied"
     elif verb == "missed":
         outcome = "missed"
+    elif verb == "tested" and payload.get("outcome") == "failed":  # a channel's test notice
+        outcome = "failure"
     elif verb == "finished" and payload.get("status"):
         outcome = str(payload["status"])
     else:

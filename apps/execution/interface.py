@@ -262,6 +262,9 @@ class ImportedRun:
 class ImportedRunResult:
     run_id: uuid.UUID
     created: bool  # False: a run with this legacy_ref existed and was left as it is
+    # each stored step's id (the results API's ``id`` of a step result), as (the target's
+    # position in ``ImportedRun.targets``, the step's ``order``, the id); empty when not created
+    steps: tuple[tuple[int, int, uuid.UUID], ...] = ()
 
 
 def run_import_history(*, run: ImportedRun, actor: Actor) -> ImportedRunResult:
@@ -283,8 +286,8 @@ def run_import_history(*, run: ImportedRun, actor: Actor) -> ImportedRunResult:
     summary event; the run's ``requested_by`` is the original requester)."""
     from apps.execution.services import run_import
 
-    run_id, created = run_import(spec=run, actor=actor)
-    return ImportedRunResult(run_id=run_id, created=created)
+    run_id, created, steps = run_import(spec=run, actor=actor)
+    return ImportedRunResult(run_id=run_id, created=created, steps=steps)
 
 
 # -- runs as other callers show them (the legacy bridge) -------------------------------------------

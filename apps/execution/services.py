@@ -42,7 +42,7 @@ from apps.execution.selectors import target_counts
 from apps.jobs.interface import MASK, JobSnapshot, job_snapshot, resolve_parameters, run_policy
 from apps.targets.interface import SelectorError, resolve_selector, target_summaries
 from opsconductor.api.errors import Conflict
-from opsconductor.db.reconnect import seconds_since_connection_loss
+from opsconductor.db.reconnect import note_connection_loss, seconds_since_connection_loss
 from opsconductor.events import SYSTEM, Actor, publish
 from opsconductor.sealing import seal
 
@@ -798,53 +798,43 @@ def run_cancel(*, run: Run, actor: Actor = SYSTEM, reason: str = "") -> Run:
 
 
 class ReapGate:
-    """Runs the reaper in one process, and holds back its verdicts on heartbeats after a
-    database outage.
+    """Runs the reaper in one process, and tells the process's connection-loss marker
+    (``opsconductor.db.reconnect``) what its passes saw, so that ``run_reap`` holds back its
+    verdicts on heartbeats after a database outage.
 
     During an outage no worker can write a heartbeat, and a worker's writer keeps its targets'
     results until the database answers again (writer.py). Were the reaper to judge heartbeats
     as soon as the database is back, it would declare ``lost`` targets whose results are a few
-    seconds from being written. So a process judges no heartbeat (no ``lost``, no requeue: the
-    rest of the reaper runs) until the database has been reachable, as this process sees it,
-    for ``EXECUTION_LOST_AFTER_SECONDS``: its reaper failed on the database, or did not run for
-    longer than the time an outage needs to make a heartbeat stale
-    (``EXECUTION_LOST_AFTER_SECONDS`` - ``EXECUTION_HEARTBEAT_SECONDS``, the reaper running every
-    ``EXECUTION_REAP_SECONDS``, well below that). Meanwhile the writers, retrying every
-    ``EXECUTION_WRITER_RETRY_SECONDS``, stamp the targets they hold results of and write them.
-    A process that never saw an outage (since it started) judges at once, as before.
+    seconds from being written. ``run_reap`` judges no heartbeat (no ``lost``, no requeue: the
+    rest of the reaper runs) until this process has not found the database unreachable for
+    ``EXECUTION_LOST_AFTER_SECONDS``. Every lost or refused connection of the process notes
+    it; the gate adds what only the reaper's rhythm shows: a pass that failed on the database,
+    and a silence longer than the time an outage needs to make a heartbeat stale
+    (``EXECUTION_LOST_AFTER_SECONDS`` - ``EXECUTION_HEARTBEAT_SECONDS``, the reaper running
+    every ``EXECUTION_REAP_SECONDS``, well below that), which may have hidden one. Meanwhile
+    the writers, retrying every ``EXECUTION_WRITER_RETRY_SECONDS``, stamp the targets they hold
+    results of and write them. A process that never saw an outage judges at once.
     """
 
     def __init__(self) -> None:
         self._last_ok: float | None = None
-        self._reachable_since: float | None = None  # None: since this process started
-        self._failed = False
 
     def run(self, *, now=None) -> dict[str, int]:
-        clock = time.monotonic()
         gap = settings.EXECUTION_LOST_AFTER_SECONDS - settings.EXECUTION_HEARTBEAT_SECONDS
-        if self._failed or (self._last_ok is not None and clock - self._last_ok > gap):
-            # its last pass failed on the database, or it was silent long enough to hide an
-            # outage: the database counts as reachable from this pass on
-            self._reachable_since = clock
-            self._failed = False
-        hold = (
-            self._reachable_since is not None
-            and clock - self._reachable_since < settings.EXECUTION_LOST_AFTER_SECONDS
-        )
+        if self._last_ok is not None and time.monotonic() - self._last_ok > gap:
+            note_connection_loss()  # silent long enough to hide an outage
         try:
-            done = run_reap(now=now, hold_heartbeats=hold)
+            done = run_reap(now=now)
         except (OperationalError, InterfaceError):
-            self._failed = True
+            note_connection_loss()
             raise
         self._last_ok = time.monotonic()
         return done
 
 
-def run_reap(*, now=None, hold_heartbeats: bool = False) -> dict[str, int]:
+def run_reap(*, now=None) -> dict[str, int]:
     """Account for work whose worker vanished and runs that need a push. What it did, counted.
-
-    ``hold_heartbeats``: judge no heartbeat this time (``ReapGate``, after a database outage);
-    the stale targets are counted as ``held``.
+    Stale targets not judged because of a recent database outage are counted as ``held``.
 
     - a target ``running`` whose worker has not sent a heartbeat for
       ``EXECUTION_LOST_AFTER_SECONDS``: ``lost`` if it had started a step (it may have run;
@@ -863,12 +853,10 @@ def run_reap(*, now=None, hold_heartbeats: bool = False) -> dict[str, int]:
         .filter(status=TargetStatus.RUNNING, heartbeat_at__lt=stale)
         .values("id", "run_id", "step_started", "worker", "heartbeat_at", "target_name")[:1000]
     )
-    # this process found the database unreachable less than a heartbeat window ago (a restart):
-    # the workers could not write their heartbeats meanwhile either, so a stale one proves
-    # nothing yet (ReapGate holds for the same reason, from its own passes' view)
-    hold = hold_heartbeats or (
-        seconds_since_connection_loss() < settings.EXECUTION_LOST_AFTER_SECONDS
-    )
+    # this process found the database unreachable less than a heartbeat window ago (a restart;
+    # ReapGate notes what its passes saw too): the workers could not write their heartbeats
+    # meanwhile either, so a stale one proves nothing yet
+    hold = seconds_since_connection_loss() < settings.EXECUTION_LOST_AFTER_SECONDS
     for row in stale_rows:
         if hold:
             done["held"] += 1
@@ -1012,18 +1000,23 @@ def _cut(text: str | None, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
+def run_import(
+    *, spec: Any, actor: Actor
+) -> tuple[uuid.UUID, bool, tuple[tuple[int, int, uuid.UUID], ...]]:
     """Store one historical run (``spec``: ``apps.execution.interface.ImportedRun``) with its
-    targets, steps and output in one transaction; (its id, whether it was created now). The run
-    whose ``legacy_ref`` exists is returned as it is. Nothing is dispatched and no event is
-    published: the run is history. Raises ``ValidationError`` by field (nothing saved)."""
+    targets, steps and output in one transaction; (its id, whether it was created now, and the
+    id of each step stored as (the target's position in ``spec.targets``, the step's ``order``,
+    its id)). The run whose ``legacy_ref`` exists is returned as it is, with no steps. Nothing
+    is dispatched and no event is published: the run is history. Raises ``ValidationError`` by
+    field (nothing saved)."""
     ref = (spec.legacy_ref or "").strip()
     if not ref or len(ref) > 64:
         raise ValidationError({"legacy_ref": ["Required, at most 64 characters."]})
     existing = Run.objects.using(DB).filter(legacy_ref=ref).values_list("id", flat=True).first()
     if existing is not None:
-        return existing, False
+        return existing, False, ()
     status = _final(spec.status, RUN_FINAL, "status")
+    step_keys: list[tuple[int, int, uuid.UUID]] = []
     run_id = uuid.uuid4()
     targets: list[RunTarget] = []
     steps: list[RunStep] = []
@@ -1086,6 +1079,7 @@ def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
                     command=step.command or "",
                 )
             )
+            step_keys.append((position, step.order, steps[-1].id))
             definition_steps.setdefault(
                 index,
                 {"name": _cut(step.name, 100), "kind": _cut(step.kind, 16), "os_family": "",
@@ -1192,6 +1186,6 @@ def run_import(*, spec: Any, actor: Actor) -> tuple[uuid.UUID, bool]:
     except IntegrityError:
         existing = Run.objects.using(DB).filter(legacy_ref=ref).values_list("id", flat=True).first()
         if existing is not None:  # imported concurrently
-            return existing, False
+            return existing, False, ()
         raise
-    return run_id, True
+    return run_id, True, tuple(step_keys)

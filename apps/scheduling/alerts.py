@@ -15,10 +15,13 @@ channel's sealed secret::
 
     X-OpsConductor-Timestamp: <unix seconds>
     X-OpsConductor-Signature: sha256=<hex HMAC-SHA256(secret, b"<timestamp>." + body)>
-    X-OpsConductor-Event:     failed | succeeded | missed | recovered
+    X-OpsConductor-Event:     failed | succeeded | missed | recovered | test
     X-OpsConductor-Delivery:  <delivery id; the same on every retry, for receivers to dedupe>
 
 Redirects are never followed and proxy environment variables are never used.
+
+``send_test`` sends a channel a test notice (event ``test``, ``"test": true`` in the body)
+through the same path, one attempt and no retries, recorded in the delivery log like any other.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ NEVER_QUEUED_AFTER = timedelta(seconds=60)
 # sweep does not deliver it twice; a worker that dies mid-attempt leaves it to the sweep after.
 LEASE_MARGIN_SECONDS = 60
 RESPONSE_SNIPPET_CHARS = 200
+ATTEMPT_LOG_LIMIT = 20  # attempts kept in a delivery's attempt_log (the last ones)
 ERROR_CHARS = 1000  # NotificationDelivery.last_error's size
 
 SUCCESS_STATUSES = frozenset({"succeeded"})
@@ -99,6 +103,8 @@ EMAIL_FIELDS = (
     "started_at",
     "finished_at",
     "url",
+    "message",
+    "channel_name",
 )
 
 
@@ -306,9 +312,10 @@ def _json_safe(value: dict) -> dict:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, message: str, response_status: int | None = None):
+    def __init__(self, message: str, response_status: int | None = None, excerpt: str = ""):
         super().__init__(message)
         self.response_status = response_status
+        self.excerpt = excerpt
 
 
 def deliver(delivery_id: uuid.UUID | str) -> str:
@@ -324,8 +331,11 @@ def deliver(delivery_id: uuid.UUID | str) -> str:
         return DeliveryStatus.PENDING.value
 
 
-def _deliver(delivery_id: uuid.UUID, due_by: datetime | None = None) -> tuple[bool, str]:
-    """(whether an attempt was made, the status afterwards)."""
+def _deliver(
+    delivery_id: uuid.UUID, due_by: datetime | None = None, *, retry: bool = True
+) -> tuple[bool, str]:
+    """(whether an attempt was made, the status afterwards). ``retry=False``: a failed attempt
+    is the last (a test notice)."""
     claimed = _claim(delivery_id, due_by=due_by)
     if isinstance(claimed, str):
         return False, claimed
@@ -335,19 +345,22 @@ def _deliver(delivery_id: uuid.UUID, due_by: datetime | None = None) -> tuple[bo
     # the thread's connections go back to the pools (ADR 0018)
     release_connections()
     response_status: int | None = None
+    excerpt = ""
     try:
         if channel.kind == NotificationChannel.ChannelKind.WEBHOOK:
-            response_status = _post_webhook(delivery, channel)
+            response_status, excerpt = _post_webhook(delivery, channel)
         elif channel.kind == NotificationChannel.ChannelKind.EMAIL:
             _send_email(delivery, channel)
         else:
             raise _AttemptFailed(f"unknown channel kind {channel.kind!r}")
     except _AttemptFailed as exc:
-        return True, _record_failure(delivery, str(exc), exc.response_status)
+        return True, _record_failure(
+            delivery, str(exc), exc.response_status, excerpt=exc.excerpt, retry=retry
+        )
     except Exception as exc:  # a bug or an unexpected library error: still just a failed attempt
         logger.exception("notification delivery %s: attempt raised", delivery.id)
-        return True, _record_failure(delivery, f"{type(exc).__name__}: {exc}", None)
-    return True, _record_success(delivery, response_status)
+        return True, _record_failure(delivery, f"{type(exc).__name__}: {exc}", None, retry=retry)
+    return True, _record_success(delivery, response_status, excerpt)
 
 
 def _claim(delivery_id: uuid.UUID, *, due_by: datetime | None = None):
@@ -408,7 +421,23 @@ def _claim(delivery_id: uuid.UUID, *, due_by: datetime | None = None):
     return delivery, channel
 
 
-def _record_success(delivery: NotificationDelivery, response_status: int | None) -> str:
+def _log_attempt(
+    delivery: NotificationDelivery, outcome: str, response_status: int | None, detail: str
+) -> None:
+    """Append this attempt to the delivery's ``attempt_log`` (the last ones kept)."""
+    entry = {
+        "number": delivery.attempts,
+        "at": timezone.now().isoformat(),
+        "outcome": outcome,
+        "response_status": response_status,
+        "detail": detail[:ERROR_CHARS],
+    }
+    delivery.attempt_log = [*(delivery.attempt_log or []), entry][-ATTEMPT_LOG_LIMIT:]
+
+
+def _record_success(
+    delivery: NotificationDelivery, response_status: int | None, excerpt: str = ""
+) -> str:
     with transaction.atomic(using=DB):
         current = NotificationDelivery.objects.using(DB).select_for_update().get(id=delivery.id)
         if current.status == DeliveryStatus.DELIVERED:
@@ -416,14 +445,18 @@ def _record_success(delivery: NotificationDelivery, response_status: int | None)
         current.status = DeliveryStatus.DELIVERED
         current.delivered_at = timezone.now()
         current.response_status = response_status
+        current.response_excerpt = excerpt
         current.last_error = ""
         current.next_attempt_at = None
+        _log_attempt(current, DeliveryStatus.DELIVERED.value, response_status, excerpt)
         current.save(
             using=DB,
             update_fields=[
                 "status",
                 "delivered_at",
                 "response_status",
+                "response_excerpt",
+                "attempt_log",
                 "last_error",
                 "next_attempt_at",
                 "updated_at",
@@ -439,7 +472,14 @@ def _record_success(delivery: NotificationDelivery, response_status: int | None)
     return current.status
 
 
-def _record_failure(delivery: NotificationDelivery, error: str, response_status: int | None) -> str:
+def _record_failure(
+    delivery: NotificationDelivery,
+    error: str,
+    response_status: int | None,
+    *,
+    excerpt: str = "",
+    retry: bool = True,
+) -> str:
     error = error[:ERROR_CHARS]
     with transaction.atomic(using=DB):
         current = NotificationDelivery.objects.using(DB).select_for_update().get(id=delivery.id)
@@ -447,20 +487,28 @@ def _record_failure(delivery: NotificationDelivery, error: str, response_status:
             return current.status
         current.last_error = error
         current.response_status = response_status
-        if current.attempts < max_attempts():
+        current.response_excerpt = excerpt
+        _log_attempt(current, DeliveryStatus.FAILED.value, response_status, error)
+        if not retry:
+            current.status = DeliveryStatus.FAILED
+            current.next_attempt_at = None
+            then = "not retried"
+        elif current.attempts < max_attempts():
             wait = backoff_seconds(current.attempts)
             current.next_attempt_at = timezone.now() + timedelta(seconds=wait)
-            retry = f"retry in {wait:g}s"
+            then = f"retry in {wait:g}s"
         else:
             current.status = DeliveryStatus.FAILED
             current.next_attempt_at = None
-            retry = "no attempts left"
+            then = "no attempts left"
         current.save(
             using=DB,
             update_fields=[
                 "status",
                 "last_error",
                 "response_status",
+                "response_excerpt",
+                "attempt_log",
                 "next_attempt_at",
                 "updated_at",
             ],
@@ -472,7 +520,7 @@ def _record_failure(delivery: NotificationDelivery, error: str, response_status:
         current.channel_name,
         current.attempts,
         max_attempts(),
-        retry,
+        then,
         error,
     )
     return current.status
@@ -548,8 +596,9 @@ def _innermost_reason(exc: BaseException) -> str:
     return text or type(reason).__name__
 
 
-def _post_webhook(delivery: NotificationDelivery, channel: NotificationChannel) -> int:
-    """POST the delivery; returns the 2xx status, or raises ``_AttemptFailed``."""
+def _post_webhook(delivery: NotificationDelivery, channel: NotificationChannel) -> tuple[int, str]:
+    """POST the delivery; returns the 2xx status and the answer's excerpt, or raises
+    ``_AttemptFailed``."""
     secret = _channel_secret(channel)
     body = encode_body(delivery.payload)
     timestamp = int(time.time())
@@ -579,15 +628,15 @@ def _post_webhook(delivery: NotificationDelivery, channel: NotificationChannel) 
                 _scrub(f"POST to {where}: {_network_error(exc, timeout)}", secret)
             ) from None
         with response:
+            snippet = _scrub(_response_snippet(response), secret)
             if 200 <= response.status_code < 300:
-                return response.status_code
-            snippet = _response_snippet(response)
+                return response.status_code, snippet
     message = f"POST to {where}: HTTP {response.status_code}"
     if 300 <= response.status_code < 400:
         message += " (redirects are not followed)"
     if snippet:
         message += f": {snippet}"
-    raise _AttemptFailed(_scrub(message, secret), response.status_code)
+    raise _AttemptFailed(_scrub(message, secret), response.status_code, snippet)
 
 
 def _response_snippet(response: requests.Response) -> str:
@@ -612,7 +661,12 @@ def _one_line(value: object) -> str:
 
 def email_subject(delivery: NotificationDelivery) -> str:
     payload = delivery.payload or {}
-    name = payload.get("schedule_name") or payload.get("job_name") or delivery.subject
+    name = (
+        payload.get("schedule_name")
+        or payload.get("job_name")
+        or payload.get("channel_name")
+        or delivery.subject
+    )
     return _one_line(f"[OpsConductor] {delivery.event}: {name}")[:200]
 
 
@@ -683,3 +737,50 @@ def retry_due(now: datetime | None = None, *, limit: int = 100) -> int:
             continue
         attempted += made
     return attempted
+
+
+# --- test notices -------------------------------------------------------------------------------
+
+TEST_MESSAGE = (
+    "This is a test notice sent from the OpsConductor console or API to check this channel. "
+    "No run failed."
+)
+
+
+def send_test(channel: NotificationChannel, *, requested_by: str = "") -> NotificationDelivery:
+    """Send ``channel`` a test notice now, in this process, through the real delivery path (the
+    same body shape, signature and headers as an alert, event ``test``): one attempt, not
+    retried. Recorded in the delivery log; returns the delivery as it ended."""
+    delivery_id = uuid.uuid4()
+    subject = f"channel:{channel.id}"
+    payload = {
+        "event": AlertEvent.TEST.value,
+        "subject": subject,
+        "test": True,
+        "message": TEST_MESSAGE,
+        "channel_id": str(channel.id),
+        "channel_name": channel.name,
+        "requested_by": requested_by,
+        "delivery_id": str(delivery_id),
+        "sent_at": timezone.now().isoformat(),
+    }
+    NotificationDelivery.objects.using(DB).create(
+        id=delivery_id,
+        channel=channel,
+        channel_name=channel.name,
+        event=AlertEvent.TEST,
+        subject=subject,
+        payload=payload,
+        status=DeliveryStatus.PENDING,
+    )
+    try:
+        _deliver(delivery_id, retry=False)
+    except Exception:
+        logger.exception("test notification %s: unexpected error", delivery_id)
+    delivery = NotificationDelivery.objects.using(DB).get(id=delivery_id)
+    if delivery.status == DeliveryStatus.PENDING:  # the attempt never ended (an unexpected error)
+        delivery.status = DeliveryStatus.FAILED
+        delivery.last_error = delivery.last_error or "the test notice could not be sent"
+        delivery.next_attempt_at = None
+        delivery.save(using=DB, update_fields=["status", "last_error", "next_attempt_at"])
+    return delivery

@@ -146,6 +146,7 @@ class AlertEvent(models.TextChoices):
     SUCCEEDED = "succeeded", "A run succeeded"
     MISSED = "missed", "A due time was missed"
     RECOVERED = "recovered", "The first success after failures"
+    TEST = "test", "A test notice sent from the channel (no run behind it)"
 
 
 class NotificationChannel(BaseModel):
@@ -217,6 +218,11 @@ class NotificationDelivery(BaseModel):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=1000, blank=True)
     response_status = models.IntegerField(null=True, blank=True)
+    # the start of the receiver's last answer (whitespace collapsed, at most 200 characters)
+    response_excerpt = models.CharField(max_length=300, blank=True)
+    # one entry per attempt, oldest first: {"number", "at", "outcome" (delivered / failed),
+    # "response_status", "detail"} (the error or the answer's excerpt)
+    attempt_log = models.JSONField(default=list, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 

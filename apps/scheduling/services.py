@@ -892,27 +892,97 @@ def channel_delete(*, channel: NotificationChannel, actor: Actor = SYSTEM) -> No
         channel.delete(using=DB)
 
 
-def job_alert_rule_create(
-    *, job_id: uuid.UUID, channel: NotificationChannel, events: list[str], actor: Actor = SYSTEM
+def channel_test(*, channel: NotificationChannel, actor: Actor = SYSTEM):
+    """Send ``channel`` a test notice now (``alerts.send_test``: one attempt, recorded in the
+    delivery log) and publish ``scheduling.channel.tested`` with its outcome (audited)."""
+    delivery = alerts.send_test(channel, requested_by=actor.name)
+    with transaction.atomic(using=DB):
+        publish(
+            "scheduling.channel.tested",
+            {
+                "channel_id": str(channel.id),
+                "name": channel.name,
+                "kind": channel.kind,
+                "delivery_id": str(delivery.id),
+                "outcome": delivery.status,
+                "response_status": delivery.response_status,
+                "error": delivery.last_error,
+            },
+            actor=actor,
+        )
+    return delivery
+
+
+def _rule_subject(rule: AlertRule) -> dict[str, str]:
+    if rule.schedule_id:
+        return {"schedule_id": str(rule.schedule_id)}
+    return {"job_id": str(rule.job_id)}
+
+
+def alert_rule_create(
+    *,
+    channel: NotificationChannel,
+    events: list[str],
+    job_id: uuid.UUID | None = None,
+    schedule_id: uuid.UUID | None = None,
+    actor: Actor = SYSTEM,
 ) -> AlertRule:
-    if job_snapshot(job_id) is None:
+    """A rule telling ``channel`` of ``events`` of a job (every run of it, however started)
+    or of a schedule (its runs and missed due times): exactly one of the two."""
+    if (job_id is None) == (schedule_id is None):
+        raise ValidationError({"job": ["Give a job or a schedule (one of the two)."]})
+    schedule = None
+    if schedule_id is not None:
+        schedule = Schedule.objects.using(DB).filter(pk=schedule_id).first()
+        if schedule is None:
+            raise ValidationError({"schedule": ["No such schedule."]})
+    elif job_snapshot(job_id) is None:
         raise ValidationError({"job": ["No such job."]})
     with transaction.atomic(using=DB):
         rule = AlertRule.objects.using(DB).create(
-            channel=channel, job_id=job_id, events=list(dict.fromkeys(events))
+            channel=channel, job_id=job_id, schedule=schedule, events=list(dict.fromkeys(events))
         )
         publish("scheduling.alert_rule.created",
-                {"rule_id": str(rule.id), "job_id": str(job_id), "channel": channel.name,
+                {"rule_id": str(rule.id), **_rule_subject(rule), "channel": channel.name,
                  "events": rule.events}, actor=actor)  # fmt: skip
     return rule
 
 
-def job_alert_rule_delete(*, rule: AlertRule, actor: Actor = SYSTEM) -> None:
+def alert_rule_update(
+    *,
+    rule: AlertRule,
+    channel: NotificationChannel | None = None,
+    events: list[str] | None = None,
+    actor: Actor = SYSTEM,
+) -> AlertRule:
+    """Change which channel a rule tells, or of which events (its job or schedule stays)."""
+    with transaction.atomic(using=DB):
+        if channel is not None:
+            rule.channel = channel
+        if events is not None:
+            rule.events = list(dict.fromkeys(events))
+        rule.save(using=DB, update_fields=["channel", "events", "updated_at"])
+        publish("scheduling.alert_rule.updated",
+                {"rule_id": str(rule.id), **_rule_subject(rule), "channel": rule.channel.name,
+                 "events": rule.events}, actor=actor)  # fmt: skip
+    return rule
+
+
+def job_alert_rule_create(
+    *, job_id: uuid.UUID, channel: NotificationChannel, events: list[str], actor: Actor = SYSTEM
+) -> AlertRule:
+    return alert_rule_create(job_id=job_id, channel=channel, events=events, actor=actor)
+
+
+def alert_rule_delete(*, rule: AlertRule, actor: Actor = SYSTEM) -> None:
     with transaction.atomic(using=DB):
         publish("scheduling.alert_rule.deleted",
-                {"rule_id": str(rule.id), "job_id": str(rule.job_id),
+                {"rule_id": str(rule.id), **_rule_subject(rule),
                  "channel": rule.channel.name}, actor=actor)  # fmt: skip
         rule.delete(using=DB)
+
+
+job_alert_rule_delete = alert_rule_delete
 
 
 # -- imports from another system -------------------------------------------------------------------

@@ -26,6 +26,7 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 @shared_task(name="apps.scheduling.tasks.fire_due")
 def fire_due() -> dict[str, int]:
     """Fire what is due now, then what falls due within this tick (one tick's time at most)."""
+    selectors.record_tick()
     done: dict[str, int] = {}
     window_end = time.monotonic() + settings.SCHEDULING_TICK_SECONDS * 0.9
     while True:

@@ -697,7 +697,7 @@ class MethodCheck:
     # trusted, trust_on_first_use, unknown, changed, rejected) and the key's fingerprint
     host_key_verdict: str | None
     host_key_fingerprint: str | None
-    check_id: uuid.UUID  # the HealthCheck row recording it
+    check_id: uuid.UUID | None  # the HealthCheck row recording it (None: nothing was saved)
     checked_at: Any
 
 
@@ -726,21 +726,82 @@ def connection_method_check_as(
         check, result = health.method_check_health(method=method, actor=actor)
     except Target.DoesNotExist:
         raise LookupError(target_id) from None
-    seen = result.host_key
-    return MethodCheck(
-        ok=result.status == Target.Health.HEALTHY,
-        status=result.status,
-        message=result.message,
+    return _method_check(
+        result,
         host=method.host,
         port=method.port,
         protocol=method.protocol,
         username=method.username or (credential.username if credential else ""),
         credential_kind=credential.kind if credential else None,
-        duration_ms=_duration_ms(check.started_at, check.finished_at),
+        started=check.started_at,
+        finished=check.finished_at,
+        check_id=check.id,
+    )
+
+
+def _method_check(result, *, started, finished, check_id, **where) -> MethodCheck:
+    """A probe's result as ``MethodCheck`` (``where``: host, port, protocol, username and
+    credential_kind of what was probed)."""
+    from apps.targets.models import Target
+
+    seen = result.host_key
+    return MethodCheck(
+        ok=result.status == Target.Health.HEALTHY,
+        status=result.status,
+        message=result.message,
+        duration_ms=_duration_ms(started, finished),
         host_key_verdict=result.host_key_verdict,
         host_key_fingerprint=seen.fingerprint if seen else None,
-        check_id=check.id,
-        checked_at=check.finished_at,
+        check_id=check_id,
+        checked_at=finished,
+        **where,
+    )
+
+
+def connection_config_check_as(
+    *,
+    protocol: str,
+    host: str,
+    port: int | None,
+    username: str,
+    credential_kind: str | None,
+    password: str | None = None,
+    private_key: str | None = None,
+    passphrase: str | None = None,
+    actor: Actor,
+) -> MethodCheck:
+    """Check a connection method that is not saved yet, with a credential typed by ``actor``
+    (the legacy UI's "Test" in its create and edit dialogs): the health check's probe, held to
+    a new target's ``strict`` host-key policy against the keys already trusted for that
+    address; nothing is stored but an audited event, and the secret is never kept or shown.
+    Synchronous (up to ``TARGET_HEALTH_TIMEOUT_SECONDS``). Raises Django's ``ValidationError``
+    by field (``protocol``, ``host``, ``port``, ``credential``)."""
+    from django.utils import timezone
+
+    from apps.targets.services import health
+
+    started = timezone.now()
+    result, params = health.config_check(
+        protocol=protocol,
+        host=host,
+        port=port,
+        username=username,
+        credential_kind=credential_kind,
+        password=password,
+        private_key=private_key,
+        passphrase=passphrase,
+        actor=actor,
+    )
+    return _method_check(
+        result,
+        host=params.host,
+        port=params.port,
+        protocol=params.protocol,
+        username=params.username,
+        credential_kind=credential_kind,
+        started=started,
+        finished=timezone.now(),
+        check_id=None,
     )
 
 

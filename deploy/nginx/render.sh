@@ -46,10 +46,12 @@ OC_UPSTREAM_FAIL_TIMEOUT=${OC_UPSTREAM_FAIL_TIMEOUT:-10s}
 OC_CORS_ORIGINS=${OC_CORS_ORIGINS:-}
 OC_LEGACY_BACKEND=${OC_LEGACY_BACKEND:-}
 OC_LEGACY_BACKEND=${OC_LEGACY_BACKEND%/}
+# the authorities an https legacy backend's certificate is verified against (PEM)
+OC_LEGACY_CA=${OC_LEGACY_CA:-/etc/ssl/certs/ca-certificates.crt}
 OC_CONF_DIR=$out
 export OC_SERVER_NAME OC_TLS_CERT OC_TLS_KEY OC_HTTP_PORT OC_HTTPS_PORT OC_PUBLIC_ORIGIN \
   OC_STATIC_ROOT OC_ACME_ROOT OC_ACCESS_LOG OC_CLIENT_MAX_BODY OC_LEGACY_MAX_BODY OC_CONF_DIR \
-  OC_LEGACY_BACKEND
+  OC_LEGACY_BACKEND OC_LEGACY_CA
 
 # the legacy backend's WebSockets: an origin (nginx's proxy_pass takes no path in a named
 # location), or nothing
@@ -61,6 +63,9 @@ if [ -n "$OC_LEGACY_BACKEND" ]; then
   esac
   case "$OC_LEGACY_BACKEND" in
     *[!A-Za-z0-9.:/_-]*|*/*/*/*) echo "OC_LEGACY_BACKEND: '$OC_LEGACY_BACKEND' is not an origin (http://host:port, no path)" >&2; exit 2 ;;
+  esac
+  case "$OC_LEGACY_BACKEND" in
+    https://*) [ -r "$OC_LEGACY_CA" ] || { echo "OC_LEGACY_CA: '$OC_LEGACY_CA' is not a readable file of certificate authorities (PEM): the legacy backend's certificate is verified against it" >&2; exit 2; } ;;
   esac
 else
   websocket_regions=drop
@@ -107,7 +112,7 @@ template() {
 # shellcheck disable=SC2016  # the list of placeholders envsubst may replace, literally
 template | envsubst '${OC_SERVER_NAME} ${OC_TLS_CERT} ${OC_TLS_KEY} ${OC_HTTP_PORT} ${OC_HTTPS_PORT}
 ${OC_PUBLIC_ORIGIN} ${OC_STATIC_ROOT} ${OC_ACME_ROOT} ${OC_ACCESS_LOG} ${OC_CLIENT_MAX_BODY} ${OC_LEGACY_MAX_BODY}
-${OC_CONF_DIR} ${OC_LEGACY_BACKEND}' > "$out/opsconductor.conf.tmp"
+${OC_CONF_DIR} ${OC_LEGACY_BACKEND} ${OC_LEGACY_CA}' > "$out/opsconductor.conf.tmp"
 
 for name in opsconductor-upstreams.list opsconductor-streams.list opsconductor-cors.map opsconductor.conf; do
   mv "$out/$name.tmp" "$out/$name"

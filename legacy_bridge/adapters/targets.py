@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from apps.targets.interface import (
     MethodCheck,
     TargetDetails,
+    connection_config_check_as,
     connection_method_check_as,
     connection_method_delete_as,
     connection_method_write_as,
@@ -288,10 +289,10 @@ def _text(data: dict, key: str, where: tuple) -> str | None:
     return value
 
 
-def _new_credential(method: dict, index: int) -> dict | None:
+def _new_credential(method: dict, index: int, *, where: tuple | None = None) -> dict | None:
     """The secret a legacy method brings (its first credential with a password or a key), as
     a new credential; None when it brings none."""
-    where = ("body", "communication_methods", index, "credentials")
+    where = where or ("body", "communication_methods", index, "credentials")
     credentials = method.get("credentials") or []
     if not isinstance(credentials, list):
         raise invalid(field_error(where, "Input should be a valid list", "list_type"))
@@ -325,9 +326,9 @@ def _new_credential(method: dict, index: int) -> dict | None:
     return None
 
 
-def _method(method, index: int, *, creating: bool) -> dict:
+def _method(method, index: int, *, creating: bool, where: tuple | None = None) -> dict:
     """A legacy communication method as one method of ``target_write_as``."""
-    where = ("body", "communication_methods", index)
+    where = where or ("body", "communication_methods", index)
     if not isinstance(method, dict):
         raise invalid(field_error(where, "Input should be a valid dictionary", "dict_type"))
     method_type = (_text(method, "method_type", where) or "").lower()
@@ -365,7 +366,7 @@ def _method(method, index: int, *, creating: bool) -> dict:
     values = {"protocol": method_type, "host": host.strip(), "port": port}
     if isinstance(method.get("is_primary"), bool):
         values["is_primary"] = method["is_primary"]
-    credential = _new_credential(method, index)
+    credential = _new_credential(method, index, where=(*where, "credentials"))
     if credential is not None:
         values["credential"] = credential
     elif creating:
@@ -610,7 +611,7 @@ def method_delete(request, target_id, method_id):
 # --- T7: test one saved method ---------------------------------------------------------------
 
 
-def _test_result(check: MethodCheck) -> dict:
+def _test_result(check: MethodCheck, *, saved: bool = True) -> dict:
     """A method check in the shape the legacy UI reads (its test dialogs show ``message``,
     ``method_type``, ``host``:``port``, ``username``, ``credential_type``, ``test_duration``
     followed by "ms", ``debug_info`` as text and ``details`` as JSON). Never a secret."""
@@ -627,7 +628,7 @@ def _test_result(check: MethodCheck) -> dict:
         "details": {
             "status": check.status,
             "host_key": host_key,
-            "health_check_id": str(check.check_id),
+            "health_check_id": str(check.check_id) if check.check_id else None,
             "checked_at": when(check.checked_at),
         },
         "username": check.username or None,
@@ -637,8 +638,8 @@ def _test_result(check: MethodCheck) -> dict:
             else None
         ),
         "debug_info": (
-            f"health check {check.check_id}: {check.status} "
-            f"({check.protocol} {check.host}:{check.port}, "
+            f"{f'health check {check.check_id}' if saved else 'configuration not saved'}: "
+            f"{check.status} ({check.protocol} {check.host}:{check.port}, "
             f"host key {check.host_key_verdict or 'not checked'})"
         ),
     }
@@ -668,6 +669,54 @@ def method_test(request, target_id, method_id):
     except LookupError:  # deleted meanwhile
         return method_not_found(method_number)
     return answer(_test_result(check))
+
+
+# --- T6: test a configuration not saved yet --------------------------------------------------
+
+
+@area.endpoint(
+    "POST",
+    r"/test-method-config",
+    calls="T6",
+    example="/test-method-config",
+    role=Role.MANAGER,  # the create and edit dialogs it is called from: who may change targets
+)
+@endpoint
+def method_config_test(request):
+    """Check a method typed into the create or edit dialog, with the credential typed there,
+    before anything is saved (``connection_config_check_as``). The answer is T7's shape; a
+    failed check is still a 200 with ``success: false``. A host key this system has never
+    trusted is reported with its fingerprint and the credential is not sent (docs/legacy-
+    bridge.md, T6). Never a secret in the answer, the logs or the event."""
+    data = object_body(request)
+    method = dict(data)
+    if isinstance(method.get("credentials"), dict):  # one credential here, a list in T4
+        method["credentials"] = [method["credentials"]]
+    values = _method(method, 0, creating=True, where=("body",))
+    credential = values.get("credential") or {}
+    try:
+        check = connection_config_check_as(
+            protocol=values["protocol"],
+            host=values["host"],
+            port=values.get("port"),
+            username=credential.get("username", ""),
+            credential_kind=credential.get("kind"),
+            password=credential.get("password"),
+            private_key=credential.get("private_key"),
+            passphrase=credential.get("passphrase"),
+            actor=actor(request),
+        )
+    except ValidationError as exc:
+        raise from_validation(
+            exc,
+            {
+                "protocol": "method_type",
+                "host": "config.host",
+                "port": "config.port",
+                "credential": "credentials.encrypted_credentials",
+            },
+        ) from None
+    return answer(_test_result(check, saved=False))
 
 
 area.register()

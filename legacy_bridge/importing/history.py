@@ -80,16 +80,19 @@ def target_status(step_statuses: list[str]) -> str:
 
 
 def build_run(ctx: Context, row, results, *, job_id, job_name, requester, interface):
-    """The ``ImportedRun`` of one legacy execution and its result rows."""
+    """The ``ImportedRun`` of one legacy execution and its result rows, and where each result
+    row went: {(target position, step order): the result row}."""
     by_target: OrderedDict[tuple, list[dict]] = OrderedDict()
     for result in results:
         key = (result["target_id"], result["target_name"] or f"target {result['target_id']}")
         by_target.setdefault(key, []).append(result)
     targets = []
-    for (legacy_target, name), rows in by_target.items():
+    placed: dict[tuple[int, int], dict] = {}
+    for position, ((legacy_target, name), rows) in enumerate(by_target.items()):
         rows.sort(key=lambda r: (r["action_order"] or 0, r["id"]))
         steps = []
         for order, result in enumerate(rows, start=1):
+            placed[(position, order)] = result
             steps.append(
                 interface.ImportedStep(
                     order=order,
@@ -114,7 +117,7 @@ def build_run(ctx: Context, row, results, *, job_id, job_name, requester, interf
             )
         )
     status, reason = run_status(row)
-    return interface.ImportedRun(
+    spec = interface.ImportedRun(
         legacy_ref=legacy_ref(row),
         job_id=job_id,
         job_name=job_name,
@@ -130,6 +133,7 @@ def build_run(ctx: Context, row, results, *, job_id, job_name, requester, interf
         requested_by_user_id=requester[0],
         requested_by_name=requester[1],
     )
+    return spec, placed
 
 
 def run(ctx: Context) -> None:
@@ -207,7 +211,7 @@ def _import_execution(ctx, row, rows, jobs, job_names, scheduled, interface) -> 
                     "jobs' failures)"
                 )
             job = jobs.get(row["job_id"]) or {}
-            spec = build_run(
+            spec, placed = build_run(
                 ctx,
                 row,
                 rows,
@@ -218,6 +222,18 @@ def _import_execution(ctx, row, rows, jobs, job_names, scheduled, interface) -> 
             )
             result = interface.run_import_history(run=spec, actor=ctx.actor)
             ctx.mapping.write(EXECUTIONS, row["id"], result.run_id, digest)
+            # each result keeps its legacy id too: the legacy UI's result rows show it
+            ctx.mapping.write_many(
+                [
+                    (
+                        RESULTS,
+                        placed[(position, order)]["id"],
+                        step_id,
+                        fingerprint(placed[(position, order)]),
+                    )
+                    for position, order, step_id in result.steps
+                ]
+            )
             # the legacy UI names it by its job and number: it keeps its legacy number
             execution_numbers.record_imported(job_id, result.run_id, row["execution_number"])
     except Exception as exc:

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -294,8 +295,14 @@ class LegacyBackend(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, *, tls: tuple[str, str] | None = None):
+        """``tls``: (certificate, key) files: HTTPS instead of HTTP."""
         super().__init__(("127.0.0.1", port), Handler)
+        self.tls = tls is not None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         self.seen: list[dict] = []
         self.first_event_sent = threading.Event()
         self.released = threading.Event()
@@ -328,7 +335,7 @@ class LegacyBackend(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server_address[1]}"
 
     def start(self) -> LegacyBackend:
         self._thread.start()

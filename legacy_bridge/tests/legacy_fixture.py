@@ -258,12 +258,15 @@ def seed_jobs(fixture: Fixture) -> None:
         mapping=SimpleNamespace(new_id=lambda table, legacy_id: fixture.targets.get(legacy_id))
     )
     job_id = fixture.jobs[EXECUTION["job_id"]]
-    spec = build_run(
+    spec, placed = build_run(
         ctx, EXECUTION, RESULTS, job_id=job_id, job_name="legacy whoami",
         requester=(fixture.users["ladmin"], "ladmin"), interface=execution,
     )  # fmt: skip
-    run_id = execution.run_import_history(run=spec, actor=ACTOR).run_id
+    imported = execution.run_import_history(run=spec, actor=ACTOR)
+    run_id = imported.run_id
     _mapping("job_executions", EXECUTION["id"], run_id)
+    for position, order, step_id in imported.steps:  # results keep their ids, as the importer's
+        _mapping("job_execution_results", placed[(position, order)]["id"], step_id)
     execution_numbers.record_imported(job_id, run_id, EXECUTION["execution_number"])
     fixture.executions[EXECUTION["id"]] = run_id
 

@@ -190,10 +190,18 @@ def test_a_wrong_port_is_success_false_with_a_clear_message(client, ui, admin_ap
     assert body["details"]["host_key"] is None  # no handshake happened
     assert "unreachable" in body["debug_info"] and "Traceback" not in body["debug_info"]
     # recorded, but not the target's health: that is its primary method's, which still works
-    assert [c["status"] for c in history(admin_api, target_uuid)] == ["unreachable"]
+    [check] = history(admin_api, target_uuid)
+    methods = admin_api.get(f"/api/v1/targets/{target_uuid}/methods/").json()
+    by_port = {m["port"]: m["id"] for m in methods}
+    assert (check["status"], check["method_id"]) == ("unreachable", by_port[closed_port])
     assert health_of(client, operator, target_id) == "unknown"
     assert post_test(client, operator, target_id, primary_id).json()["success"] is True
     assert health_of(client, operator, target_id) == "healthy"
+    # the history says which method each check probed
+    assert [c["method_id"] for c in history(admin_api, target_uuid)] == [
+        by_port[server.port],
+        by_port[closed_port],
+    ]
 
 
 def test_a_host_key_not_approved_is_refused_before_any_login(client, ui, admin_api, sshd_factory):

@@ -32,25 +32,56 @@ class RequestContextFilter(logging.Filter):
 
 
 class DriverDetailFilter(logging.Filter):
-    """For the connection pool's logger (``psycopg.pool``): its warnings carry the driver's
-    messages ("connection to server at <host>, port <port> failed: ... database <name> ...")
-    and connections' reprs (host, user, database), which the logs never show (ADR 0016). They
-    keep what happened, with the error's class and SQLSTATE."""
+    """For loggers of libraries that log database errors as they come (the connection pool's
+    ``psycopg.pool``, django-celery-beat's scheduler): the driver's messages ("connection to
+    server at <host>, port <port> failed: ... database <name> ...") and connections' reprs
+    (host, user, database) are never shown in the logs (ADR 0016). A record keeps what happened,
+    with the error's class and SQLSTATE; a database error's traceback (whose last line is the
+    driver's message) is left out, the one line says it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(_without_driver_detail(arg) for arg in record.args)
         elif record.args:
             record.args = _without_driver_detail(record.args)
+        if record.exc_info and _is_database_error(record.exc_info[1]):
+            error = record.exc_info[1]
+            if not any(isinstance(arg, _Redacted) for arg in _args(record)):
+                record.msg = f"{record.msg} ({_without_driver_detail(error)})"
+            record.exc_info = None
+            record.exc_text = None
         return True
+
+
+def _is_database_error(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 10:
+        if type(error).__module__.startswith(("psycopg", "django.db")):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+class _Redacted(str):
+    """What stands for an error or a connection in a record: the same with %s and %r."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _args(record: logging.LogRecord) -> tuple:
+    if isinstance(record.args, tuple):
+        return record.args
+    return (record.args,) if record.args else ()
 
 
 def _without_driver_detail(value):
     if isinstance(value, BaseException):
         sqlstate = getattr(value, "sqlstate", None)
-        return f"{type(value).__name__}{f' {sqlstate}' if sqlstate else ''}"
+        return _Redacted(f"{type(value).__name__}{f' {sqlstate}' if sqlstate else ''}")
     if type(value).__module__.startswith(("psycopg", "psycopg_pool")):
-        return type(value).__name__  # a connection: its repr names host, user and database
+        # a connection: its repr names host, user and database
+        return _Redacted(type(value).__name__)
     return value
 
 

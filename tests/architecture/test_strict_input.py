@@ -28,6 +28,7 @@ BODYLESS = {
     ("POST", "/api/v1/runs/{id}/cancel/"),
     ("POST", "/api/v1/schedules/{id}/pause/"),
     ("POST", "/api/v1/schedules/{id}/resume/"),
+    ("POST", "/api/v1/notification-channels/{id}/test/"),
     ("POST", "/api/v1/targets/{id}/check/"),
     ("POST", "/api/v1/targets/{target_pk}/host-keys/{id}/approve/"),
     ("POST", "/api/v1/targets/{target_pk}/host-keys/{id}/reject/"),

@@ -51,13 +51,15 @@ def nginx_binary(candidates=("/usr/sbin/nginx", "/usr/local/sbin/nginx")) -> str
     pytest.skip(f"{message}: the gateway tests need the real nginx")
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "gateway.crt", directory / "gateway.key"
+def self_signed_certificate(
+    directory: Path, name: str = "gateway", alt_names: str = f"DNS:{SERVER_NAME}"
+) -> tuple[Path, Path]:
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-days", "2", "-subj", f"/CN={SERVER_NAME}",
-            "-addext", f"subjectAltName=DNS:{SERVER_NAME}",
+            "-nodes", "-days", "2", "-subj", f"/CN={alt_names.split(',')[0].split(':')[1]}",
+            "-addext", f"subjectAltName={alt_names}",
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True, capture_output=True, timeout=30,

@@ -21,7 +21,13 @@ import pytest
 
 from legacy_bridge.models import TrafficBucket
 from legacy_bridge.tests.backend import LegacyBackend, websocket_accept, websocket_frame
-from tests.deploy.gateway import SERVER_NAME, WebSocket, nginx_binary, start_gateway
+from tests.deploy.gateway import (
+    SERVER_NAME,
+    WebSocket,
+    nginx_binary,
+    self_signed_certificate,
+    start_gateway,
+)
 
 pytestmark = [
     pytest.mark.nginx,
@@ -216,3 +222,43 @@ def test_a_websocket_the_legacy_backend_drops_gets_a_502_in_the_legacy_shape(gat
     assert body["error"]["code"] == "bad_gateway"
     assert body["request_id"] == ws.headers["x-request-id"]
     assert ws.headers["strict-transport-security"].startswith("max-age=")
+    # the failure is in the access log, the token masked; nginx's error log, which would
+    # write the request line with the token, has nothing of it
+    (entry,) = gateway.logged(lambda e: e["request_id"] == body["request_id"])
+    assert (entry["status"], entry["uri"]) == (502, "/api/v3/websocket/connect/***")
+    assert TOKEN not in (gateway.base / "error.log").read_text(errors="replace")
+
+
+def test_an_https_legacy_backend_is_reached_only_with_a_certificate_the_gateway_trusts(tmp_path):
+    """OC_LEGACY_CA: the gateway verifies an https legacy backend's certificate; one signed by
+    an authority it does not trust gets the bridge's 502, and nothing reaches the backend."""
+    nginx = nginx_binary()
+    tmp_path.chmod(0o755)
+    cert, key = self_signed_certificate(tmp_path, "legacy", "IP:127.0.0.1")
+    other_ca, _ = self_signed_certificate(tmp_path, "other", "DNS:other.test")
+    backend = LegacyBackend(tls=(str(cert), str(key))).start()
+    statuses = []
+    try:
+        for ca in (other_ca, cert):
+            gateway = start_gateway(
+                nginx,
+                web_count=1,
+                streams=False,
+                web_extra={"LEGACY_BACKEND_URL": backend.url, "SSL_CERT_FILE": str(cert)},
+                render_extra={"OC_LEGACY_BACKEND": backend.url, "OC_LEGACY_CA": str(ca)},
+            )
+            try:
+                ws = WebSocket(gateway, f"/api/v3/websocket/connect/{TOKEN}")
+                try:
+                    statuses.append(ws.status)
+                    if ws.status == 101:
+                        ws.send("over TLS")
+                        assert ws.receive() == (1, b"echo: over TLS")
+                finally:
+                    ws.close()
+            finally:
+                gateway.stop()
+    finally:
+        backend.stop()
+    assert statuses == [502, 101]
+    assert backend.websocket_messages == ["over TLS"]  # the refused one never got through

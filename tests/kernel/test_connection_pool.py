@@ -251,3 +251,36 @@ def test_the_pools_own_warnings_name_no_host_and_no_database(caplog):
         logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "default", refused)
     assert "error connecting in 'default': OperationalError" in caplog.text
     assert "10.9.8.7" not in caplog.text and "secret_db" not in caplog.text
+
+
+def test_beats_scheduler_logs_a_database_error_without_host_database_or_traceback(caplog):
+    """django-celery-beat logs ``logger.exception('Database error while sync: %r', exc)``: the
+    repr and the traceback's last line are the driver's message."""
+    import logging
+
+    import psycopg
+    from django.db import OperationalError
+
+    logger = logging.getLogger("django_celery_beat.schedulers")
+    message = (
+        'connection failed: connection to server at "10.9.8.7", port 5432 failed: FATAL:  '
+        'database "secret_db" is not currently accepting connections'
+    )
+    with caplog.at_level(logging.ERROR, logger="django_celery_beat.schedulers"):
+        try:
+            try:
+                raise psycopg.OperationalError(message)
+            except psycopg.OperationalError as driver_error:
+                raise OperationalError(message) from driver_error  # as Django wraps it
+        except OperationalError as exc:
+            logger.exception("Database error while sync: %r", exc)
+    assert "Database error while sync: OperationalError" in caplog.text
+    assert "10.9.8.7" not in caplog.text and "secret_db" not in caplog.text
+    assert "Traceback" not in caplog.text
+    # an error that is not the database's keeps its traceback
+    with caplog.at_level(logging.ERROR, logger="django_celery_beat.schedulers"):
+        try:
+            raise ValueError("bad arguments")
+        except ValueError:
+            logger.exception("Removing schedule %s for argument deseralization error", "x")
+    assert "Traceback" in caplog.text and "bad arguments" in caplog.text

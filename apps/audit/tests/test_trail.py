@@ -124,3 +124,19 @@ def test_the_trail_filters_by_action_actor_and_time(api):
     bad = client.get("/api/v1/audit/events/?since=yesterday")
     assert bad.status_code == 400
     assert "since" in bad.json()["error"]["fields"]
+
+
+@pytest.mark.django_db(databases=["audit"])
+@pytest.mark.parametrize(("outcome", "recorded"), [("delivered", "success"), ("failed", "failure")])
+def test_a_channels_test_notice_is_recorded_with_whether_it_arrived(outcome, recorded):
+    event = make_event(
+        type="scheduling.channel.tested",
+        payload={"channel_id": "c-1", "name": "ops-hook", "outcome": outcome},
+    )
+    audit_record_event(event=event)
+    record = AuditRecord.objects.get()
+    assert (record.object_type, record.object_name, record.outcome) == (
+        "channel",
+        "ops-hook",
+        recorded,
+    )

@@ -242,26 +242,79 @@ class ChannelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return bool(channel.sealed_secret)
 
 
-class JobAlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    job = serializers.UUIDField(source="job_id")
+class AlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    job = serializers.UUIDField(
+        source="job_id", required=False, allow_null=True,
+        help_text="Every run of this job, however it was started (give a job or a schedule).",
+    )  # fmt: skip
+    schedule = serializers.PrimaryKeyRelatedField(
+        queryset=Schedule.objects.using("scheduling").all(), required=False, allow_null=True,
+        help_text="The runs and missed due times of this schedule (give a job or a schedule).",
+    )  # fmt: skip
     channel = serializers.SlugRelatedField(
         slug_field="name", queryset=NotificationChannel.objects.using("scheduling").all()
     )
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=AlertEvent.choices), allow_empty=False
+        child=serializers.ChoiceField(
+            choices=[c for c in AlertEvent.choices if c[0] != AlertEvent.TEST]
+        ),
+        allow_empty=False,
+    )
+    subject_name = serializers.SerializerMethodField(
+        help_text="The job's or the schedule's name (empty if it is gone)."
     )
 
     class Meta:
         model = AlertRule
-        fields = ("id", "job", "channel", "events", "created_at")
-        read_only_fields = ("id", "created_at")
+        fields = ("id", "job", "schedule", "subject_name", "channel", "events", "created_at",
+                  "updated_at")  # fmt: skip
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def get_subject_name(self, rule: AlertRule) -> str:
+        if rule.schedule_id:
+            return rule.schedule.name if rule.schedule else ""
+        return self.context.get("job_names", {}).get(rule.job_id, "")
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            for name, source in (("job", "job_id"), ("schedule", "schedule")):
+                if source in attrs and attrs[source] != getattr(self.instance, source):
+                    raise serializers.ValidationError(
+                        {name: ["A rule's job or schedule cannot change: make a new rule."]}
+                    )
+            return attrs
+        if (attrs.get("job_id") is None) == (attrs.get("schedule") is None):
+            raise serializers.ValidationError(
+                {"job": ["Give a job or a schedule (one of the two)."]}
+            )
+        return attrs
+
+
+JobAlertRuleSerializer = AlertRuleSerializer
+
+
+class AttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=["delivered", "failed"])
+    response_status = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField(help_text="The error, or the start of the receiver's answer.")
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    channel = serializers.UUIDField(source="channel_id", read_only=True, allow_null=True)
+    attempt_log = AttemptSerializer(many=True, read_only=True)
+
     class Meta:
         model = NotificationDelivery
         fields = (
-            "id", "channel_name", "event", "subject", "payload", "status", "attempts",
-            "last_error", "response_status", "delivered_at", "next_attempt_at", "created_at",
+            "id", "channel", "channel_name", "event", "subject", "payload", "status", "attempts",
+            "last_error", "response_status", "response_excerpt", "attempt_log", "delivered_at",
+            "next_attempt_at", "created_at", "updated_at",
         )  # fmt: skip
         read_only_fields = fields
+
+
+class ChannelTestSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField(help_text="Whether the receiver took the test notice.")
+    delivery = DeliverySerializer()

@@ -1,9 +1,9 @@
 from rest_framework.routers import SimpleRouter
 
 from apps.scheduling.http.views import (
+    AlertRuleViewSet,
     ChannelViewSet,
     DeliveryViewSet,
-    JobAlertRuleViewSet,
     ScheduleViewSet,
 )
 
@@ -12,7 +12,7 @@ app_name = "scheduling"
 router = SimpleRouter()
 router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("notification-channels", ChannelViewSet, basename="notification-channel")
-router.register("alert-rules", JobAlertRuleViewSet, basename="alert-rule")
+router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 
 urlpatterns = router.urls

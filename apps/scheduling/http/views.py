@@ -1,5 +1,6 @@
 """The scheduling API: schedules (CRUD, pause/resume, preview, next, firings), notification
-channels, job alert rules and the delivery log. Viewers read; managers and admins write."""
+channels (with a test send), alert rules on jobs and schedules, and the delivery log. Viewers
+read; managers and admins write."""
 
 from __future__ import annotations
 
@@ -8,16 +9,25 @@ from datetime import timedelta
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.interface import actor_for_request
+from apps.jobs.interface import job_snapshots
 from apps.scheduling import selectors, services, timing
 from apps.scheduling.http import serializers as s
-from apps.scheduling.models import Firing, FiringOutcome, Kind, NotificationDelivery, Schedule
+from apps.scheduling.models import (
+    AlertRule,
+    DeliveryStatus,
+    Firing,
+    FiringOutcome,
+    Kind,
+    NotificationDelivery,
+    Schedule,
+)
 from opsconductor.api.datetimes import IsoDateTimeFilter
 from opsconductor.api.filters import StrictBooleanFilter
 from opsconductor.api.permissions import ViewerReadManagerWrite
@@ -211,41 +221,118 @@ class ChannelViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance) -> None:
         services.channel_delete(channel=instance, actor=actor_for_request(self.request))
 
+    @extend_schema(request=None, responses=s.ChannelTestSerializer)
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk=None) -> Response:
+        """Send the channel a test notice now, through the real delivery path (a webhook's
+        signed POST, with event ``test``; an email), one attempt, not retried. Recorded in the
+        delivery log and audited; answers with the outcome (200 whether or not it arrived)."""
+        delivery = services.channel_test(
+            channel=self.get_object(), actor=actor_for_request(request)
+        )
+        return Response(
+            {
+                "delivered": delivery.status == DeliveryStatus.DELIVERED,
+                "delivery": s.DeliverySerializer(delivery).data,
+            }
+        )
 
-class JobAlertRuleViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    """A job's alerts: a channel told when any run of the job fails, succeeds or recovers.
-    (A schedule's alerts are its ``notify`` field.)"""
 
-    serializer_class = s.JobAlertRuleSerializer
+class AlertRuleFilter(django_filters.FilterSet):
+    job = django_filters.UUIDFilter(field_name="job_id")
+    job_id = django_filters.UUIDFilter(field_name="job_id")  # (the older name of ``job``)
+    schedule = django_filters.UUIDFilter(field_name="schedule_id")
+    channel = django_filters.CharFilter(field_name="channel__name")
+    on = django_filters.ChoiceFilter(
+        choices=(("job", "job"), ("schedule", "schedule")),
+        method="filter_on",
+        label="Rules on jobs or on schedules only.",
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = ()
+
+    def filter_on(self, queryset, name, value):
+        return queryset.filter(job_id__isnull=value != "job")
+
+
+class AlertRuleViewSet(viewsets.ModelViewSet):
+    """Alert rules: a channel told when a job's runs (every run of it, however started) or a
+    schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+    rules are also its ``notify`` field."""
+
+    serializer_class = s.AlertRuleSerializer
     permission_classes = (ViewerReadManagerWrite,)
-    filterset_fields = ("job_id",)
+    filterset_class = AlertRuleFilter
     lookup_value_regex = UUID
 
     def get_queryset(self):
-        return selectors.job_alert_rules()
+        return selectors.alert_rules()
 
-    def perform_create(self, serializer) -> None:
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["job_names"] = getattr(self, "_job_names", {})
+        return context
+
+    def _name_jobs(self, rules) -> None:
+        ids = {rule.job_id for rule in rules if rule.job_id}
+        self._job_names = {job_id: snap.name for job_id, snap in job_snapshots(list(ids)).items()}
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rules = page if page is not None else list(queryset)
+        self._name_jobs(rules)
+        data = self.get_serializer(rules, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        rule = self.get_object()
+        self._name_jobs([rule])
+        return Response(self.get_serializer(rule).data)
+
+    def _respond(self, rule, code=status.HTTP_200_OK) -> Response:
+        rule = selectors.alert_rules().get(pk=rule.pk)
+        self._name_jobs([rule])
+        return Response(self.get_serializer(rule).data, status=code)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        serializer.instance = services.job_alert_rule_create(
-            job_id=data["job_id"], channel=data["channel"], events=data["events"],
-            actor=actor_for_request(self.request),
+        schedule = data.get("schedule")
+        rule = services.alert_rule_create(
+            job_id=data.get("job_id"), schedule_id=schedule.id if schedule else None,
+            channel=data["channel"], events=data["events"], actor=actor_for_request(request),
         )  # fmt: skip
+        return self._respond(rule, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        rule = self.get_object()
+        serializer = self.get_serializer(rule, data=request.data, partial=kwargs.get("partial"))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rule = services.alert_rule_update(
+            rule=rule, channel=data.get("channel"), events=data.get("events"),
+            actor=actor_for_request(request),
+        )  # fmt: skip
+        return self._respond(rule)
 
     def perform_destroy(self, instance) -> None:
-        services.job_alert_rule_delete(rule=instance, actor=actor_for_request(self.request))
+        services.alert_rule_delete(rule=instance, actor=actor_for_request(self.request))
 
 
 class DeliveryFilter(django_filters.FilterSet):
-    status = django_filters.CharFilter()
+    status = django_filters.MultipleChoiceFilter(
+        choices=DeliveryStatus.choices, help_text="The outcome: pending, delivered or failed."
+    )
     event = django_filters.CharFilter()
-    channel = django_filters.CharFilter(field_name="channel_name")
+    channel = django_filters.CharFilter(field_name="channel_name", help_text="A channel's name.")
+    channel_id = django_filters.UUIDFilter(field_name="channel_id")
     subject = django_filters.CharFilter()
+    since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = NotificationDelivery

@@ -485,6 +485,9 @@ class HealthCheckSerializer(serializers.ModelSerializer):
     state = serializers.SerializerMethodField()
     # empty while the check is queued or running
     status = serializers.ChoiceField(Target.Health.choices, allow_blank=True, read_only=True)
+    # the connection method probed (a check of one method, or the target's primary method);
+    # null when the target had none or the method was deleted since
+    method_id = serializers.UUIDField(read_only=True, allow_null=True)
 
     class Meta:
         model = HealthCheck
@@ -492,6 +495,7 @@ class HealthCheckSerializer(serializers.ModelSerializer):
             "id",
             "target_id",
             "target_name",
+            "method_id",
             "batch_id",
             "state",
             "status",

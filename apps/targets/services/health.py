@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.targets.connection import HostKeyVerdict
+from apps.targets.connection import ConnectionParams, HostKeyVerdict, KnownHostKey, Secret
 from apps.targets.models import ConnectionMethod, HealthCheck, HostKey, Target
 from apps.targets.probes import ProbeResult, SeenHostKey, probe
 from apps.targets.scope import publish_scope_refused
@@ -446,3 +446,121 @@ def target_record_outcome(
             at=timezone.now(),
             actor=actor,
         )
+
+
+# -- a connection method not saved yet -------------------------------------------------------
+
+UNSAVED = "the configuration being tested"
+
+
+def config_check(
+    *,
+    protocol: str,
+    host: str,
+    port: int | None,
+    username: str,
+    credential_kind: str | None,
+    password: str | None = None,
+    private_key: str | None = None,
+    passphrase: str | None = None,
+    actor: Actor = SYSTEM,
+) -> tuple[ProbeResult, ConnectionParams]:
+    """Probe a connection method that is not saved yet (a target being created or edited),
+    with the credential the user typed: the same probe as a health check, nothing stored but an
+    event saying who tested what (``targets.method_config.tested``, without the secret).
+
+    The typed secret is the requester's own, not a stored credential, so no credential scope
+    applies (ADR 0015, amendment). The host key is held to the policy a new target gets
+    (``strict``): the keys this system already trusts or rejected for that address (through
+    any target's method) decide; a key it has never trusted is reported with its fingerprint
+    and the credential is not sent (save the target, then approve the key). Raises
+    ``ValidationError`` by field (``protocol``, ``host``, ``port``, ``credential``)."""
+    errors: dict[str, list[str]] = {}
+    if protocol not in (ConnectionMethod.Protocol.SSH, ConnectionMethod.Protocol.WINRM):
+        errors["protocol"] = ["Must be ssh or winrm."]
+    host = (host or "").strip()
+    if not host or len(host) > 255 or any(c.isspace() for c in host):
+        errors["host"] = ["A host name or address is required (no spaces, 255 characters)."]
+    if port is None:
+        port = 22 if protocol == ConnectionMethod.Protocol.SSH else 5985
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        errors["port"] = ["Must be a port number from 1 to 65535."]
+    if credential_kind == "ssh_key" and not private_key:
+        errors["credential"] = ["An SSH key credential needs its private key."]
+    if credential_kind == "password" and not password:
+        errors["credential"] = ["A password credential needs its password."]
+    if errors:
+        raise ValidationError(errors)
+    known: dict[tuple[str, str], KnownHostKey] = {}
+    for key in (
+        HostKey.objects.using(DB)
+        .filter(
+            method__host=host,
+            method__port=port,
+            state__in=[HostKey.State.TRUSTED, HostKey.State.REJECTED],
+        )
+        .order_by("created_at", "id")
+    ):
+        known[(key.algorithm, key.public_key)] = KnownHostKey(
+            algorithm=key.algorithm,
+            public_key=key.public_key,
+            fingerprint=key.fingerprint,
+            trusted=key.state == HostKey.State.TRUSTED,
+            rejected=key.state == HostKey.State.REJECTED,
+        )
+    params = ConnectionParams(
+        target_id=uuid.UUID(int=0),
+        target_name=UNSAVED,
+        method_id=uuid.UUID(int=0),
+        protocol=protocol,
+        host=host,
+        port=port,
+        username=username or "",
+        credential_kind=credential_kind,
+        password=Secret(password),
+        private_key=Secret(private_key),
+        passphrase=Secret(passphrase),
+        host_key_policy=Target.HostKeyPolicy.STRICT,
+        known_host_keys=tuple(known.values()),
+        winrm_scheme=(
+            ConnectionMethod.WinrmScheme.HTTPS
+            if port == 5986
+            else ConnectionMethod.WinrmScheme.HTTP
+        ),
+    )
+    release_connections()
+    try:
+        result = probe(params, timeout=settings.TARGET_HEALTH_TIMEOUT_SECONDS)
+    except Exception as exc:  # probes do not raise; a broken one must not either
+        logger.warning("probe of an unsaved configuration failed: %s", type(exc).__name__)
+        result = ProbeResult(
+            status=Target.Health.ERROR, message=f"the probe failed ({type(exc).__name__})"
+        )
+    if result.status == Target.Health.HOST_KEY_UNKNOWN and result.host_key is not None:
+        result = ProbeResult(
+            status=result.status,
+            message=(
+                f"{params.address} presented the host key {result.host_key.fingerprint}, which "
+                "is not trusted yet, so the credentials were not sent. Save the target, then "
+                "scan and approve its key (or give it the accept-new policy) to test the login."
+            ),
+            latency_ms=result.latency_ms,
+            host_key=result.host_key,
+            host_key_verdict=result.host_key_verdict,
+        )
+    with transaction.atomic(using=DB):
+        publish(
+            "targets.method_config.tested",
+            {
+                "protocol": protocol,
+                "host": host,
+                "port": port,
+                "username": params.username,
+                "credential_kind": credential_kind,
+                "status": result.status,
+                "host_key_fingerprint": result.host_key.fingerprint if result.host_key else None,
+                "actor": actor.label,
+            },
+            actor=actor,
+        )
+    return result, params

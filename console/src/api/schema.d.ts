@@ -12,14 +12,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description A job's alerts: a channel told when any run of the job fails, succeeds or recovers.
-         *     (A schedule's alerts are its ``notify`` field.)
+         * @description Alert rules: a channel told when a job's runs (every run of it, however started) or a
+         *     schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+         *     rules are also its ``notify`` field.
          */
         get: operations["alert_rules_list"];
         put?: never;
         /**
-         * @description A job's alerts: a channel told when any run of the job fails, succeeds or recovers.
-         *     (A schedule's alerts are its ``notify`` field.)
+         * @description Alert rules: a channel told when a job's runs (every run of it, however started) or a
+         *     schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+         *     rules are also its ``notify`` field.
          */
         post: operations["alert_rules_create"];
         delete?: never;
@@ -36,20 +38,32 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description A job's alerts: a channel told when any run of the job fails, succeeds or recovers.
-         *     (A schedule's alerts are its ``notify`` field.)
+         * @description Alert rules: a channel told when a job's runs (every run of it, however started) or a
+         *     schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+         *     rules are also its ``notify`` field.
          */
         get: operations["alert_rules_retrieve"];
-        put?: never;
+        /**
+         * @description Alert rules: a channel told when a job's runs (every run of it, however started) or a
+         *     schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+         *     rules are also its ``notify`` field.
+         */
+        put: operations["alert_rules_update"];
         post?: never;
         /**
-         * @description A job's alerts: a channel told when any run of the job fails, succeeds or recovers.
-         *     (A schedule's alerts are its ``notify`` field.)
+         * @description Alert rules: a channel told when a job's runs (every run of it, however started) or a
+         *     schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+         *     rules are also its ``notify`` field.
          */
         delete: operations["alert_rules_destroy"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * @description Alert rules: a channel told when a job's runs (every run of it, however started) or a
+         *     schedule's runs fail, succeed or recover, or the schedule misses a due time. A schedule's
+         *     rules are also its ``notify`` field.
+         */
+        patch: operations["alert_rules_partial_update"];
         trace?: never;
     };
     "/api/v1/audit/events/": {
@@ -688,6 +702,27 @@ export interface paths {
         patch: operations["notification_channels_partial_update"];
         trace?: never;
     };
+    "/api/v1/notification-channels/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Send the channel a test notice now, through the real delivery path (a webhook's
+         *     signed POST, with event ``test``; an email), one attempt, not retried. Recorded in the
+         *     delivery log and audited; answers with the outcome (200 whether or not it arrived).
+         */
+        post: operations["notification_channels_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notification-deliveries/": {
         parameters: {
             query?: never;
@@ -1014,6 +1049,26 @@ export interface paths {
         put?: never;
         /** @description The next fire times of a definition, in its zone and in UTC, DST changes noted. */
         post: operations["schedules_preview_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/system/status/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The state of OpsConductor's dependencies, workers, queues, scheduler and event outbox,
+         *     for every signed-in user (it names no secret). Cached for a few seconds.
+         */
+        get: operations["system_status"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1420,9 +1475,64 @@ export interface components {
          *     * `succeeded` - A run succeeded
          *     * `missed` - A due time was missed
          *     * `recovered` - The first success after failures
+         *     * `test` - A test notice sent from the channel (no run behind it)
          * @enum {string}
          */
-        AlertEventEnum: "failed" | "succeeded" | "missed" | "recovered";
+        AlertEventEnum: "failed" | "succeeded" | "missed" | "recovered" | "test";
+        /**
+         * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
+         *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
+         *     sent back unchanged (a GET body edited and PUT back) pass. ``strict_accepts`` names
+         *     read-only fields the serializer reads from the input itself.
+         *
+         *     A ModelSerializer with it maps date-time columns to the API's DateTimeField (offsets and
+         *     years in range, opsconductor.api.datetimes).
+         */
+        AlertRule: {
+            /** Format: uuid */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description Every run of this job, however it was started (give a job or a schedule).
+             */
+            job?: string | null;
+            /**
+             * Format: uuid
+             * @description The runs and missed due times of this schedule (give a job or a schedule).
+             */
+            schedule?: string | null;
+            /** @description The job's or the schedule's name (empty if it is gone). */
+            readonly subject_name: string;
+            channel: string;
+            events: components["schemas"]["EventsEnum"][];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /**
+         * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
+         *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
+         *     sent back unchanged (a GET body edited and PUT back) pass. ``strict_accepts`` names
+         *     read-only fields the serializer reads from the input itself.
+         *
+         *     A ModelSerializer with it maps date-time columns to the API's DateTimeField (offsets and
+         *     years in range, opsconductor.api.datetimes).
+         */
+        AlertRuleRequest: {
+            /**
+             * Format: uuid
+             * @description Every run of this job, however it was started (give a job or a schedule).
+             */
+            job?: string | null;
+            /**
+             * Format: uuid
+             * @description The runs and missed due times of this schedule (give a job or a schedule).
+             */
+            schedule?: string | null;
+            channel: string;
+            events: components["schemas"]["EventsEnum"][];
+        };
         /** @description An API token as listed: never its value or digest. */
         ApiToken: {
             /** Format: uuid */
@@ -1480,6 +1590,21 @@ export interface components {
              */
             expires_at?: string | null;
         };
+        Attempt: {
+            number: number;
+            /** Format: date-time */
+            at: string;
+            outcome: components["schemas"]["AttemptOutcomeEnum"];
+            response_status: number | null;
+            /** @description The error, or the start of the receiver's answer. */
+            detail: string;
+        };
+        /**
+         * @description * `delivered` - delivered
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        AttemptOutcomeEnum: "delivered" | "failed";
         AuditRecord: {
             /** Format: uuid */
             readonly id: string;
@@ -1554,6 +1679,11 @@ export interface components {
             secret?: string;
             recipients?: string[];
             enabled?: boolean;
+        };
+        ChannelTest: {
+            /** @description Whether the receiver took the test notice. */
+            delivered: boolean;
+            delivery: components["schemas"]["Delivery"];
         };
         /** @description Targets to check: a selector, or a list of ids (one of the two). */
         CheckRequestRequest: {
@@ -1713,6 +1843,8 @@ export interface components {
         Delivery: {
             /** Format: uuid */
             readonly id: string;
+            /** Format: uuid */
+            readonly channel: string | null;
             readonly channel_name: string;
             readonly event: components["schemas"]["AlertEventEnum"];
             readonly subject: string;
@@ -1721,12 +1853,16 @@ export interface components {
             readonly attempts: number;
             readonly last_error: string;
             readonly response_status: number | null;
+            readonly response_excerpt: string;
+            readonly attempt_log: components["schemas"]["Attempt"][];
             /** Format: date-time */
             readonly delivered_at: string | null;
             /** Format: date-time */
             readonly next_attempt_at: string | null;
             /** Format: date-time */
             readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
         };
         /**
          * @description * `pending` - Pending (being delivered or waiting for a retry)
@@ -1735,6 +1871,29 @@ export interface components {
          * @enum {string}
          */
         DeliveryStatusEnum: "pending" | "delivered" | "failed";
+        Dependency: {
+            /** @description database:<alias>, broker, cache, or a service. */
+            name: string;
+            kind: components["schemas"]["DependencyKindEnum"];
+            state: components["schemas"]["DependencyStateEnum"];
+            /** @description What is wrong (never a URL or a driver message). */
+            detail: string;
+        };
+        /**
+         * @description * `database` - database
+         *     * `broker` - broker
+         *     * `cache` - cache
+         *     * `service` - service
+         * @enum {string}
+         */
+        DependencyKindEnum: "database" | "broker" | "cache" | "service";
+        /**
+         * @description * `ok` - ok
+         *     * `degraded` - degraded
+         *     * `down` - down
+         * @enum {string}
+         */
+        DependencyStateEnum: "ok" | "degraded" | "down";
         /**
          * @description * `production` - Production
          *     * `staging` - Staging
@@ -1743,6 +1902,19 @@ export interface components {
          * @enum {string}
          */
         EnvironmentEnum: "production" | "staging" | "development" | "testing";
+        /**
+         * @description * `failed` - A run failed (or timed out)
+         *     * `succeeded` - A run succeeded
+         *     * `missed` - A due time was missed
+         *     * `recovered` - The first success after failures
+         * @enum {string}
+         */
+        EventsEnum: "failed" | "succeeded" | "missed" | "recovered";
+        FailedDeliveries: {
+            /** @description The subscribing app. */
+            app: string;
+            count: number;
+        };
         Firing: {
             /** Format: uuid */
             readonly id: string;
@@ -1752,7 +1924,7 @@ export interface components {
             readonly scheduled_for: string;
             /** Format: date-time */
             readonly fired_at: string | null;
-            readonly outcome: components["schemas"]["OutcomeEnum"];
+            readonly outcome: components["schemas"]["FiringOutcomeEnum"];
             readonly reason: string;
             readonly catch_up: boolean;
             readonly revision: number;
@@ -1764,6 +1936,15 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
+        /**
+         * @description * `starting` - Starting (claimed, the run is being created)
+         *     * `fired` - Fired: a run was started
+         *     * `skipped` - Skipped
+         *     * `missed` - Missed (the scheduler was down)
+         *     * `failed_to_start` - Failed to start
+         * @enum {string}
+         */
+        FiringOutcomeEnum: "starting" | "fired" | "skipped" | "missed" | "failed_to_start";
         /**
          * @description * `daily` - Daily
          *     * `weekly` - Weekly
@@ -1822,6 +2003,8 @@ export interface components {
             /** Format: uuid */
             readonly target_id: string;
             readonly target_name: string;
+            /** Format: uuid */
+            readonly method_id: string | null;
             /** Format: uuid */
             readonly batch_id: string | null;
             readonly state: string;
@@ -1931,40 +2114,6 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
-        /**
-         * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
-         *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
-         *     sent back unchanged (a GET body edited and PUT back) pass. ``strict_accepts`` names
-         *     read-only fields the serializer reads from the input itself.
-         *
-         *     A ModelSerializer with it maps date-time columns to the API's DateTimeField (offsets and
-         *     years in range, opsconductor.api.datetimes).
-         */
-        JobAlertRule: {
-            /** Format: uuid */
-            readonly id: string;
-            /** Format: uuid */
-            job: string;
-            channel: string;
-            events: components["schemas"]["AlertEventEnum"][];
-            /** Format: date-time */
-            readonly created_at: string;
-        };
-        /**
-         * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
-         *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
-         *     sent back unchanged (a GET body edited and PUT back) pass. ``strict_accepts`` names
-         *     read-only fields the serializer reads from the input itself.
-         *
-         *     A ModelSerializer with it maps date-time columns to the API's DateTimeField (offsets and
-         *     years in range, opsconductor.api.datetimes).
-         */
-        JobAlertRuleRequest: {
-            /** Format: uuid */
-            job: string;
-            channel: string;
-            events: components["schemas"]["AlertEventEnum"][];
-        };
         JobVersion: {
             readonly number: number;
             readonly message: string;
@@ -2059,6 +2208,10 @@ export interface components {
             first_name?: string;
             last_name?: string;
         };
+        Metric: {
+            name: string;
+            help: string;
+        };
         /**
          * @description * `skip` - Record missed due times, run nothing late
          *     * `run_once` - One catch-up run, the other missed due times recorded
@@ -2086,15 +2239,16 @@ export interface components {
          * @enum {string}
          */
         OsFamilyEnum: "linux" | "windows";
-        /**
-         * @description * `starting` - Starting (claimed, the run is being created)
-         *     * `fired` - Fired: a run was started
-         *     * `skipped` - Skipped
-         *     * `missed` - Missed (the scheduler was down)
-         *     * `failed_to_start` - Failed to start
-         * @enum {string}
-         */
-        OutcomeEnum: "starting" | "fired" | "skipped" | "missed" | "failed_to_start";
+        Outbox: {
+            pending: components["schemas"]["OutboxPending"][];
+            failed_deliveries: components["schemas"]["FailedDeliveries"][];
+        };
+        OutboxPending: {
+            app: string;
+            pending: number;
+            /** Format: date-time */
+            oldest_pending_at: string | null;
+        };
         /**
          * @description * `allow` - Start a new run even if the previous one still goes
          *     * `skip` - Skip the due time while the previous run still goes
@@ -2102,6 +2256,21 @@ export interface components {
          * @enum {string}
          */
         OverlapPolicyEnum: "allow" | "skip" | "queue";
+        PaginatedAlertRuleList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=4
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?page=2
+             */
+            previous?: string | null;
+            results: components["schemas"]["AlertRule"][];
+        };
         PaginatedApiTokenList: {
             /** @example 123 */
             count: number;
@@ -2213,21 +2382,6 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["HealthCheck"][];
-        };
-        PaginatedJobAlertRuleList: {
-            /** @example 123 */
-            count: number;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?page=4
-             */
-            next?: string | null;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?page=2
-             */
-            previous?: string | null;
-            results: components["schemas"]["JobAlertRule"][];
         };
         PaginatedJobList: {
             /** @example 123 */
@@ -2346,6 +2500,29 @@ export interface components {
         PasswordChangeRequest: {
             old_password: string;
             new_password: string;
+        };
+        /**
+         * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
+         *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
+         *     sent back unchanged (a GET body edited and PUT back) pass. ``strict_accepts`` names
+         *     read-only fields the serializer reads from the input itself.
+         *
+         *     A ModelSerializer with it maps date-time columns to the API's DateTimeField (offsets and
+         *     years in range, opsconductor.api.datetimes).
+         */
+        PatchedAlertRuleRequest: {
+            /**
+             * Format: uuid
+             * @description Every run of this job, however it was started (give a job or a schedule).
+             */
+            job?: string | null;
+            /**
+             * Format: uuid
+             * @description The runs and missed due times of this schedule (give a job or a schedule).
+             */
+            schedule?: string | null;
+            channel?: string;
+            events?: components["schemas"]["EventsEnum"][];
         };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
@@ -2629,6 +2806,12 @@ export interface components {
          * @enum {string}
          */
         ProtocolEnum: "ssh" | "winrm";
+        Queue: {
+            name: string;
+            messages: number | null;
+            /** @description AMQP brokers only. */
+            consumers: number | null;
+        };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
          *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
@@ -3005,6 +3188,30 @@ export interface components {
             misfire_grace_seconds?: number;
             overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
         };
+        SchedulerSection: {
+            enabled_schedules: number;
+            /**
+             * Format: double
+             * @description How long the most overdue due time has waited (0: none is overdue).
+             */
+            overdue_seconds: number;
+            /** @description The latest due time that fired: schedule_name, scheduled_for, fired_at, late_seconds (how late it fired), outcome. */
+            last_firing: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Format: date-time
+             * @description When the scheduler's tick (sent by beat) last ran.
+             */
+            last_tick_at: string | null;
+            /** @description Whether a tick ran recently (null: none seen yet). */
+            beat_alive: boolean | null;
+            /** Format: double */
+            tick_seconds: number;
+        };
+        Sections: {
+            scheduler?: components["schemas"]["SchedulerSection"];
+        };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
          *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
@@ -3017,6 +3224,35 @@ export interface components {
         SelectorRequest: {
             selector: string;
         };
+        SystemStatus: {
+            /**
+             * @description unavailable: a database, the broker or the cache is down; degraded: a service (the legacy backend) or the workers are not all well.
+             *
+             *     * `ok` - ok
+             *     * `degraded` - degraded
+             *     * `unavailable` - unavailable
+             */
+            status: components["schemas"]["SystemStatusStatusEnum"];
+            /** Format: date-time */
+            checked_at: string;
+            /** Format: double */
+            cached_for_seconds: number;
+            took_ms: number;
+            dependencies: components["schemas"]["Dependency"][];
+            workers: components["schemas"]["Workers"];
+            queues: components["schemas"]["Queue"][];
+            outbox: components["schemas"]["Outbox"];
+            sections: components["schemas"]["Sections"];
+            metrics: components["schemas"]["Metric"][];
+            metrics_path: string;
+        };
+        /**
+         * @description * `ok` - ok
+         *     * `degraded` - degraded
+         *     * `unavailable` - unavailable
+         * @enum {string}
+         */
+        SystemStatusStatusEnum: "ok" | "degraded" | "unavailable";
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
          *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
@@ -3234,6 +3470,23 @@ export interface components {
          * @enum {string}
          */
         WinrmTransportEnum: "ntlm" | "basic" | "kerberos" | "credssp";
+        Worker: {
+            name: string;
+            queues: string[];
+        };
+        Workers: {
+            state: components["schemas"]["WorkersStateEnum"];
+            detail: string;
+            workers: components["schemas"]["Worker"][];
+        };
+        /**
+         * @description * `ok` - ok
+         *     * `degraded` - degraded
+         *     * `down` - down
+         *     * `unknown` - unknown
+         * @enum {string}
+         */
+        WorkersStateEnum: "ok" | "degraded" | "down" | "unknown";
         /** @description Every 4xx/5xx answer of the API has this shape. */
         Error: {
             error: {
@@ -3265,13 +3518,23 @@ export interface operations {
     alert_rules_list: {
         parameters: {
             query?: {
+                channel?: string;
+                job?: string;
                 job_id?: string;
+                /**
+                 * @description Rules on jobs or on schedules only.
+                 *
+                 *     * `job` - job
+                 *     * `schedule` - schedule
+                 */
+                on?: "job" | "schedule";
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
                 /** @description A page number within the paginated result set. */
                 page?: number;
                 /** @description Number of results to return per page. */
                 page_size?: number;
+                schedule?: string;
                 /** @description A search term. */
                 search?: string;
             };
@@ -3286,7 +3549,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaginatedJobAlertRuleList"];
+                    "application/json": components["schemas"]["PaginatedAlertRuleList"];
                 };
             };
             /** @description Invalid input: `error.fields` names each field and its reasons. */
@@ -3345,9 +3608,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobAlertRuleRequest"];
-                "application/x-www-form-urlencoded": components["schemas"]["JobAlertRuleRequest"];
-                "multipart/form-data": components["schemas"]["JobAlertRuleRequest"];
+                "application/json": components["schemas"]["AlertRuleRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["AlertRuleRequest"];
+                "multipart/form-data": components["schemas"]["AlertRuleRequest"];
             };
         };
         responses: {
@@ -3356,7 +3619,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobAlertRule"];
+                    "application/json": components["schemas"]["AlertRule"];
                 };
             };
             /** @description Invalid input: `error.fields` names each field and its reasons. */
@@ -3422,7 +3685,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobAlertRule"];
+                    "application/json": components["schemas"]["AlertRule"];
                 };
             };
             /** @description Not signed in (no, an expired or a revoked credential). */
@@ -3445,6 +3708,87 @@ export interface operations {
             };
             /** @description No such object (or not visible to this user), or no such page of a list. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    alert_rules_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["AlertRuleRequest"];
+                "multipart/form-data": components["schemas"]["AlertRuleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Invalid input: `error.fields` names each field and its reasons. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to this user), or no such page of a list. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not one this operation reads. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3501,6 +3845,87 @@ export interface operations {
             };
             /** @description No such object (or not visible to this user), or no such page of a list. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    alert_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAlertRuleRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedAlertRuleRequest"];
+                "multipart/form-data": components["schemas"]["PatchedAlertRuleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Invalid input: `error.fields` names each field and its reasons. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to this user), or no such page of a list. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body's Content-Type is not one this operation reads. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7360,10 +7785,69 @@ export interface operations {
             };
         };
     };
+    notification_channels_test_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelTest"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object (or not visible to this user), or no such page of a list. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     notification_deliveries_list: {
         parameters: {
             query?: {
+                /** @description A channel's name. */
                 channel?: string;
+                channel_id?: string;
                 event?: string;
                 /** @description Which field to use when ordering the results. */
                 ordering?: string;
@@ -7373,8 +7857,17 @@ export interface operations {
                 page_size?: number;
                 /** @description A search term. */
                 search?: string;
-                status?: string;
+                since?: string;
+                /**
+                 * @description The outcome: pending, delivered or failed.
+                 *
+                 *     * `pending` - Pending (being delivered or waiting for a retry)
+                 *     * `delivered` - Delivered
+                 *     * `failed` - Failed (no retries left)
+                 */
+                status?: ("delivered" | "failed" | "pending")[];
                 subject?: string;
+                until?: string;
             };
             header?: never;
             path?: never;
@@ -9022,6 +9515,52 @@ export interface operations {
             };
             /** @description The body's Content-Type is not one this operation reads. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    system_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemStatus"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

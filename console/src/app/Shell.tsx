@@ -24,21 +24,26 @@ import {
 import AccountCircle from "@mui/icons-material/AccountCircle";
 import DarkMode from "@mui/icons-material/DarkMode";
 import Dns from "@mui/icons-material/Dns";
+import Group from "@mui/icons-material/Group";
 import History from "@mui/icons-material/History";
 import Key from "@mui/icons-material/Key";
 import LightMode from "@mui/icons-material/LightMode";
 import ListAlt from "@mui/icons-material/ListAlt";
 import MenuIcon from "@mui/icons-material/Menu";
+import SearchIcon from "@mui/icons-material/Search";
+import MonitorHeart from "@mui/icons-material/MonitorHeart";
+import NotificationsActive from "@mui/icons-material/NotificationsActive";
 import Policy from "@mui/icons-material/Policy";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
-import { NavLink, Outlet, useLocation } from "react-router";
+import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useSession } from "../auth/session";
 import { canReadAudit, hasRole, type Me, type Role } from "../auth/roles";
 import { useConnection } from "./connection";
 import { useThemeChoice, type ThemeChoice } from "./theme";
 import { PageLoading } from "../components/PageLoading";
+import { KeyboardLayer, useKeyboard } from "./KeyboardLayer";
 
 const DRAWER = 220;
 
@@ -57,6 +62,9 @@ const NAV: NavItem[] = [
   { to: "/targets", label: "Targets", icon: <Dns /> },
   { to: "/groups", label: "Groups", icon: <Workspaces /> },
   { to: "/credentials", label: "Credentials", icon: <Key />, role: "admin" },
+  { to: "/people", label: "People", icon: <Group />, role: "admin" },
+  { to: "/alerts", label: "Alerts", icon: <NotificationsActive /> },
+  { to: "/system", label: "System", icon: <MonitorHeart /> },
   { to: "/audit", label: "Audit", icon: <Policy />, allowed: canReadAudit },
 ];
 
@@ -92,6 +100,8 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
 function UserMenu() {
   const { me, signOut } = useSession();
   const { choice, setChoice } = useThemeChoice();
+  const { openSheet } = useKeyboard();
+  const navigate = useNavigate();
   const [anchor, setAnchor] = useState<HTMLElement | null>(null);
   if (!me) return null;
   return (
@@ -142,6 +152,23 @@ function UserMenu() {
         </Box>
         <Divider />
         <MenuItem
+          onClick={() => {
+            setAnchor(null);
+            navigate("/account");
+          }}
+        >
+          My account
+        </MenuItem>
+        <MenuItem
+          onClick={() => {
+            setAnchor(null);
+            openSheet();
+          }}
+        >
+          Keyboard shortcuts
+        </MenuItem>
+        <Divider />
+        <MenuItem
           onClick={async () => {
             setAnchor(null);
             // the sign-in page follows: the session says the user signed out (RequireSession)
@@ -176,7 +203,26 @@ function ConnectionBanner() {
   return null;
 }
 
+function PaletteButton() {
+  const { openPalette } = useKeyboard();
+  return (
+    <Tooltip title="Jump to a target, job, run or schedule (Ctrl K)">
+      <IconButton color="inherit" onClick={openPalette} aria-label="Jump to" aria-keyshortcuts="Control+K Meta+K" sx={{ mr: 1 }}>
+        <SearchIcon />
+      </IconButton>
+    </Tooltip>
+  );
+}
+
 export function Shell() {
+  return (
+    <KeyboardLayer>
+      <ShellFrame />
+    </KeyboardLayer>
+  );
+}
+
+function ShellFrame() {
   const [open, setOpen] = useState(false);
   return (
     <Box sx={{ display: "flex", minHeight: "100vh" }}>
@@ -194,6 +240,7 @@ export function Shell() {
           <Typography variant="h6" component={NavLink} to="/" sx={{ color: "inherit", textDecoration: "none", flexGrow: 1 }}>
             OpsConductor
           </Typography>
+          <PaletteButton />
           <UserMenu />
         </Toolbar>
       </AppBar>

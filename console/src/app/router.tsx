@@ -2,11 +2,14 @@
 // every filter lives in the URL: a copied link opens the same view.
 import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
 import { RequireSession } from "../auth/RequireSession";
+import { routes as alertRoutes } from "../pages/alerts/routes";
 import { routes as auditRoutes } from "../pages/audit/routes";
 import { routes as credentialRoutes } from "../pages/credentials/routes";
 import { routes as groupRoutes } from "../pages/groups/routes";
 import { routes as jobRoutes } from "../pages/jobs/routes";
+import { routes as peopleRoutes } from "../pages/people/routes";
 import { routes as runRoutes } from "../pages/runs/routes";
+import { routes as systemRoutes } from "../pages/system/routes";
 import { routes as targetRoutes } from "../pages/targets/routes";
 import { PageLoading } from "../components/PageLoading";
 import { Shell } from "./Shell";
@@ -33,6 +36,9 @@ export const ROUTES: RouteObject[] = [
           ...targetRoutes,
           ...groupRoutes,
           ...credentialRoutes,
+          ...peopleRoutes,
+          ...alertRoutes,
+          ...systemRoutes,
           ...auditRoutes,
           {
             path: "*",

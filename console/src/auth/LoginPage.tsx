@@ -4,7 +4,7 @@ import { Alert, Box, Button, Card, CardContent, Stack, TextField, Typography } f
 import { useEffect, useState, type FormEvent } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
 import { ApiError } from "../api/client";
-import { useSession } from "./session";
+import { PASSWORD_CHANGED_KEY, useSession } from "./session";
 
 /** Only a path of this console: never another site (an open redirect). */
 export function safeNext(next: string | null): string {
@@ -23,6 +23,12 @@ export default function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const ended = params.get("ended");
+  // set by My account after a password change (a reason, never a credential): read once
+  const [passwordChanged] = useState(() => {
+    const flag = window.sessionStorage.getItem(PASSWORD_CHANGED_KEY) === "1";
+    window.sessionStorage.removeItem(PASSWORD_CHANGED_KEY);
+    return flag;
+  });
 
   useEffect(() => {
     document.title = "Sign in · OpsConductor";
@@ -63,7 +69,11 @@ export default function LoginPage() {
             <Typography variant="h5" component="h1">
               Sign in to OpsConductor
             </Typography>
-            {ended === "1" && !error ? (
+            {passwordChanged && !error ? (
+              <Alert severity="success">
+                Your password was changed. That ends every session you had, this one too: sign in with the new password.
+              </Alert>
+            ) : ended === "1" && !error ? (
               <Alert severity="info">Your session has ended. Sign in again to go on.</Alert>
             ) : null}
             {error ? (

@@ -26,6 +26,9 @@ export const ACTIONS = {
   editJobs: { role: "manager", reason: "Changing jobs needs the manager role or above." },
   planJobs: { role: "operator", reason: "Planning a run needs the operator role or above." },
   credentials: { role: "admin", reason: "Credentials are for admins only." },
+  people: { role: "admin", reason: "Managing users and their roles is for admins only." },
+  editAlerts: { role: "manager", reason: "Changing alert channels and rules needs the manager role or above." },
+  testChannels: { role: "manager", reason: "Sending a test notice needs the manager role or above." },
   verifyAudit: { role: "admin", reason: "Running the verification is for admins only." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 

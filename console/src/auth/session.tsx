@@ -22,6 +22,9 @@ export const ME_KEY = ["me"] as const;
 // Whether this tab had a session open (a flag, never a credential): a reload that finds the
 // session gone can then say it ended rather than ask to sign in as if for the first time.
 const OPEN_KEY = "opsconductor.session-open";
+/** A flag (never a credential): the session ended because the user changed their password in
+ * My account; the sign-in page says so once. */
+export const PASSWORD_CHANGED_KEY = "opsconductor.password-changed";
 
 function remember(open: boolean) {
   if (open) window.sessionStorage.setItem(OPEN_KEY, "1");

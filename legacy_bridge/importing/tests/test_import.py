@@ -802,6 +802,29 @@ def test_history_becomes_read_only_imported_runs(seeded, legacy, run_import, adm
 
     numbers = {str(row.run_id): (row.number, row.source) for row in ExecutionNumber.objects.all()}
     assert numbers == {nightly["id"]: (1, "imported"), manual["id"]: (3, "imported")}
+    # ... and each result its legacy id: the step results the legacy UI lists are the
+    # imported rows, shown under the ids they had
+    from apps.execution.interface import run_step_results
+    from legacy_bridge import legacy_ids
+    from legacy_bridge.importing.models import ImportedRecord
+
+    mapped = dict(
+        ImportedRecord.objects.filter(legacy_table="job_execution_results").values_list(
+            "new_id", "legacy_id"
+        )
+    )
+    steps = [r.id for run in (nightly, manual) for r in run_step_results(uuid.UUID(run["id"]))]
+    assert len(steps) == 5 and set(steps) == set(mapped)
+    shown = legacy_ids.legacy_ids_for("results", steps)
+    assert {step: str(number) for step, number in shown.items()} == mapped
+    legacy_result_ids = {
+        str(row[0])
+        for row in legacy.execute(
+            "SELECT id FROM job_execution_results WHERE execution_id = ANY(%s)",
+            ([seeded.executions["nightly"], seeded.executions["manual"]],),
+        )
+    }
+    assert set(mapped.values()) == legacy_result_ids
 
     again = run_import()
     assert table(again, "job_executions").imported == 0
