@@ -38,6 +38,11 @@ screen, and the API's latency with many viewers open (bench/console.py).
 console's dashboard on a big installation: its summary endpoints, first load's JavaScript and
 first paint in headless Chromium against web in production configuration (bench/dashboard.py).
 
+`python -m bench audit_console [--records 1000000] [--pages 20] [--loads 3]`: the console's audit
+page in headless Chromium paging through a million records (no filter, filtered, by time, from
+the newest page and from deep in the trail), each page from the click to its rows on screen
+against 300 ms (bench/audit_console.py).
+
 `python -m bench ansible [--targets N] ...`: ansible-core ad-hoc on N local sshd targets, cold
 and warm (bench/ansible_side.py), run by hand; not part of the default set.
 """
@@ -61,6 +66,7 @@ ON_THEIR_OWN = {
     "streams": "streams",
     "console": "console",
     "dashboard": "dashboard",
+    "audit_console": "audit_console",
     "ansible": "ansible_side",
 }
 

@@ -523,6 +523,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.audit.tasks.purge_expired",
         "schedule": env.float("AUDIT_RETENTION_CHECK_SECONDS", default=86400.0),
     },
+    # the hash chain walked end to end; its result is GET /api/v1/audit/verification/
+    "audit-verify": {
+        "task": "apps.audit.tasks.verify_chain",
+        "schedule": env.float("AUDIT_VERIFY_SECONDS", default=86400.0),
+    },
     "scheduling-alert-retries": {
         "task": "apps.scheduling.tasks.retry_notifications",
         "schedule": 30.0,
@@ -631,6 +636,8 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 AUDIT_RETENTION_EXPORT_DIR = env.str("AUDIT_RETENTION_EXPORT_DIR", default="")
 # HMAC key of retention checkpoints (default: derived from SECRET_KEY).
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+# How often the hash chain is verified end to end (beat; the result: /api/v1/audit/verification/).
+AUDIT_VERIFY_SECONDS = env.float("AUDIT_VERIFY_SECONDS", default=86400.0)
 
 
 # --- Scheduling (docs/scheduling.md) -------------------------------------------------------------

@@ -114,3 +114,36 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} checkpoint at {self.sequence}"
+
+
+class AuditVerification(models.Model):
+    """One walk of the hash chain (``services.audit_verify``) and its result: by the schedule
+    (beat, ``AUDIT_VERIFY_SECONDS``), on an admin's request (``POST
+    /api/v1/audit/verification/``) or by ``manage.py audit_verify``. Queued while
+    ``started_at`` is empty, running while ``finished_at`` is; ``ok`` then says whether the
+    chain was intact, and ``problem`` names the first bad record when it was not."""
+
+    id = models.BigAutoField(primary_key=True)
+    trigger = models.CharField(max_length=20)  # "schedule" | "manual" | "command"
+    requested_at = models.DateTimeField()
+    requested_by = models.CharField(max_length=150, blank=True)  # the actor's name
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True, blank=True)
+    checked = models.BigIntegerField(default=0)
+    first_sequence = models.BigIntegerField(null=True, blank=True)
+    last_sequence = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+    record_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"verification {self.id} ({self.state})"
+
+    @property
+    def state(self) -> str:
+        if self.finished_at is not None:
+            return "passed" if self.ok else "failed"
+        return "running" if self.started_at is not None else "queued"

@@ -24,8 +24,8 @@ from django.utils import timezone
 from apps.audit import integrity
 from apps.audit.describe import describe, masked
 from apps.audit.export import record_as_dict
-from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditRecord
-from opsconductor.events import SYSTEM, Event, publish
+from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditRecord, AuditVerification
+from opsconductor.events import SYSTEM, Actor, Event, publish
 
 DB = "audit"
 logger = logging.getLogger(__name__)
@@ -164,15 +164,15 @@ class Verdict:
     record_id: str = ""
 
 
-def _records_from(sequence: int) -> Iterator[AuditRecord]:
-    """Records from ``sequence`` on, in order, in chunks (a million rows never in memory)."""
+def _records_from(sequence: int, until: int | None = None) -> Iterator[AuditRecord]:
+    """Records from ``sequence`` on (up to ``until``), in order, in chunks (a million rows
+    never in memory)."""
     last = sequence - 1
     while True:
-        chunk = list(
-            AuditRecord.objects.using(DB)
-            .filter(sequence__gt=last)
-            .order_by("sequence")[:VERIFY_CHUNK]
-        )
+        records = AuditRecord.objects.using(DB).filter(sequence__gt=last)
+        if until is not None:
+            records = records.filter(sequence__lte=until)
+        chunk = list(records.order_by("sequence")[:VERIFY_CHUNK])
         if not chunk:
             return
         yield from chunk
@@ -190,6 +190,10 @@ def audit_verify(*, from_checkpoint: bool = False) -> Verdict:
         checkpoints.first() if from_checkpoint else checkpoints.filter(kind="retention").first()
     )
     expected_sequence, previous = 1, integrity.GENESIS
+    # the head as committed when the walk starts: records appended meanwhile (the trail keeps
+    # growing while a long walk runs) are left to the next verification, not taken for records
+    # removed from the end
+    head = AuditChainHead.objects.using(DB).filter(pk=1).first()
     if checkpoint is not None:
         if not integrity.checkpoint_is_authentic(checkpoint):
             return Verdict(False, 0, None, None,
@@ -197,7 +201,7 @@ def audit_verify(*, from_checkpoint: bool = False) -> Verdict:
                            "(it was altered or forged)")  # fmt: skip
         expected_sequence, previous = checkpoint.sequence + 1, checkpoint.hash
     checked, first = 0, None
-    for record in _records_from(expected_sequence):
+    for record in _records_from(expected_sequence, head.sequence if head is not None else None):
         first = first or record.sequence
         if record.sequence != expected_sequence:
             what = "removed" if record.sequence > expected_sequence else "duplicated"
@@ -216,7 +220,6 @@ def audit_verify(*, from_checkpoint: bool = False) -> Verdict:
         previous = record.hash
         expected_sequence += 1
         checked += 1
-    head = AuditChainHead.objects.using(DB).filter(pk=1).first()
     if head is not None and head.sequence >= expected_sequence:
         return Verdict(False, checked, first, expected_sequence - 1,
                        f"records {expected_sequence} to {head.sequence} were removed from the "
@@ -225,6 +228,90 @@ def audit_verify(*, from_checkpoint: bool = False) -> Verdict:
         problem = f"the last record ({head.sequence}) does not match the chain's head"
         return Verdict(False, checked, first, head.sequence, problem)
     return Verdict(True, checked, first, expected_sequence - 1)
+
+
+# -- verification runs: scheduled, requested, or from the command line -----------------------------
+
+# a requested verification still queued or running after this long is taken for lost (its
+# worker died): a new request starts another
+VERIFICATION_LOST_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
+def verification_pending() -> AuditVerification | None:
+    """The verification queued or running now, if any (one lost with its worker is not)."""
+    return (
+        AuditVerification.objects.using(DB)
+        .filter(finished_at__isnull=True)
+        .filter(requested_at__gte=timezone.now() - VERIFICATION_LOST_AFTER)
+        .order_by("-id")
+        .first()
+    )
+
+
+def verification_last() -> AuditVerification | None:
+    """The latest verification that finished (passed or failed)."""
+    return (
+        AuditVerification.objects.using(DB)
+        .filter(finished_at__isnull=False)
+        .order_by("-id")
+        .first()
+    )
+
+
+def verification_request(*, trigger: str, actor: Actor) -> tuple[AuditVerification, bool]:
+    """A verification to run: the one already queued or running (``False``), or a new one
+    (``True``; the caller sends it to a worker, ``tasks.verify_chain``)."""
+    with transaction.atomic(using=DB):
+        # one request at a time decides (two admins clicking at once start one walk)
+        _head()
+        pending = verification_pending()
+        if pending is not None:
+            return pending, False
+        made = AuditVerification.objects.using(DB).create(
+            trigger=trigger, requested_at=timezone.now(), requested_by=actor.name or actor.kind
+        )
+    return made, True
+
+
+def verification_run(
+    *,
+    verification_id: int | None = None,
+    trigger: str = "schedule",
+    actor: Actor = SYSTEM,
+    from_checkpoint: bool = False,
+) -> AuditVerification:
+    """Walk the chain (``audit_verify``) for the verification ``verification_id`` (or a new
+    one of ``trigger``), store the result and record it in the trail
+    (``audit.verification.finished``, outcome ``passed`` or ``failed``)."""
+    if verification_id is not None:
+        verification = AuditVerification.objects.using(DB).get(pk=verification_id)
+    else:
+        verification = AuditVerification.objects.using(DB).create(
+            trigger=trigger, requested_at=timezone.now(), requested_by=actor.name or actor.kind
+        )
+    verification.started_at = timezone.now()
+    verification.save(using=DB, update_fields=["started_at"])
+    verdict = audit_verify(from_checkpoint=from_checkpoint)
+    verification.finished_at = timezone.now()
+    verification.ok = verdict.ok
+    verification.checked = verdict.checked
+    verification.first_sequence = verdict.first_sequence
+    verification.last_sequence = verdict.last_sequence
+    verification.problem = verdict.problem
+    verification.record_id = verdict.record_id
+    with transaction.atomic(using=DB):
+        verification.save(using=DB)
+        publish(
+            "audit.verification.finished",
+            {"verification_id": verification.pk, "status": verification.state,
+             "trigger": verification.trigger, "checked": verdict.checked,
+             "first_sequence": verdict.first_sequence, "last_sequence": verdict.last_sequence,
+             "problem": verdict.problem},
+            actor=actor,
+        )  # fmt: skip
+    if not verdict.ok:
+        logger.error("audit chain verification failed: %s", verdict.problem)
+    return verification
 
 
 # -- retention ------------------------------------------------------------------------------------

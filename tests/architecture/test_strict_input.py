@@ -22,6 +22,7 @@ UNKNOWN = "bogus_field_xyz"
 WRITES = ("POST", "PUT", "PATCH")
 # Actions on one object that take no body at all (a body sent is not read).
 BODYLESS = {
+    ("POST", "/api/v1/audit/verification/"),
     ("POST", "/api/v1/jobs/{id}/archive/"),
     ("POST", "/api/v1/jobs/{id}/unarchive/"),
     ("POST", "/api/v1/runs/{id}/cancel/"),

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.audit.models import AuditRecord
+from apps.audit.models import AuditRecord, AuditVerification
 from opsconductor.api.datetimes import DateTimeField
 
 
@@ -32,3 +32,44 @@ class ReportQuerySerializer(serializers.Serializer):
         if attrs["until"] <= attrs["since"]:
             raise serializers.ValidationError({"until": ["Must be after since."]})
         return attrs
+
+
+class VerificationSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(
+        choices=["queued", "running", "passed", "failed"], read_only=True,
+        help_text="queued or running: not finished yet; passed: the chain is intact; failed: "
+        "`problem` names the first record altered, inserted or removed",
+    )  # fmt: skip
+    trigger = serializers.ChoiceField(choices=["schedule", "manual", "command"], read_only=True)
+    requested_at = DateTimeField(read_only=True)
+    started_at = DateTimeField(read_only=True, allow_null=True)
+    finished_at = DateTimeField(read_only=True, allow_null=True)
+    broken_sequence = serializers.SerializerMethodField(
+        help_text="The chain position where a failed verification stopped (null when it passed)"
+    )
+
+    class Meta:
+        model = AuditVerification
+        fields = (
+            "id", "state", "trigger", "requested_by", "requested_at", "started_at",
+            "finished_at", "checked", "first_sequence", "last_sequence", "broken_sequence",
+            "problem", "record_id",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_broken_sequence(self, verification: AuditVerification) -> int | None:
+        if verification.state != "failed":
+            return None
+        return verification.last_sequence
+
+
+class VerificationStatusSerializer(serializers.Serializer):
+    last = VerificationSerializer(
+        allow_null=True, help_text="The latest verification that finished (null: none yet)"
+    )
+    pending = VerificationSerializer(
+        allow_null=True, help_text="The verification queued or running now, if any"
+    )
+    interval_seconds = serializers.FloatField(
+        help_text="How often the schedule verifies the chain (AUDIT_VERIFY_SECONDS)"
+    )

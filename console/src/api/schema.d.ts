@@ -143,6 +143,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/verification/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The hash chain's verification: when it last ran and whether the chain was intact
+         *     (``GET``), and running it now (``POST``, admins; it runs on a worker: poll ``GET``).
+         */
+        get: operations["audit_verification_retrieve"];
+        put?: never;
+        /** @description Queue a verification (or answer the one already queued or running). */
+        post: operations["audit_verification_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout/": {
         parameters: {
             query?: never;
@@ -3072,7 +3093,7 @@ export interface components {
             readonly status: components["schemas"]["RunStatusEnum"];
             readonly pending_reason: string;
             readonly status_reason: string;
-            readonly trigger: components["schemas"]["TriggerEnum"];
+            readonly trigger: components["schemas"]["RunTriggerEnum"];
             readonly requested_by: unknown;
             /** Format: uuid */
             readonly requested_by_user_id: string | null;
@@ -3239,6 +3260,15 @@ export interface components {
          * @enum {string}
          */
         RunTargetStatusEnum: "pending" | "queued" | "running" | "succeeded" | "failed" | "unreachable" | "canceled" | "timed_out" | "skipped" | "lost";
+        /**
+         * @description * `manual` - Manual (a person)
+         *     * `api_token` - API token
+         *     * `schedule` - Schedule
+         *     * `retry` - Retry of an earlier run
+         *     * `imported` - Imported history (from the legacy system)
+         * @enum {string}
+         */
+        RunTriggerEnum: "manual" | "api_token" | "schedule" | "retry" | "imported";
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
          *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
@@ -3539,15 +3569,6 @@ export interface components {
                 [key: string]: number;
             };
         };
-        /**
-         * @description * `manual` - Manual (a person)
-         *     * `api_token` - API token
-         *     * `schedule` - Schedule
-         *     * `retry` - Retry of an earlier run
-         *     * `imported` - Imported history (from the legacy system)
-         * @enum {string}
-         */
-        TriggerEnum: "manual" | "api_token" | "schedule" | "retry" | "imported";
         /** @description A user as admins manage them. The password is write-only and required on creation. */
         User: {
             /** Format: uuid */
@@ -3614,6 +3635,59 @@ export interface components {
             };
             selector?: string;
         };
+        Verification: {
+            readonly id: number;
+            /**
+             * @description queued or running: not finished yet; passed: the chain is intact; failed: `problem` names the first record altered, inserted or removed
+             *
+             *     * `queued` - queued
+             *     * `running` - running
+             *     * `passed` - passed
+             *     * `failed` - failed
+             */
+            readonly state: components["schemas"]["VerificationStateEnum"];
+            readonly trigger: components["schemas"]["VerificationTriggerEnum"];
+            readonly requested_by: string;
+            /** Format: date-time */
+            readonly requested_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            readonly checked: number;
+            readonly first_sequence: number | null;
+            readonly last_sequence: number | null;
+            /** @description The chain position where a failed verification stopped (null when it passed) */
+            readonly broken_sequence: number | null;
+            readonly problem: string;
+            readonly record_id: string;
+        };
+        /**
+         * @description * `queued` - queued
+         *     * `running` - running
+         *     * `passed` - passed
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        VerificationStateEnum: "queued" | "running" | "passed" | "failed";
+        VerificationStatus: {
+            /** @description The latest verification that finished (null: none yet) */
+            last: components["schemas"]["Verification"] | null;
+            /** @description The verification queued or running now, if any */
+            pending: components["schemas"]["Verification"] | null;
+            /**
+             * Format: double
+             * @description How often the schedule verifies the chain (AUDIT_VERIFY_SECONDS)
+             */
+            interval_seconds: number;
+        };
+        /**
+         * @description * `schedule` - schedule
+         *     * `manual` - manual
+         *     * `command` - command
+         * @enum {string}
+         */
+        VerificationTriggerEnum: "schedule" | "manual" | "command";
         /**
          * @description * `http` - HTTP
          *     * `https` - HTTPS
@@ -4332,6 +4406,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    audit_verification_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationStatus"];
+                };
+            };
+            /** @description Not signed in (no, an expired or a revoked credential). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Signed in, but the role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database is unavailable for a moment (a restart, an outage): try again after `Retry-After` seconds. Nothing was changed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    audit_verification_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationStatus"];
                 };
             };
             /** @description Not signed in (no, an expired or a revoked credential). */

@@ -90,9 +90,10 @@ describe("command palette", () => {
     vi.spyOn(api, "GET").mockImplementation((() => answer(200, page([]))) as never);
     renderPalette();
     const box = screen.getByRole("combobox", { name: "Name to jump to" });
-    // before typing: the pages (People only for admins)
+    // before typing: the pages (People only for admins, Audit for admins and auditors)
     expect(screen.getByRole("option", { name: /Targets/ })).toBeInTheDocument();
     expect(screen.queryByRole("option", { name: /People/ })).not.toBeInTheDocument();
+    expect(screen.queryByRole("option", { name: /Audit/ })).not.toBeInTheDocument();
     fireEvent.change(box, { target: { value: "sched" } });
     await waitFor(() => expect(screen.getAllByRole("option")).toHaveLength(1));
     expect(screen.getByRole("option")).toHaveTextContent("Schedules");

@@ -21,7 +21,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useId, useMemo, useState } from "react";
 import { useNavigate } from "react-router";
 import { api, unwrap } from "../api/client";
-import { hasRole } from "../auth/roles";
+import { canReadAudit, hasRole } from "../auth/roles";
 import { useSession } from "../auth/session";
 import { formatTime } from "../lib/format";
 
@@ -36,13 +36,13 @@ export interface PaletteItem {
 const PER_KIND = 5;
 const DEBOUNCE_MS = 200;
 
-const PAGES: (PaletteItem & { admin?: boolean })[] = [
+const PAGES: (PaletteItem & { admin?: boolean; auditor?: boolean })[] = [
   { key: "p-runs", kind: "Page", label: "Runs", to: "/runs" },
   { key: "p-jobs", kind: "Page", label: "Jobs", to: "/jobs" },
   { key: "p-targets", kind: "Page", label: "Targets", to: "/targets" },
   { key: "p-groups", kind: "Page", label: "Groups", to: "/groups" },
   { key: "p-schedules", kind: "Page", label: "Schedules", to: "/schedules" },
-  { key: "p-audit", kind: "Page", label: "Audit", to: "/audit" },
+  { key: "p-audit", kind: "Page", label: "Audit", to: "/audit", auditor: true },
   { key: "p-people", kind: "Page", label: "People", to: "/people", admin: true },
   { key: "p-account", kind: "Page", label: "My account", to: "/account" },
 ];
@@ -120,7 +120,7 @@ function PaletteBody({ onClose }: { onClose: () => void }) {
 
   const items = useMemo(() => {
     const needle = text.trim().toLowerCase();
-    const pages = PAGES.filter((p) => (!p.admin || hasRole(me, "admin")) && (!needle || p.label.toLowerCase().includes(needle)));
+    const pages = PAGES.filter((p) => (!p.admin || hasRole(me, "admin")) && (!p.auditor || canReadAudit(me)) && (!needle || p.label.toLowerCase().includes(needle)));
     return [...(term ? (found.data ?? []) : []), ...pages];
   }, [text, term, found.data, me]);
 

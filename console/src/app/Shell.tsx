@@ -35,12 +35,13 @@ import MonitorHeart from "@mui/icons-material/MonitorHeart";
 import NotificationsActive from "@mui/icons-material/NotificationsActive";
 import MoveUp from "@mui/icons-material/MoveUp";
 import SpaceDashboard from "@mui/icons-material/SpaceDashboard";
+import Policy from "@mui/icons-material/Policy";
 import SettingsBrightness from "@mui/icons-material/SettingsBrightness";
 import Workspaces from "@mui/icons-material/Workspaces";
 import { Suspense, useState, type ReactNode } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useSession } from "../auth/session";
-import { hasRole, type Role } from "../auth/roles";
+import { canReadAudit, hasRole, type Me, type Role } from "../auth/roles";
 import { useConnection } from "./connection";
 import { useThemeChoice, type ThemeChoice } from "./theme";
 import { PageLoading } from "../components/PageLoading";
@@ -53,6 +54,8 @@ interface NavItem {
   label: string;
   icon: ReactNode;
   role?: Role;
+  /** shown only to whom it allows (a capability rather than a role) */
+  allowed?: (me: Me | null) => boolean;
 }
 
 const NAV: NavItem[] = [
@@ -66,6 +69,7 @@ const NAV: NavItem[] = [
   { to: "/alerts", label: "Alerts", icon: <NotificationsActive /> },
   { to: "/system", label: "System", icon: <MonitorHeart /> },
   { to: "/migration", label: "Migration", icon: <MoveUp />, role: "admin" },
+  { to: "/audit", label: "Audit", icon: <Policy />, allowed: canReadAudit },
 ];
 
 function Navigation({ onNavigate }: { onNavigate?: () => void }) {
@@ -74,7 +78,7 @@ function Navigation({ onNavigate }: { onNavigate?: () => void }) {
   return (
     <nav aria-label="Main">
       <List>
-        {NAV.filter((item) => !item.role || hasRole(me, item.role)).map((item) => {
+        {NAV.filter((item) => (!item.role || hasRole(me, item.role)) && (!item.allowed || item.allowed(me))).map((item) => {
           const active = location.pathname === item.to || location.pathname.startsWith(`${item.to}/`);
           return (
             // each link in a list item of its own: a list holds only items (axe: list)

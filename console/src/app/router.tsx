@@ -3,6 +3,7 @@
 import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
 import { RequireSession } from "../auth/RequireSession";
 import { routes as alertRoutes } from "../pages/alerts/routes";
+import { routes as auditRoutes } from "../pages/audit/routes";
 import { routes as credentialRoutes } from "../pages/credentials/routes";
 import { routes as dashboardRoutes } from "../pages/dashboard/routes";
 import { routes as migrationRoutes } from "../pages/migration/routes";
@@ -42,6 +43,7 @@ export const ROUTES: RouteObject[] = [
           ...peopleRoutes,
           ...alertRoutes,
           ...systemRoutes,
+          ...auditRoutes,
           {
             path: "*",
             lazy: () => import("../pages/NotFoundPage").then((module) => ({ Component: module.default })),

@@ -30,10 +30,19 @@ export const ACTIONS = {
   editAlerts: { role: "manager", reason: "Changing alert channels and rules needs the manager role or above." },
   testChannels: { role: "manager", reason: "Sending a test notice needs the manager role or above." },
   bridgeRoutes: { role: "admin", reason: "Changing the legacy bridge's routes is for admins only." },
+  verifyAudit: { role: "admin", reason: "Running the verification is for admins only." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
 export type Action = keyof typeof ACTIONS;
 
 export function can(me: Pick<Me, "role"> | null | undefined, action: Action): boolean {
   return hasRole(me, ACTIONS[action].role);
+}
+
+/** Reading the audit trail: admins, and users of any role with the auditor capability
+ * (opsconductor.roles.can_read_audit). */
+export const AUDIT_REASON = "Reading the audit trail needs the auditor capability (or the admin role).";
+
+export function canReadAudit(me: Pick<Me, "role" | "is_auditor"> | null | undefined): boolean {
+  return hasRole(me, "admin") || Boolean(me?.is_auditor);
 }

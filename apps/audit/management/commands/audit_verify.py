@@ -1,6 +1,7 @@
 """``manage.py audit_verify [--from-checkpoint]``: walk the audit hash chain and name the first
 record that was altered, inserted or removed. Exit status 0 when the chain is intact, 1 when
-not (so it can run from cron or a monitoring check)."""
+not (so it can run from cron or a monitoring check). The result is stored as the schedule's
+is (``GET /api/v1/audit/verification/``) and recorded in the trail."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from apps.audit.services import audit_verify
+from apps.audit.services import verification_run
+from opsconductor.events import Actor
 
 
 class Command(BaseCommand):
@@ -22,7 +24,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, from_checkpoint: bool, **options):
-        verdict = audit_verify(from_checkpoint=from_checkpoint)
+        verdict = verification_run(
+            trigger="command",
+            actor=Actor(kind="system", name="manage.py audit_verify"),
+            from_checkpoint=from_checkpoint,
+        )
         span = (
             f"records {verdict.first_sequence}..{verdict.last_sequence}"
             if verdict.first_sequence
