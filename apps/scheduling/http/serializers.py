@@ -203,6 +203,17 @@ class PreviewItemSerializer(serializers.Serializer):
     utc_offset = serializers.CharField()
     abbreviation = serializers.CharField()
     note = serializers.CharField(help_text="Set when a DST change affects this firing.")
+    dst_rule = serializers.ChoiceField(
+        choices=["", "gap", "repeated", "offset_changed"],
+        help_text=(
+            "The DST rule that applied: gap (the wall-clock time does not exist: fires at the "
+            "change), repeated (it happens twice: fires at the first), offset_changed (the "
+            "zone's UTC offset differs from the previous firing's), or empty."
+        ),
+    )
+    wall_time = serializers.CharField(
+        help_text="gap and repeated: the wall-clock time asked for (YYYY-MM-DDTHH:MM), else empty."
+    )
 
 
 class PreviewResponseSerializer(serializers.Serializer):

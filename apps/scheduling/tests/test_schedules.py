@@ -161,6 +161,10 @@ def test_preview_shows_fire_times_in_both_zones_with_dst_changes_marked(manager_
     ]  # fmt: skip
     assert items[0]["local"] == "2026-03-28T02:30:00+01:00" and items[0]["note"] == ""
     assert items[1]["local"] == "2026-03-29T03:00:00+02:00" and "does not exist" in items[1]["note"]
+    # the rule that applied, as facts a client can render without reading the note
+    assert [(i["dst_rule"], i["wall_time"]) for i in items] == [
+        ("", ""), ("gap", "2026-03-29T02:30"), ("", ""), ("", ""),
+    ]  # fmt: skip
     assert items[2]["abbreviation"] == "CEST"
     bad = manager_api.post("/api/v1/schedules/preview/", {**body, "cron": "* * *"}, format="json")
     assert bad.status_code == 400 and "cron" in str(bad.json())

@@ -1715,6 +1715,14 @@ export interface components {
          */
         DeliveryStatusEnum: "pending" | "delivered" | "failed";
         /**
+         * @description * `` -
+         *     * `gap` - gap
+         *     * `repeated` - repeated
+         *     * `offset_changed` - offset_changed
+         * @enum {string}
+         */
+        DstRuleEnum: "gap" | "repeated" | "offset_changed";
+        /**
          * @description * `production` - Production
          *     * `staging` - Staging
          *     * `development` - Development
@@ -2544,6 +2552,17 @@ export interface components {
             abbreviation: string;
             /** @description Set when a DST change affects this firing. */
             note: string;
+            /**
+             * @description The DST rule that applied: gap (the wall-clock time does not exist: fires at the change), repeated (it happens twice: fires at the first), offset_changed (the zone's UTC offset differs from the previous firing's), or empty.
+             *
+             *     * `` -
+             *     * `gap` - gap
+             *     * `repeated` - repeated
+             *     * `offset_changed` - offset_changed
+             */
+            dst_rule: components["schemas"]["DstRuleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description gap and repeated: the wall-clock time asked for (YYYY-MM-DDTHH:MM), else empty. */
+            wall_time: string;
         };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
