@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from apps.scheduling.models import (
     AlertRule,
@@ -19,7 +19,20 @@ DB = "scheduling"
 
 
 def schedules() -> QuerySet[Schedule]:
-    return Schedule.objects.using(DB).prefetch_related("alert_rules__channel").order_by("name")
+    """Schedules with their latest firing's due time, outcome, reason and run (``last_*``:
+    one index lookup each on (schedule, scheduled_for))."""
+    latest = Firing.objects.using(DB).filter(schedule_id=OuterRef("pk")).order_by("-scheduled_for")
+    return (
+        Schedule.objects.using(DB)
+        .prefetch_related("alert_rules__channel")
+        .annotate(
+            last_firing_for=Subquery(latest.values("scheduled_for")[:1]),
+            last_firing_outcome=Subquery(latest.values("outcome")[:1]),
+            last_firing_reason=Subquery(latest.values("reason")[:1]),
+            last_firing_run=Subquery(latest.values("run_id")[:1]),
+        )
+        .order_by("name")
+    )
 
 
 def firings(*, schedule_id: uuid.UUID) -> QuerySet[Firing]:

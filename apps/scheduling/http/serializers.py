@@ -11,6 +11,7 @@ from apps.scheduling.models import (
     AlertEvent,
     AlertRule,
     Firing,
+    FiringOutcome,
     Frequency,
     IntervalUnit,
     Kind,
@@ -103,6 +104,13 @@ class NotifySerializer(serializers.Serializer):
     )
 
 
+class LastFiringSerializer(serializers.Serializer):
+    scheduled_for = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=FiringOutcome.choices)
+    reason = serializers.CharField()
+    run_id = serializers.UUIDField(allow_null=True)
+
+
 class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSerializer):
     strict_accepts = ("notify",)  # read as input by to_internal_value
 
@@ -128,6 +136,9 @@ class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSer
     overlap_policy = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False)
     notify = serializers.SerializerMethodField()
     next_fire_local = serializers.SerializerMethodField()
+    last_firing = serializers.SerializerMethodField(
+        help_text="The latest due time's firing (outcome, reason, run), or null if none yet."
+    )
 
     class Meta:
         model = Schedule
@@ -137,8 +148,8 @@ class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSer
             "every", "time_of_day", "days_of_week", "day_of_month", "timezone", "start_at",
             "end_at", "max_firings", "enabled", "misfire_policy",
             "misfire_grace_seconds", "overlap_policy", "notify", "next_fire_at",
-            "next_fire_local", "revision", "fired_count", "last_fired_at", "finished_reason",
-            "created_by", "updated_by", "created_at", "updated_at",
+            "next_fire_local", "revision", "fired_count", "last_fired_at", "last_firing",
+            "finished_reason", "created_by", "updated_by", "created_at", "updated_at",
         )  # fmt: skip
         read_only_fields = (
             "id", "job_name", "next_fire_at", "revision", "fired_count", "last_fired_at",
@@ -154,6 +165,20 @@ class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSer
             {"channel": rule.channel.name, "events": rule.events}
             for rule in schedule.alert_rules.all()
         ]
+
+    @extend_schema_field(LastFiringSerializer(allow_null=True))
+    def get_last_firing(self, schedule: Schedule) -> dict | None:
+        when = getattr(schedule, "last_firing_for", None)
+        if when is None:
+            return None
+        return LastFiringSerializer(
+            {
+                "scheduled_for": when,
+                "outcome": schedule.last_firing_outcome,
+                "reason": schedule.last_firing_reason,
+                "run_id": schedule.last_firing_run,
+            }
+        ).data
 
     def get_next_fire_local(self, schedule: Schedule) -> str | None:
         if schedule.next_fire_at is None:

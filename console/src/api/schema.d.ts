@@ -1968,6 +1968,14 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        LastFiring: {
+            /** Format: date-time */
+            scheduled_for: string;
+            outcome: components["schemas"]["OutcomeEnum"];
+            reason: string;
+            /** Format: uuid */
+            run_id: string | null;
+        };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
          *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
@@ -2916,6 +2924,8 @@ export interface components {
             readonly fired_count: number;
             /** Format: date-time */
             readonly last_fired_at: string | null;
+            /** @description The latest due time's firing (outcome, reason, run), or null if none yet. */
+            readonly last_firing: components["schemas"]["LastFiring"] | null;
             readonly finished_reason: string;
             readonly created_by: unknown;
             readonly updated_by: unknown;
