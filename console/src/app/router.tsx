@@ -6,6 +6,7 @@ import { routes as credentialRoutes } from "../pages/credentials/routes";
 import { routes as groupRoutes } from "../pages/groups/routes";
 import { routes as jobRoutes } from "../pages/jobs/routes";
 import { routes as runRoutes } from "../pages/runs/routes";
+import { routes as scheduleRoutes } from "../pages/schedules/routes";
 import { routes as targetRoutes } from "../pages/targets/routes";
 import { PageLoading } from "../components/PageLoading";
 import { Shell } from "./Shell";
@@ -31,6 +32,7 @@ export const ROUTES: RouteObject[] = [
           ...jobRoutes,
           ...targetRoutes,
           ...groupRoutes,
+          ...scheduleRoutes,
           ...credentialRoutes,
           {
             path: "*",

@@ -26,6 +26,7 @@ export const ACTIONS = {
   editJobs: { role: "manager", reason: "Changing jobs needs the manager role or above." },
   planJobs: { role: "operator", reason: "Planning a run needs the operator role or above." },
   credentials: { role: "admin", reason: "Credentials are for admins only." },
+  editSchedules: { role: "manager", reason: "Changing schedules needs the manager role or above." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
 export type Action = keyof typeof ACTIONS;
