@@ -59,10 +59,12 @@ def pick_zone(page, zone: str) -> None:
     expect(box).to_have_value(zone)
 
 
-def check_both_themes(page, shot: str | None = None) -> None:
+def check_both_themes(page, shot: str | None = None, *, show=None) -> None:
+    """axe in the light and the dark theme; the screenshot (light) with ``show`` in sight."""
     expect(page.get_by_role("progressbar")).to_have_count(0)
     axe_check(page)
     if shot:
+        (show or page.get_by_role("heading", level=1)).scroll_into_view_if_needed()
         screenshot(page, shot)
     switch_theme(page, "dark")  # the console follows the system's theme
     try:
@@ -183,7 +185,10 @@ def test_story_a_berlin_schedule_previews_the_dst_rule_then_fires_and_links_its_
         timeout=60, interval=0.5, what="the scheduled run to succeed",
     )  # fmt: skip
     expect(history.get_by_text("Succeeded")).to_be_visible(timeout=15_000)
-    check_both_themes(page, "schedule")
+    # the schedule follows its firings: counted, finished, nothing left to fire
+    expect(page.get_by_text("fired 1 time", exact=False)).to_be_visible()
+    expect(page.get_by_text("Nothing left to fire.")).to_be_visible()
+    check_both_themes(page, "schedule", show=history)
 
     run_link.click()
     page.wait_for_url(f"**/runs/{fired['run_id']}")

@@ -31,19 +31,10 @@ export function PreviewList({
         const tag = dstTag(item);
         return (
           <ListItem key={item.at} disableGutters divider sx={{ display: "block" }}>
-            <Stack direction="row" spacing={2} alignItems="baseline" flexWrap="wrap" useFlexGap>
-              <Typography component="span" sx={{ fontVariantNumeric: "tabular-nums", minWidth: 250 }}>
+            <Stack direction="row" spacing={1} alignItems="center" flexWrap="wrap" useFlexGap>
+              <Typography component="span" sx={{ fontVariantNumeric: "tabular-nums" }}>
                 {formatWall(item.local, item.abbreviation)}
-                <Typography component="span" variant="caption" color="text.secondary">
-                  {" "}
-                  ({zone}, UTC{item.utc_offset})
-                </Typography>
               </Typography>
-              {sameZone ? null : (
-                <Typography component="span" variant="body2" color="text.secondary">
-                  your time: <Time value={item.at} />
-                </Typography>
-              )}
               {tag ? (
                 <Chip
                   size="small"
@@ -54,6 +45,15 @@ export function PreviewList({
                 />
               ) : null}
             </Stack>
+            <Typography component="div" variant="caption" color="text.secondary">
+              {zone} UTC{item.utc_offset}
+              {sameZone ? null : (
+                <>
+                  {" · your time: "}
+                  <Time value={item.at} />
+                </>
+              )}
+            </Typography>
             {item.note && item.dst_rule !== "offset_changed" ? (
               <Alert severity="info" icon={false} sx={{ mt: 0.5, py: 0 }} data-testid="dst-note">
                 {item.note}

@@ -30,7 +30,7 @@ import Edit from "@mui/icons-material/Edit";
 import Pause from "@mui/icons-material/Pause";
 import PlayArrow from "@mui/icons-material/PlayArrow";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap } from "../../api/client";
 import { ErrorAlert } from "../../components/ErrorAlert";
@@ -39,6 +39,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { PageLoading } from "../../components/PageLoading";
 import { StatusChip } from "../../components/StatusChip";
 import { Time } from "../../components/Time";
+import { plural } from "../../lib/format";
 import { ConfirmDialog } from "../jobs/dialogs";
 import { GatedLink } from "../jobs/GatedLink";
 import { describeTiming, formatWall, MISFIRE, OUTCOMES, OVERLAP, wallClock, type Firing, type Schedule } from "./model";
@@ -126,7 +127,7 @@ function ScheduleView({ schedule }: { schedule: Schedule }) {
     },
   });
   const next = useQuery({
-    queryKey: ["schedules", schedule.id, "next", schedule.revision, schedule.enabled],
+    queryKey: ["schedules", schedule.id, "next", schedule.revision, schedule.enabled, schedule.fired_count, schedule.next_fire_at],
     queryFn: () => unwrap(api.GET("/api/v1/schedules/{id}/next/", { params: { path: { id: schedule.id }, query: { count: 5 } } })),
   });
   const parameters = Object.entries((schedule.parameters ?? {}) as Record<string, unknown>);
@@ -140,7 +141,7 @@ function ScheduleView({ schedule }: { schedule: Schedule }) {
             <ScheduleState schedule={schedule} />
             <span>
               runs <Link to={`/jobs/${schedule.job}`}>{schedule.job_name}</Link> ({schedule.job_version ? `pinned to version ${schedule.job_version}` : "its latest version"}) ·
-              revision {schedule.revision} · fired {schedule.fired_count} times
+              revision {schedule.revision} · fired {plural(schedule.fired_count, "time")}
             </span>
           </Stack>
         }
@@ -291,6 +292,12 @@ function FiringHistory({ schedule }: { schedule: Schedule }) {
     refetchInterval: 5000,
   });
   const rows = firings.data?.results ?? [];
+  // a new firing changes the schedule too (its count, next due time, state): read it again
+  const client = useQueryClient();
+  const newest = rows[0] ? `${rows[0].id}:${rows[0].outcome}:${firings.data?.count}` : "";
+  useEffect(() => {
+    if (newest) void client.invalidateQueries({ queryKey: ["schedules", schedule.id], exact: true });
+  }, [newest, client, schedule.id]);
   const filtered = Boolean(outcome.length || since || until);
 
   return (

@@ -7,6 +7,7 @@ import {
   formatWall,
   formFromSchedule,
   MASK,
+  offsetOf,
   schedulePayload,
   timeZones,
   timingPayload,
@@ -105,12 +106,16 @@ describe("reading times", () => {
   it("reads the server's local time as the wall clock it names", () => {
     expect(formatWall("2027-03-28T03:00:00+02:00", "CEST")).toBe("Sun 28 Mar 2027, 03:00 CEST");
     expect(formatWall(null)).toBe("—");
+    expect(formatWall("2026-12-08T01:10:27+01:00")).toBe("Tue 8 Dec 2026, 01:10:27");
+    expect(offsetOf("2027-03-28T03:00:00+02:00")).toBe("+02:00");
+    expect(offsetOf("2027-03-28T01:00:00Z")).toBe("+00:00");
   });
 
   it("turns an instant into a zone's wall clock across the DST change", () => {
     expect(wallClock("2027-03-28T00:59:00Z", "Europe/Berlin")).toBe("2027-03-28T01:59");
     expect(wallClock("2027-03-28T01:00:00Z", "Europe/Berlin")).toBe("2027-03-28T03:00");
     expect(wallClock("2027-03-28T01:00:00Z", "Not/AZone")).toBe("");
+    expect(wallClock("2026-12-08T00:10:27Z", "Europe/Berlin")).toBe("2026-12-08T01:10:27");
   });
 
   it("offers the IANA zones with UTC first", () => {

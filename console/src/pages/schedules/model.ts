@@ -114,6 +114,12 @@ export function emptyForm(job = ""): ScheduleForm {
   };
 }
 
+/** The UTC offset a local ISO date-time ends with ("+02:00"), "" if none. */
+export function offsetOf(local: string | null | undefined): string {
+  const match = local?.match(/([+-]\d{2}:\d{2}|Z)$/);
+  return match ? (match[1] === "Z" ? "+00:00" : match[1]) : "";
+}
+
 function parts(date: Date, zone: string): Record<string, string> {
   const format = new Intl.DateTimeFormat("en-US", {
     timeZone: zone,
@@ -136,7 +142,8 @@ export function wallClock(iso: string | null | undefined, zone: string): string 
   if (Number.isNaN(date.getTime())) return "";
   try {
     const p = parts(date, zone);
-    return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+    const seconds = date.getUTCSeconds();
+    return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}${seconds ? `:${String(seconds).padStart(2, "0")}` : ""}`;
   } catch {
     return "";
   }
@@ -155,15 +162,6 @@ export function formatWall(local: string | null | undefined, abbreviation = ""):
   const weekday = DAYS[new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCDay()];
   const clock = second && second !== "00" ? `${hour}:${minute}:${second}` : `${hour}:${minute}`;
   return `${weekday} ${Number(day)} ${MONTHS[Number(month) - 1]} ${year}, ${clock}${abbreviation ? ` ${abbreviation}` : ""}`;
-}
-
-/** The zone's abbreviation at an instant ("CEST"), as this browser names it. */
-export function zoneAbbreviation(iso: string, zone: string): string {
-  try {
-    return parts(new Date(iso), zone).timeZoneName ?? "";
-  } catch {
-    return "";
-  }
 }
 
 function text(value: unknown): string {

@@ -11,7 +11,7 @@ import PlayCircle from "@mui/icons-material/PlayCircle";
 import SkipNext from "@mui/icons-material/SkipNext";
 import type { ReactElement } from "react";
 import { Time } from "../../components/Time";
-import { formatWall, outcomeLabel, zoneAbbreviation, type Schedule } from "./model";
+import { formatWall, offsetOf, outcomeLabel, type Schedule } from "./model";
 
 const OUTCOME_LOOK: Record<string, { icon: ReactElement; color: ChipProps["color"] }> = {
   fired: { icon: <CheckCircle />, color: "success" },
@@ -51,9 +51,9 @@ export function NextFiring({ schedule }: { schedule: Schedule }) {
   return (
     <>
       <div>
-        {formatWall(schedule.next_fire_local, zoneAbbreviation(schedule.next_fire_at, zone))}{" "}
+        {formatWall(schedule.next_fire_local)}{" "}
         <Typography component="span" variant="caption" color="text.secondary">
-          ({zone})
+          ({zone}, UTC{offsetOf(schedule.next_fire_local)})
         </Typography>
       </div>
       <Typography variant="caption" color="text.secondary" component="div">
