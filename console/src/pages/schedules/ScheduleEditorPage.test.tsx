@@ -119,4 +119,39 @@ describe("ScheduleEditorPage", { timeout: 30_000 }, () => {
     expect(screen.getByRole("button", { name: "Create schedule" })).toBeDisabled();
     expect(await screen.findByRole("list", { name: "Next firings" })).toBeInTheDocument();
   });
+
+  it("edits a stored schedule in its zone and keeps the stored secret unless retyped", async () => {
+    const stored = {
+      id: "s1", name: "nightly", description: "", job: "j1", job_name: "backup", job_version: null,
+      parameters: { token: "********" }, selector: "", kind: "cron", cron: "30 2 * * *", interval_every: null,
+      interval_unit: "", run_at: null, frequency: "", every: null, time_of_day: null, days_of_week: [],
+      day_of_month: null, timezone: "Europe/Berlin", start_at: "2027-03-25T23:00:00Z", end_at: null, max_firings: null,
+      enabled: true, misfire_policy: "skip", misfire_grace_seconds: 60, overlap_policy: "allow", revision: 4,
+    };
+    vi.spyOn(api, "GET").mockImplementation(((path: string) =>
+      path === "/api/v1/schedules/{id}/"
+        ? answer(200, stored)
+        : path === "/api/v1/jobs/"
+          ? answer(200, { count: 1, next: null, previous: null, results: [job] })
+          : answer(200, job)) as never);
+    vi.spyOn(api, "POST").mockImplementation((() => answer(200, { timezone: "Europe/Berlin", items: [] })) as never);
+    const put = vi.spyOn(api, "PUT").mockImplementation((() => answer(200, { id: "s1" })) as never);
+    renderWith(
+      <Routes>
+        <Route path="/schedules/:id/edit" element={<ScheduleEditorPage />} />
+        <Route path="/schedules/:id" element={<p>saved</p>} />
+      </Routes>,
+      { role: "manager", path: "/schedules/s1/edit" },
+    );
+    expect(await screen.findByRole("heading", { name: "Edit nightly" })).toBeInTheDocument();
+    expect(screen.getByLabelText("Start (Europe/Berlin, optional)")).toHaveValue("2027-03-26T00:00");
+    const token = await screen.findByLabelText("token");
+    expect(token).toHaveValue("");
+    expect(screen.getByText(/A value is stored \(never shown\)/)).toBeInTheDocument();
+    fireEvent.change(screen.getByRole("textbox", { name: "Cron expression" }), { target: { value: "0 3 * * *" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("saved")).toBeInTheDocument();
+    const [, init] = put.mock.calls[0] as unknown as [string, { body: Record<string, unknown> }];
+    expect(init.body).toMatchObject({ cron: "0 3 * * *", timezone: "Europe/Berlin", start_at: "2027-03-26T00:00", parameters: { token: "********" } });
+  });
 });
