@@ -212,6 +212,27 @@ def test_story_a_berlin_schedule_previews_the_dst_rule_then_fires_and_links_its_
     expect(nightly).to_be_visible()
     check_both_themes(page, "schedules")
 
+    # pause and resume (what it would fire stays in sight), then delete, confirmed
+    nightly.get_by_role("link", name=f"{p}-nightly").click()
+    expect(page.get_by_role("heading", name=f"{p}-nightly", level=1)).to_be_visible()
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(
+        page.get_by_text("Paused: these are the times it would fire once resumed.")
+    ).to_be_visible()
+    expect(page.get_by_text("Nothing has fired yet, and the schedule is paused")).to_be_visible()
+    nightly_id = page.url.rsplit("/", 1)[1]
+    assert console.api("GET", f"/api/v1/schedules/{nightly_id}/", token=access)["enabled"] is False
+    page.get_by_role("button", name="Resume", exact=True).click()
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+    assert console.api("GET", f"/api/v1/schedules/{nightly_id}/", token=access)["enabled"] is True
+    page.get_by_role("button", name="Delete", exact=True).click()
+    dialog = page.get_by_role("dialog", name=f"Delete {p}-nightly?")
+    expect(dialog).to_contain_text("The runs it started stay.")
+    dialog.get_by_role("button", name="Delete").click()
+    page.wait_for_url(re.compile(r"/schedules$"))
+    expect(table.get_by_role("row").filter(has_text=f"{p}-soon")).to_be_visible()
+    expect(table.get_by_role("row").filter(has_text=f"{p}-nightly")).to_have_count(0)
+
 
 def test_a_viewer_reads_schedules_and_every_change_is_refused_with_the_reason(
     page, make_user, ssh_target, console
