@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import datetime
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.scheduling.models import (
@@ -24,7 +24,20 @@ logger = logging.getLogger(__name__)
 
 
 def schedules() -> QuerySet[Schedule]:
-    return Schedule.objects.using(DB).prefetch_related("alert_rules__channel").order_by("name")
+    """Schedules with their latest firing's due time, outcome, reason and run (``last_*``:
+    one index lookup each on (schedule, scheduled_for))."""
+    latest = Firing.objects.using(DB).filter(schedule_id=OuterRef("pk")).order_by("-scheduled_for")
+    return (
+        Schedule.objects.using(DB)
+        .prefetch_related("alert_rules__channel")
+        .annotate(
+            last_firing_for=Subquery(latest.values("scheduled_for")[:1]),
+            last_firing_outcome=Subquery(latest.values("outcome")[:1]),
+            last_firing_reason=Subquery(latest.values("reason")[:1]),
+            last_firing_run=Subquery(latest.values("run_id")[:1]),
+        )
+        .order_by("name")
+    )
 
 
 def firings(*, schedule_id: uuid.UUID) -> QuerySet[Firing]:

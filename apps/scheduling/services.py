@@ -339,6 +339,8 @@ def schedule_update(
     with transaction.atomic(using=DB):
         current = Schedule.objects.using(DB).select_for_update().get(pk=schedule.pk)
         values = _values_of(current)
+        if isinstance(data.get("parameters"), dict):
+            data = {**data, "parameters": _keep_secrets(current, values, data["parameters"])}
         values.update(data)
         checked = _check(values, current.created_at)
         before = _summary(current)
@@ -370,6 +372,20 @@ def schedule_update(
             actor=actor,
         )
     return current
+
+
+def _keep_secrets(current: Schedule, values: dict[str, Any], given: dict[str, Any]) -> dict:
+    """A secret value sent back as it is shown (``********``) keeps the stored one: a client
+    that never saw the secret can send the other values without retyping it."""
+    stored = values.get("parameters") or {}
+    return {
+        name: (
+            stored[name]
+            if value == MASK and (current.parameters or {}).get(name) == MASK and name in stored
+            else value
+        )
+        for name, value in given.items()
+    }
 
 
 def _values_of(schedule: Schedule) -> dict[str, Any]:

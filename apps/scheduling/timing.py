@@ -884,6 +884,11 @@ class PreviewItem:
     utc_offset: str  # "+02:00"
     abbreviation: str  # "CEST"
     note: str  # "" unless daylight saving time affected this firing
+    # which DST rule applied, as a fact a program can use: "" (none), "gap" (the wall-clock
+    # time does not exist: fires at the change), "repeated" (it happens twice: fires at the
+    # first) or "offset_changed" (the zone's offset differs from the previous firing's)
+    dst_rule: str = ""
+    wall_time: str = ""  # "2026-03-29T02:30": the wall-clock time asked for ("gap"/"repeated")
 
 
 def _format_offset(offset: timedelta | None) -> str:
@@ -909,7 +914,8 @@ def _join(words: list[str]) -> str:
 
 def _note(
     group: list[_Occurrence], local: datetime, zone_name: str, previous_offset: str | None
-) -> str:
+) -> tuple[str, str, str]:
+    """(note, rule, wall-clock time asked for): the DST rule that applied to a firing."""
     abbreviation = local.tzname() or ""
     gaps = [o.wall for o in group if o.status == _GAP and o.wall is not None]
     if gaps:
@@ -918,21 +924,27 @@ def _note(
         return (
             f"{_join([_clock(wall) for wall in gaps])} {verb} not exist on "
             f"{gaps[0].date().isoformat()} in {zone_name} (clocks go forward): "
-            f"fires {once}at {_clock(local)} {abbreviation}"
+            f"fires {once}at {_clock(local)} {abbreviation}",
+            "gap",
+            gaps[0].isoformat(timespec="minutes"),
         )
     doubled = [o.wall for o in group if o.status == _AMBIGUOUS and o.wall is not None]
     if doubled:
         wall = doubled[0]
         return (
             f"{_clock(wall)} happens twice on {wall.date().isoformat()} in {zone_name} "
-            f"(clocks go back): fires at the first, {_clock(local)} {abbreviation}"
+            f"(clocks go back): fires at the first, {_clock(local)} {abbreviation}",
+            "repeated",
+            wall.isoformat(timespec="minutes"),
         )
     offset = _format_offset(local.utcoffset())
     if previous_offset is not None and previous_offset != offset:
         return (
-            f"the UTC offset changed from {previous_offset} to {offset} since the previous firing"
+            f"the UTC offset changed from {previous_offset} to {offset} since the previous firing",
+            "offset_changed",
+            "",
         )
-    return ""
+    return "", "", ""
 
 
 def preview(timing: Timing, after: datetime, count: int) -> list[PreviewItem]:
@@ -953,8 +965,10 @@ def preview(timing: Timing, after: datetime, count: int) -> list[PreviewItem]:
         at = group[0].at
         local = at.astimezone(zone)
         offset = _format_offset(local.utcoffset())
-        note = _note(group, local, timing.zone, previous_offset if timing.kind != "once" else None)
-        items.append(PreviewItem(at, local, offset, local.tzname() or "", note))
+        note, rule, wall = _note(
+            group, local, timing.zone, previous_offset if timing.kind != "once" else None
+        )
+        items.append(PreviewItem(at, local, offset, local.tzname() or "", note, rule, wall))
         previous_offset = offset
         if len(items) >= count:
             break

@@ -11,6 +11,7 @@ from apps.scheduling.models import (
     AlertEvent,
     AlertRule,
     Firing,
+    FiringOutcome,
     Frequency,
     IntervalUnit,
     Kind,
@@ -104,6 +105,13 @@ class NotifySerializer(serializers.Serializer):
     )
 
 
+class LastFiringSerializer(serializers.Serializer):
+    scheduled_for = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=FiringOutcome.choices)
+    reason = serializers.CharField()
+    run_id = serializers.UUIDField(allow_null=True)
+
+
 class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSerializer):
     strict_accepts = ("notify",)  # read as input by to_internal_value
 
@@ -129,6 +137,9 @@ class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSer
     overlap_policy = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False)
     notify = serializers.SerializerMethodField()
     next_fire_local = serializers.SerializerMethodField()
+    last_firing = serializers.SerializerMethodField(
+        help_text="The latest due time's firing (outcome, reason, run), or null if none yet."
+    )
 
     class Meta:
         model = Schedule
@@ -138,8 +149,8 @@ class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSer
             "every", "time_of_day", "days_of_week", "day_of_month", "timezone", "start_at",
             "end_at", "max_firings", "enabled", "misfire_policy",
             "misfire_grace_seconds", "overlap_policy", "notify", "next_fire_at",
-            "next_fire_local", "revision", "fired_count", "last_fired_at", "finished_reason",
-            "created_by", "updated_by", "created_at", "updated_at",
+            "next_fire_local", "revision", "fired_count", "last_fired_at", "last_firing",
+            "finished_reason", "created_by", "updated_by", "created_at", "updated_at",
         )  # fmt: skip
         read_only_fields = (
             "id", "job_name", "next_fire_at", "revision", "fired_count", "last_fired_at",
@@ -155,6 +166,20 @@ class ScheduleSerializer(StrictFieldsMixin, CalendarFields, serializers.ModelSer
             {"channel": rule.channel.name, "events": rule.events}
             for rule in schedule.alert_rules.all()
         ]
+
+    @extend_schema_field(LastFiringSerializer(allow_null=True))
+    def get_last_firing(self, schedule: Schedule) -> dict | None:
+        when = getattr(schedule, "last_firing_for", None)
+        if when is None:
+            return None
+        return LastFiringSerializer(
+            {
+                "scheduled_for": when,
+                "outcome": schedule.last_firing_outcome,
+                "reason": schedule.last_firing_reason,
+                "run_id": schedule.last_firing_run,
+            }
+        ).data
 
     def get_next_fire_local(self, schedule: Schedule) -> str | None:
         if schedule.next_fire_at is None:
@@ -204,6 +229,17 @@ class PreviewItemSerializer(serializers.Serializer):
     utc_offset = serializers.CharField()
     abbreviation = serializers.CharField()
     note = serializers.CharField(help_text="Set when a DST change affects this firing.")
+    dst_rule = serializers.ChoiceField(
+        choices=["", "gap", "repeated", "offset_changed"],
+        help_text=(
+            "The DST rule that applied: gap (the wall-clock time does not exist: fires at the "
+            "change), repeated (it happens twice: fires at the first), offset_changed (the "
+            "zone's UTC offset differs from the previous firing's), or empty."
+        ),
+    )
+    wall_time = serializers.CharField(
+        help_text="gap and repeated: the wall-clock time asked for (YYYY-MM-DDTHH:MM), else empty."
+    )
 
 
 class PreviewResponseSerializer(serializers.Serializer):

@@ -84,6 +84,8 @@ def _preview(definition: timing.Timing, after, count: int) -> dict:
                 "utc_offset": item.utc_offset,
                 "abbreviation": item.abbreviation,
                 "note": item.note,
+                "dst_rule": item.dst_rule,
+                "wall_time": item.wall_time,
             }
             for item in items
         ],

@@ -15,6 +15,7 @@ from apps.scheduling.models import Firing, Schedule
 from apps.scheduling.tests.conftest import ok
 from opsconductor.events import SYSTEM
 from opsconductor.events.models import OutboxEvent
+from opsconductor.sealing import unseal
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -150,6 +151,28 @@ def test_secret_parameter_values_are_sealed_and_masked(manager_api, make_job):
     assert missing.status_code == 400 and "parameters.token" in str(missing.json())
 
 
+def test_an_edit_that_sends_a_secret_back_masked_keeps_it_and_a_new_value_replaces_it(
+    manager_api, make_job
+):
+    job = make_job(parameters=[
+        {"name": "token", "type": "secret", "required": True, "allow_unused": True},
+        {"name": "level", "type": "string", "required": False, "allow_unused": True},
+    ])  # fmt: skip
+    made = ok(manager_api.post("/api/v1/schedules/", schedule_body(
+        job, parameters={"token": "s3cr3t-value"}), format="json"), 201)  # fmt: skip
+    url = f"/api/v1/schedules/{made['id']}/"
+
+    edited = ok(manager_api.patch(
+        url, {"parameters": {"token": "********", "level": "debug"}}, format="json"))  # fmt: skip
+
+    assert edited["parameters"] == {"token": "********", "level": "debug"}
+    sealed = Schedule.objects.get(pk=made["id"]).sealed_parameters
+    assert unseal(sealed)["values"] == {"token": "s3cr3t-value", "level": "debug"}
+    ok(manager_api.patch(url, {"parameters": {"token": "new-value"}}, format="json"))
+    sealed = Schedule.objects.get(pk=made["id"]).sealed_parameters
+    assert unseal(sealed)["values"] == {"token": "new-value"}
+
+
 def test_preview_shows_fire_times_in_both_zones_with_dst_changes_marked(manager_api):
     body = {"kind": "cron", "cron": "30 2 * * *", "timezone": "Europe/Berlin",
             "after": "2026-03-27T12:00:00Z", "count": 4}  # fmt: skip
@@ -161,6 +184,10 @@ def test_preview_shows_fire_times_in_both_zones_with_dst_changes_marked(manager_
     ]  # fmt: skip
     assert items[0]["local"] == "2026-03-28T02:30:00+01:00" and items[0]["note"] == ""
     assert items[1]["local"] == "2026-03-29T03:00:00+02:00" and "does not exist" in items[1]["note"]
+    # the rule that applied, as facts a client can render without reading the note
+    assert [(i["dst_rule"], i["wall_time"]) for i in items] == [
+        ("", ""), ("gap", "2026-03-29T02:30"), ("", ""), ("", ""),
+    ]  # fmt: skip
     assert items[2]["abbreviation"] == "CEST"
     bad = manager_api.post("/api/v1/schedules/preview/", {**body, "cron": "* * *"}, format="json")
     assert bad.status_code == 400 and "cron" in str(bad.json())
@@ -403,6 +430,25 @@ def test_the_firings_api_links_each_firing_to_its_run(manager_api, viewer_api, m
     assert run["schedule_id"] == str(every.id)
     only = ok(viewer_api.get(f"/api/v1/schedules/{every.id}/firings/?outcome=fired"))
     assert [f["id"] for f in only["results"]] == [fired["id"]]
+
+
+def test_schedules_show_their_latest_firing_outcome(manager_api, viewer_api, make_job):
+    job = make_job()
+    every = create(job, utc(2026, 6, 1, 12), cron="0 * * * *", timezone="UTC")
+    never = create(job, utc(2026, 6, 1, 12), name="never", cron="0 3 * * *", timezone="UTC")
+    services.schedules_fire_due(now=utc(2026, 6, 1, 13))
+    listed = {s["name"]: s for s in ok(viewer_api.get("/api/v1/schedules/"))["results"]}
+    last = listed[every.name]["last_firing"]
+    assert last["outcome"] == "fired" and last["scheduled_for"] == "2026-06-01T13:00:00Z"
+    assert last["run_id"] and ok(viewer_api.get(f"/api/v1/runs/{last['run_id']}/"))
+    assert listed[never.name]["last_firing"] is None
+
+    services.schedules_fire_due(now=utc(2026, 6, 1, 14, 30))  # 14:00 noticed 30 min late
+    one = ok(viewer_api.get(f"/api/v1/schedules/{every.id}/"))["last_firing"]
+    assert (one["outcome"], one["scheduled_for"], one["run_id"]) == (
+        "missed", "2026-06-01T14:00:00Z", None,
+    )  # fmt: skip
+    assert one["reason"]
 
 
 def test_a_firing_left_starting_by_a_crashed_scheduler_is_finished_once(make_job, manager_api):

@@ -738,8 +738,10 @@ def test_preview_spring_forward_berlin():
         "02:30 does not exist on 2026-03-29 in Europe/Berlin (clocks go forward): "
         "fires at 03:00 CEST"
     )
+    assert (items[1].dst_rule, items[1].wall_time) == ("gap", "2026-03-29T02:30")
     assert items[2].at == utc("2026-03-30 00:30")
     assert items[2].note == ""  # same offset as the previous firing
+    assert (items[2].dst_rule, items[2].wall_time) == ("", "")
     assert all(item.at.tzinfo is UTC for item in items)
 
 
@@ -753,6 +755,10 @@ def test_preview_fall_back_berlin():
     assert (items[0].utc_offset, items[0].abbreviation) == ("+02:00", "CEST")
     assert (items[1].utc_offset, items[1].abbreviation) == ("+01:00", "CET")
     assert items[1].note == "the UTC offset changed from +02:00 to +01:00 since the previous firing"
+    assert [(i.dst_rule, i.wall_time) for i in items] == [
+        ("repeated", "2026-10-25T02:00"),
+        ("offset_changed", ""),
+    ]
 
 
 def test_preview_spring_forward_new_york():

@@ -2002,6 +2002,14 @@ export interface components {
          */
         DependencyStateEnum: "ok" | "degraded" | "down";
         /**
+         * @description * `` -
+         *     * `gap` - gap
+         *     * `repeated` - repeated
+         *     * `offset_changed` - offset_changed
+         * @enum {string}
+         */
+        DstRuleEnum: "gap" | "repeated" | "offset_changed";
+        /**
          * @description * `production` - Production
          *     * `staging` - Staging
          *     * `development` - Development
@@ -2031,7 +2039,7 @@ export interface components {
             readonly scheduled_for: string;
             /** Format: date-time */
             readonly fired_at: string | null;
-            readonly outcome: components["schemas"]["FiringOutcomeEnum"];
+            readonly outcome: components["schemas"]["OutcomeB98Enum"];
             readonly reason: string;
             readonly catch_up: boolean;
             readonly revision: number;
@@ -2043,15 +2051,6 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
-        /**
-         * @description * `starting` - Starting (claimed, the run is being created)
-         *     * `fired` - Fired: a run was started
-         *     * `skipped` - Skipped
-         *     * `missed` - Missed (the scheduler was down)
-         *     * `failed_to_start` - Failed to start
-         * @enum {string}
-         */
-        FiringOutcomeEnum: "starting" | "fired" | "skipped" | "missed" | "failed_to_start";
         /**
          * @description * `daily` - Daily
          *     * `weekly` - Weekly
@@ -2298,6 +2297,14 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        LastFiring: {
+            /** Format: date-time */
+            scheduled_for: string;
+            outcome: components["schemas"]["OutcomeB98Enum"];
+            reason: string;
+            /** Format: uuid */
+            run_id: string | null;
+        };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
          *     fields on a create (``prefix``, ``last_used_at``) or changed on an update. Read-only fields
@@ -2422,6 +2429,15 @@ export interface components {
             /** Format: date-time */
             oldest_pending_at: string | null;
         };
+        /**
+         * @description * `starting` - Starting (claimed, the run is being created)
+         *     * `fired` - Fired: a run was started
+         *     * `skipped` - Skipped
+         *     * `missed` - Missed (the scheduler was down)
+         *     * `failed_to_start` - Failed to start
+         * @enum {string}
+         */
+        OutcomeB98Enum: "starting" | "fired" | "skipped" | "missed" | "failed_to_start";
         /**
          * @description * `allow` - Start a new run even if the previous one still goes
          *     * `skip` - Skip the due time while the previous run still goes
@@ -2937,6 +2953,17 @@ export interface components {
             abbreviation: string;
             /** @description Set when a DST change affects this firing. */
             note: string;
+            /**
+             * @description The DST rule that applied: gap (the wall-clock time does not exist: fires at the change), repeated (it happens twice: fires at the first), offset_changed (the zone's UTC offset differs from the previous firing's), or empty.
+             *
+             *     * `` -
+             *     * `gap` - gap
+             *     * `repeated` - repeated
+             *     * `offset_changed` - offset_changed
+             */
+            dst_rule: components["schemas"]["DstRuleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description gap and repeated: the wall-clock time asked for (YYYY-MM-DDTHH:MM), else empty. */
+            wall_time: string;
         };
         /**
          * @description Rejects what would otherwise be silently ignored: unknown fields (typos) and read-only
@@ -3336,6 +3363,8 @@ export interface components {
             readonly fired_count: number;
             /** Format: date-time */
             readonly last_fired_at: string | null;
+            /** @description The latest due time's firing (outcome, reason, run), or null if none yet. */
+            readonly last_firing: components["schemas"]["LastFiring"] | null;
             readonly finished_reason: string;
             readonly created_by: unknown;
             readonly updated_by: unknown;

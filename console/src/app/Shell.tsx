@@ -25,6 +25,7 @@ import AccountCircle from "@mui/icons-material/AccountCircle";
 import DarkMode from "@mui/icons-material/DarkMode";
 import Dns from "@mui/icons-material/Dns";
 import Group from "@mui/icons-material/Group";
+import Event from "@mui/icons-material/Event";
 import History from "@mui/icons-material/History";
 import Key from "@mui/icons-material/Key";
 import LightMode from "@mui/icons-material/LightMode";
@@ -62,6 +63,7 @@ const NAV: NavItem[] = [
   { to: "/dashboard", label: "Dashboard", icon: <SpaceDashboard /> },
   { to: "/runs", label: "Runs", icon: <History /> },
   { to: "/jobs", label: "Jobs", icon: <ListAlt /> },
+  { to: "/schedules", label: "Schedules", icon: <Event /> },
   { to: "/targets", label: "Targets", icon: <Dns /> },
   { to: "/groups", label: "Groups", icon: <Workspaces /> },
   { to: "/credentials", label: "Credentials", icon: <Key />, role: "admin" },

@@ -12,6 +12,7 @@ import { routes as jobRoutes } from "../pages/jobs/routes";
 import { routes as peopleRoutes } from "../pages/people/routes";
 import { routes as runRoutes } from "../pages/runs/routes";
 import { routes as systemRoutes } from "../pages/system/routes";
+import { routes as scheduleRoutes } from "../pages/schedules/routes";
 import { routes as targetRoutes } from "../pages/targets/routes";
 import { PageLoading } from "../components/PageLoading";
 import { Shell } from "./Shell";
@@ -39,6 +40,7 @@ export const ROUTES: RouteObject[] = [
           ...jobRoutes,
           ...targetRoutes,
           ...groupRoutes,
+          ...scheduleRoutes,
           ...credentialRoutes,
           ...peopleRoutes,
           ...alertRoutes,

@@ -31,6 +31,7 @@ export const ACTIONS = {
   testChannels: { role: "manager", reason: "Sending a test notice needs the manager role or above." },
   bridgeRoutes: { role: "admin", reason: "Changing the legacy bridge's routes is for admins only." },
   verifyAudit: { role: "admin", reason: "Running the verification is for admins only." },
+  editSchedules: { role: "manager", reason: "Changing schedules needs the manager role or above." },
 } as const satisfies Record<string, { role: Role; reason: string }>;
 
 export type Action = keyof typeof ACTIONS;

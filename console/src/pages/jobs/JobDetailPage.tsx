@@ -6,6 +6,7 @@ import ContentCopy from "@mui/icons-material/ContentCopy";
 import Delete from "@mui/icons-material/Delete";
 import Download from "@mui/icons-material/Download";
 import Edit from "@mui/icons-material/Edit";
+import Event from "@mui/icons-material/Event";
 import History from "@mui/icons-material/History";
 import PlayArrow from "@mui/icons-material/PlayArrow";
 import Unarchive from "@mui/icons-material/Unarchive";
@@ -134,6 +135,12 @@ function JobDetail({ job }: { job: Job }) {
         </Menu>
         <Button component={Link} to={`/jobs/${job.id}/versions`} startIcon={<History />}>
           Versions ({job.version})
+        </Button>
+        <GatedLink needs="editSchedules" to={`/schedules/new?job=${job.id}`} startIcon={<Event />} disabled={job.archived}>
+          Schedule this job
+        </GatedLink>
+        <Button component={Link} to={`/schedules?job=${job.id}`}>
+          Its schedules
         </Button>
         <GatedButton needs="editJobs" startIcon={<Delete />} color="error" onClick={() => open("delete")}>
           Delete
