@@ -1,0 +1,1 @@
+import{j as n,L as e}from"./react-CBEkLEC7.js";import{u as i,G as s}from"./Gated-KpvdgICs.js";import{q as a}from"./mui-BU0qATHa.js";function d({needs:o,to:r,...t}){return i(o)?t.disabled?n.jsx(a,{...t}):n.jsx(a,{component:e,to:r,...t}):n.jsx(s,{needs:o,...t})}export{d as G};

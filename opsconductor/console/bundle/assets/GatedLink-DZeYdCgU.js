@@ -1,1 +1,0 @@
-import{j as n,L as e}from"./react-zx4MoSwS.js";import{u as i,G as s}from"./Gated-Brwdc2dG.js";import{r as a}from"./mui-Cr5Fden2.js";function d({needs:o,to:r,...t}){return i(o)?t.disabled?n.jsx(a,{...t}):n.jsx(a,{component:e,to:r,...t}):n.jsx(s,{needs:o,...t})}export{d as G};

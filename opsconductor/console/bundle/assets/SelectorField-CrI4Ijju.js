@@ -1,1 +1,0 @@
-import{j as r}from"./react-zx4MoSwS.js";import{S as l}from"./SelectorBox-KG9CQoJJ.js";import{B as m}from"./mui-Cr5Fden2.js";function a({label:e,value:t,onChange:n,errors:o,helperText:i}){return r.jsx(l,{label:e,value:t,onChange:n,helperText:o.length?r.jsx(m,{component:"span",role:"alert",sx:{color:"error.main"},children:o.join(" ")}):i})}export{a as S};

@@ -1,0 +1,1 @@
+import{j as r}from"./react-CBEkLEC7.js";import{S as l}from"./SelectorBox-BC34gG-Q.js";import{B as m}from"./mui-BU0qATHa.js";function a({label:e,value:t,onChange:n,errors:o,helperText:i}){return r.jsx(l,{label:e,value:t,onChange:n,helperText:o.length?r.jsx(m,{component:"span",role:"alert",sx:{color:"error.main"},children:o.join(" ")}):i})}export{a as S};

@@ -1,0 +1,1 @@
+import{j as i}from"./react-CBEkLEC7.js";import{o as r,q as o}from"./index-DDs7UCvL.js";import{w as e}from"./mui-BU0qATHa.js";function p({value:t}){return t?i.jsx(e,{title:o(t)??"",children:i.jsx("time",{dateTime:t,tabIndex:0,children:r(t)})}):i.jsx("span",{children:"—"})}export{p as T};

@@ -1,0 +1,1 @@
+import{r as n}from"./react-CBEkLEC7.js";function m(o,u,a=300){const[s,e]=n.useState(null),t=n.useRef(0);return[s??o,r=>{e(r),window.clearTimeout(t.current),t.current=window.setTimeout(()=>{u(r),e(null)},a)}]}export{m as u};
