@@ -265,6 +265,16 @@ def sign_in(page, user, password: str = PASSWORD, *, path: str = "/") -> None:
 
 
 # --- checks -----------------------------------------------------------------------------------
+def settled(page) -> None:
+    """Wait until no transition or animation runs on the page: axe measures colours as they are
+    painted, and a theme switch fades MUI's labels and borders for a moment (neither theme's)."""
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+            .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
+            .map((a) => a.finished.catch(() => null)))"""
+    )
+
+
 def axe_check(page, *, context: str | None = None) -> None:
     """axe-core on the page as it is: fails listing every serious or critical violation."""
     from axe_playwright_python.sync_playwright import Axe

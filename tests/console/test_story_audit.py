@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.console.conftest import PASSWORD, axe_check, browser_test, screenshot, sign_in
+from tests.console.conftest import PASSWORD, axe_check, browser_test, screenshot, settled, sign_in
 from tests.fixtures import wait_for
 
 pytestmark = browser_test
@@ -57,6 +57,7 @@ def dark(page) -> None:
         lambda: page.evaluate("getComputedStyle(document.body).backgroundColor") != light,
         timeout=5, interval=0.1, what="the dark theme",
     )  # fmt: skip
+    settled(page)  # the labels' colours fade after the background's
 
 
 def test_an_auditor_finds_a_launch_and_a_credential_change_reads_the_diff_and_exports_them(

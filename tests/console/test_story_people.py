@@ -21,19 +21,11 @@ from tests.console.conftest import (
     browser_test,
     fill_sign_in,
     screenshot,
+    settled,
     sign_in,
 )
 
 pytestmark = browser_test
-
-
-def settled(page) -> None:
-    """No transition or animation running (colours measured mid-fade are neither theme's)."""
-    page.evaluate(
-        """() => Promise.all(document.getAnimations()
-            .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
-            .map((a) => a.finished.catch(() => null)))"""
-    )
 
 
 def axe_both_themes(page) -> None:
