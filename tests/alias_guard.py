@@ -302,9 +302,6 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    for item in items:
-        if "tests/architecture/" in item.nodeid:
-            item.add_marker(pytest.mark.layout)
     if config.getoption("--alias-record") != "use":
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")

@@ -12,7 +12,7 @@ from apps.targets.models import Target
 from opsconductor.events.models import OutboxEvent
 from tests import alias_guard as guard
 
-pytestmark = pytest.mark.django_db(databases=["default", "targets"])
+pytestmark = [pytest.mark.layout, pytest.mark.django_db(databases=["default", "targets"])]
 
 
 def wrong_alias_query() -> None:
