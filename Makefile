@@ -13,7 +13,7 @@ SPLIT_ENV = DATABASE_URL=$(PG_URL)/oc_split_default \
 	SCHEDULING_DATABASE_URL=$(PG_URL)/oc_split_scheduling \
 	AUDIT_DATABASE_URL=$(PG_URL)/oc_split_audit
 
-.PHONY: install run test test-split lint format console console-check console-api console-screenshots bench bench-execution bench-scheduling bench-audit \
+.PHONY: install run test test-split test-split-all lint format console console-check console-api console-screenshots bench bench-execution bench-scheduling bench-audit \
 	bench-target-list bench-streams bench-console bench-dashboard bench-audit-console clean
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -34,10 +34,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-# the real-time tests of minutes (marker slow) and those of real processes and gateways that do
-# not depend on the database layout (marker once) run once, in `make test`
+# The suite again with a database per app, less what cannot depend on the layout: the
+# real-time tests of minutes (marker slow), those of real processes and gateways (marker once)
+# and, after a `make test` of this same checkout, the tests its alias guard recorded as using
+# one alias and nothing database-wide (docs/testing.md). Without such a record (or after any
+# change since), every test runs; `make test-split-all` always runs every test.
 test-split: $(STAMP)
-	$(SPLIT_ENV) $(BIN)/pytest -m "not slow and not once"
+	$(SPLIT_ENV) $(BIN)/pytest -m "not slow and not once" --alias-record=use
+
+test-split-all: $(STAMP)
+	$(SPLIT_ENV) $(BIN)/pytest -m "not slow and not once" --alias-record=off
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

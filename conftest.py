@@ -6,7 +6,12 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-pytest_plugins = ["tests.fixtures", "tests.winrm_fixtures", "tests.rogue_sshd"]
+pytest_plugins = [
+    "tests.fixtures",
+    "tests.winrm_fixtures",
+    "tests.rogue_sshd",
+    "tests.alias_guard",
+]
 
 
 def pytest_sessionstart(session):

@@ -16,6 +16,9 @@ from django.test.utils import isolate_apps
 from opsconductor.conf import APP_ALIASES
 from opsconductor.db.router import AppDatabaseRouter, alias_for_app
 
+# the router and the layout themselves: make test-split always runs these (docs/testing.md)
+pytestmark = pytest.mark.layout
+
 ROOT = Path(__file__).resolve().parents[2]
 # Django's own auth tables live with accounts, on the same alias; accounts may point at them.
 FRAMEWORK_LABELS_OF = {"accounts": {"auth", "contenttypes"}}

@@ -3,19 +3,21 @@
 Two real ``celery beat`` processes (django-celery-beat's DatabaseScheduler, as in production)
 each send the scheduler's tick every second to two real worker processes consuming the
 ``scheduling`` queue (a queue prefix of this test's own). A ``* * * * *`` schedule in
-Europe/Berlin and an every-20-seconds interval schedule run for three minutes; one beat is
-killed (SIGKILL) in the middle. Every due time must fire exactly once, on time, with one run.
+Europe/Berlin and an every-5-seconds interval schedule run across two minute boundaries: the
+first with both beats, then one beat is killed (SIGKILL) a second before the second, which the
+other beat fires alone. Every due time must fire exactly once, on time, with one run.
 
 The runs' target is a closed loopback port and the ``execution`` queue has no consumer here:
 the runs are created and stay queued, which is all the scheduler is responsible for.
 
-A real-time test of about 3.5 minutes.
+A real-time test of 70 to 135 seconds (it waits for the clock's minute boundaries).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,9 +28,9 @@ from tests.sshd import free_port
 
 pytestmark = [pytest.mark.once, pytest.mark.django_db(transaction=True, databases="__all__")]
 
-WINDOW = timedelta(minutes=3)
 MINUTE = timedelta(minutes=1)
-EVERY = timedelta(seconds=20)
+EVERY = timedelta(seconds=5)
+TAIL = timedelta(seconds=15)  # the window goes on this long after the second minute boundary
 ON_TIME = timedelta(seconds=2)  # fired_at at most this long after the due time
 SETTLE = timedelta(seconds=3)  # after the window: the last due time's run has been created
 
@@ -107,36 +109,43 @@ def check_exactly_once(api, schedule: dict, expected: list[datetime], until: dat
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(330)
-def test_two_beats_fire_every_due_time_exactly_once_for_three_minutes(api, workers):
+@pytest.mark.timeout(300)
+def test_two_beats_fire_every_due_time_exactly_once_across_a_beat_kill(api, workers):
+    t0 = time.monotonic()
     job = make_job(api)
-    for name in ("sched-w1", "sched-w2"):
-        workers.start(name, concurrency=4, queues=("scheduling",))
-    beat_a = workers.start_beat("beat-a")
-    beat_b = workers.start_beat("beat-b")
+    # the four processes start side by side (each waits for its own "ready")
+    with ThreadPoolExecutor(4) as pool:
+        started = [
+            pool.submit(workers.start, name, concurrency=4, queues=("scheduling",))
+            for name in ("sched-w1", "sched-w2")
+        ] + [pool.submit(workers.start_beat, name) for name in ("beat-a", "beat-b")]
+    _, _, beat_a, beat_b = (process.result() for process in started)
 
-    while datetime.now(UTC).second % 20 >= 17:  # the first due times at least 3 s ahead
+    while datetime.now(UTC).second >= 55:  # the first minute boundary at least 5 s ahead
         time.sleep(0.2)
     began = datetime.now(UTC)
-    anchor = began.replace(microsecond=0) + timedelta(seconds=20 - began.second % 20)
+    print(f"processes ready {time.monotonic() - t0:.1f}s after the start; clock at :{began.second}")
+    # the interval's first due time: on a multiple of 5 s, at least 3 s ahead
+    ahead = began.replace(microsecond=0) + timedelta(seconds=3)
+    anchor = ahead + timedelta(seconds=-ahead.second % 5)
     minutely = ok(api.post("/api/v1/schedules/", {
         "name": "every-minute", "job": job["id"], "kind": "cron", "cron": "* * * * *",
         "timezone": "Europe/Berlin"}, format="json"), 201)  # fmt: skip
-    every_20s = ok(api.post("/api/v1/schedules/", {
-        "name": "every-20s", "job": job["id"], "kind": "interval", "interval_every": 20,
+    every_5s = ok(api.post("/api/v1/schedules/", {
+        "name": "every-5s", "job": job["id"], "kind": "interval", "interval_every": 5,
         "interval_unit": "seconds", "timezone": "Europe/Berlin",
         "start_at": anchor.isoformat()}, format="json"), 201)  # fmt: skip
-    until = began + WINDOW
 
     first_minute = parse(minutely["next_fire_at"])
     assert first_minute.second == first_minute.microsecond == 0
     assert began < first_minute <= began + MINUTE
-    minutes = [first_minute + k * MINUTE for k in range(4) if first_minute + k * MINUTE <= until]
-    assert parse(every_20s["next_fire_at"]) == anchor
-    twenties = [anchor + k * EVERY for k in range(10) if anchor + k * EVERY <= until]
-    assert len(minutes) == 3 and len(twenties) == 9
+    until = first_minute + MINUTE + TAIL
+    minutes = [first_minute, first_minute + MINUTE]
+    assert parse(every_5s["next_fire_at"]) == anchor
+    fives = [anchor + k * EVERY for k in range(40) if anchor + k * EVERY <= until]
+    assert len(fives) >= 14, fives
 
-    # kill one beat a second before the middle minute: the other alone keeps the clock
+    # kill one beat a second before the second minute: the other alone keeps the clock
     sleep_until(minutes[1] - timedelta(seconds=1))
     ticks_before_kill = beat_b.output().count("scheduling-tick")
     ticks_of_a = beat_a.output().count("scheduling-tick")
@@ -151,13 +160,15 @@ def test_two_beats_fire_every_due_time_exactly_once_for_three_minutes(api, worke
     for process in workers.started:  # nothing fires while the history is read
         process.stop()
 
-    after_kill = [t for t in minutes + twenties if t > killed_at]
-    assert len(after_kill) >= 6, "due times fell after the kill"
+    before_kill = [t for t in minutes + fives if t < killed_at]
+    after_kill = [t for t in minutes + fives if t > killed_at]
+    assert minutes[0] in before_kill and minutes[1] in after_kill
+    assert len(before_kill) >= 10 and len(after_kill) >= 4, "due times fell on both sides"
     ticks_after_kill = beat_b.output().count("scheduling-tick") - ticks_before_kill
     alone = (until + SETTLE - killed_at).total_seconds()
     assert ticks_after_kill >= 0.8 * alone, (ticks_after_kill, alone)
 
     check_exactly_once(api, minutely, minutes, until)
-    check_exactly_once(api, every_20s, twenties, until)
+    check_exactly_once(api, every_5s, fives, until)
     # every firing names the worker process that fired it
     assert "" not in set(Firing.objects.values_list("worker", flat=True))
