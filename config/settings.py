@@ -395,6 +395,8 @@ SPECTACULAR_SETTINGS = {
         "ScheduleKindEnum": "apps.scheduling.models.Kind",
         "ChannelKindEnum": "apps.scheduling.models.NotificationChannel.ChannelKind",
         "AlertEventEnum": "apps.scheduling.models.AlertEvent",
+        "FiringOutcomeEnum": "apps.scheduling.models.FiringOutcome",
+        "DeliveryAttemptOutcomeEnum": [("delivered", "delivered"), ("failed", "failed")],
     },
     # The Swagger UI assets are served from this server (no CDN), for networks without internet.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1701,17 +1701,11 @@ export interface components {
             number: number;
             /** Format: date-time */
             at: string;
-            outcome: components["schemas"]["AttemptOutcomeEnum"];
+            outcome: components["schemas"]["DeliveryAttemptOutcomeEnum"];
             response_status: number | null;
             /** @description The error, or the start of the receiver's answer. */
             detail: string;
         };
-        /**
-         * @description * `delivered` - delivered
-         *     * `failed` - failed
-         * @enum {string}
-         */
-        AttemptOutcomeEnum: "delivered" | "failed";
         AuditRecord: {
             /** Format: uuid */
             readonly id: string;
@@ -1972,6 +1966,12 @@ export interface components {
             readonly updated_at: string;
         };
         /**
+         * @description * `delivered` - delivered
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        DeliveryAttemptOutcomeEnum: "delivered" | "failed";
+        /**
          * @description * `pending` - Pending (being delivered or waiting for a retry)
          *     * `delivered` - Delivered
          *     * `failed` - Failed (no retries left)
@@ -2039,7 +2039,7 @@ export interface components {
             readonly scheduled_for: string;
             /** Format: date-time */
             readonly fired_at: string | null;
-            readonly outcome: components["schemas"]["OutcomeB98Enum"];
+            readonly outcome: components["schemas"]["FiringOutcomeEnum"];
             readonly reason: string;
             readonly catch_up: boolean;
             readonly revision: number;
@@ -2051,6 +2051,15 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
+        /**
+         * @description * `starting` - Starting (claimed, the run is being created)
+         *     * `fired` - Fired: a run was started
+         *     * `skipped` - Skipped
+         *     * `missed` - Missed (the scheduler was down)
+         *     * `failed_to_start` - Failed to start
+         * @enum {string}
+         */
+        FiringOutcomeEnum: "starting" | "fired" | "skipped" | "missed" | "failed_to_start";
         /**
          * @description * `daily` - Daily
          *     * `weekly` - Weekly
@@ -2300,7 +2309,7 @@ export interface components {
         LastFiring: {
             /** Format: date-time */
             scheduled_for: string;
-            outcome: components["schemas"]["OutcomeB98Enum"];
+            outcome: components["schemas"]["FiringOutcomeEnum"];
             reason: string;
             /** Format: uuid */
             run_id: string | null;
@@ -2429,15 +2438,6 @@ export interface components {
             /** Format: date-time */
             oldest_pending_at: string | null;
         };
-        /**
-         * @description * `starting` - Starting (claimed, the run is being created)
-         *     * `fired` - Fired: a run was started
-         *     * `skipped` - Skipped
-         *     * `missed` - Missed (the scheduler was down)
-         *     * `failed_to_start` - Failed to start
-         * @enum {string}
-         */
-        OutcomeB98Enum: "starting" | "fired" | "skipped" | "missed" | "failed_to_start";
         /**
          * @description * `allow` - Start a new run even if the previous one still goes
          *     * `skip` - Skip the due time while the previous run still goes
