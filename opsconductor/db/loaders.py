@@ -17,6 +17,7 @@ classes cannot be subclassed, so a thin Python loader hands each value to the C 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg import adapters as psycopg_adapters
@@ -26,7 +27,7 @@ TIMESTAMPTZ_OID = psycopg_adapters.types["timestamptz"].oid
 
 
 def _fast_loader() -> type | None:
-    c_loader = psycopg_adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    c_loader: Any = psycopg_adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
     if c_loader is None or c_loader.__module__.startswith("psycopg."):
         return None  # the pure-Python psycopg: nothing faster to use
 
@@ -35,7 +36,7 @@ def _fast_loader() -> type | None:
 
         def __init__(self, oid, context=None):
             super().__init__(oid, context)
-            self.load = c_loader(oid, context).load  # type: ignore[method-assign]
+            self.load = c_loader(oid, context).load
 
     return UtcTimestamptzLoader
 
