@@ -62,9 +62,6 @@ class AuditRecord(models.Model):
             models.Index(fields=["actor_id"], name="audit_actor_id"),
             models.Index(fields=["request_id"], name="audit_request"),
             models.Index(fields=["object_type", "object_id", "sequence"], name="audit_object"),
-            # the object type alone (the console's "Object type" filter): the index above
-            # cannot give its newest-first order (object_id comes between)
-            models.Index(fields=["object_type", "sequence"], name="audit_object_type"),
             models.Index(fields=["actor_name", "sequence"], name="audit_actor"),
             models.Index(fields=["action", "sequence"], name="audit_action"),
             models.Index(fields=["outcome", "sequence"], name="audit_outcome"),
